@@ -1,0 +1,35 @@
+"""encore-jax: compose multi-head safety reward models in JAX.
+
+The public API, re-exported explicitly. Shapes: ``N`` pairs or responses, ``K`` rules,
+``L`` rating levels.
+"""
+
+from encore_jax.compose import compose, pair_margins
+from encore_jax.entropy import discretize, entropy_from_counts, rating_entropy, rating_histogram
+from encore_jax.metrics import pairwise_accuracy
+from encore_jax.weights import (
+    encore_weights,
+    entropy_weights,
+    lowest_entropy_weights,
+    random_weights,
+    single_rule_weights,
+    uniform_weights,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "compose",
+    "discretize",
+    "encore_weights",
+    "entropy_from_counts",
+    "entropy_weights",
+    "lowest_entropy_weights",
+    "pair_margins",
+    "pairwise_accuracy",
+    "random_weights",
+    "rating_entropy",
+    "rating_histogram",
+    "single_rule_weights",
+    "uniform_weights",
+]

@@ -1,0 +1,158 @@
+"""Argument validation shared by the public entry points.
+
+Every check raises ``ValueError`` or ``TypeError`` whose message names the argument and
+the offending value. Checks on *values* (range, finiteness) run only when the array is
+concrete; inside an outer ``jax.jit`` / ``vmap`` the arrays are tracers, the value checks are
+skipped, and the numerical kernels poison the affected outputs with NaN instead (see each
+function's docstring). Checks on shapes and dtypes are static and always run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ESTIMATORS = ("plugin", "miller_madow")
+TIE_POLICIES = ("loss", "half", "random")
+
+
+def is_concrete(x: Any) -> bool:
+    """True when ``x`` holds actual values (not a tracer under jit / vmap / grad)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def as_array(name: str, x: Any) -> jax.Array:
+    """Converts ``x`` to a ``jax.Array``, with a ``TypeError`` naming ``name`` on failure."""
+    if isinstance(x, jax.Array):
+        return x
+    try:
+        arr = np.asarray(x)
+    except Exception as err:  # pragma: no cover - numpy's own message is kept
+        raise TypeError(f"{name} could not be converted to an array: {err}") from err
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    return jnp.asarray(arr)
+
+
+def check_ndim(name: str, x: jax.Array, ndim: int, shape_doc: str) -> None:
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must have shape {shape_doc} ({ndim} dims), got shape {x.shape}")
+
+
+def check_integer_dtype(name: str, x: jax.Array) -> None:
+    if not jnp.issubdtype(x.dtype, jnp.integer):
+        raise TypeError(
+            f"{name} must hold integer rating levels, got dtype {x.dtype}; "
+            "use discretize() to bin continuous scores"
+        )
+
+
+def check_float_dtype(name: str, x: jax.Array) -> None:
+    if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
+        raise TypeError(f"{name} must be a real-valued array, got dtype {x.dtype}")
+
+
+def check_num_levels(num_levels: Any) -> int:
+    if isinstance(num_levels, bool) or not isinstance(num_levels, int | np.integer):
+        raise TypeError(f"num_levels must be an int, got {num_levels!r}")
+    if num_levels < 2:
+        raise ValueError(f"num_levels must be >= 2, got {num_levels}")
+    return int(num_levels)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def check_temperature(temperature: Any) -> None:
+    """``temperature`` must be a finite number > 0 (checked when concrete)."""
+    if not is_concrete(temperature):
+        return
+    value = np.asarray(temperature)
+    if value.ndim != 0 or value.dtype.kind not in "fiu":
+        raise TypeError(f"temperature must be a real scalar, got {temperature!r}")
+    if not (math.isfinite(float(value)) and float(value) > 0.0):
+        raise ValueError(f"temperature must be finite and > 0, got {float(value)}")
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_base(base: Any) -> None:
+    if base is None:
+        return
+    if isinstance(base, bool) or not isinstance(base, int | float | np.integer | np.floating):
+        raise TypeError(f"base must be a number or None, got {base!r}")
+    if not (math.isfinite(base) and base > 0 and base != 1):
+        raise ValueError(f"base must be finite, > 0 and != 1, got {base}")
+
+
+def check_same_shape(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}")
+
+
+def check_mask(mask: Any, shape: tuple[int, ...]) -> jax.Array | None:
+    """Validates an optional boolean mask (True = observed) of the given shape."""
+    if mask is None:
+        return None
+    mask = as_array("mask", mask)
+    if mask.dtype != jnp.bool_:
+        raise TypeError(f"mask must be boolean (True = observed), got dtype {mask.dtype}")
+    if mask.shape != shape:
+        raise ValueError(f"mask has shape {mask.shape} but ratings have shape {shape}")
+    return mask
+
+
+def check_finite(name: str, x: jax.Array) -> None:
+    """Raises naming the first non-finite entry of ``x`` (when concrete)."""
+    if not is_concrete(x) or not jnp.issubdtype(x.dtype, jnp.floating):
+        return
+    host = np.asarray(x)
+    bad = ~np.isfinite(host)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} contains {host[index]} at index {index}; values must be finite")
+
+
+def check_levels_in_range(
+    name: str, ratings: jax.Array, num_levels: int, mask: jax.Array | None
+) -> None:
+    """Raises naming the first observed rating outside ``0..num_levels-1`` (when concrete)."""
+    if not (is_concrete(ratings) and (mask is None or is_concrete(mask))):
+        return
+    host = np.asarray(ratings)
+    bad = (host < 0) | (host >= num_levels)
+    if mask is not None:
+        bad &= np.asarray(mask)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} has level {host[index]} at index {index}, outside 0..{num_levels - 1} "
+            f"(num_levels={num_levels}); levels are never clipped"
+        )
+
+
+def check_rules_observed(counts: jax.Array, what: str = "counts") -> None:
+    """Raises naming the rules with no observation at all (when concrete)."""
+    if not is_concrete(counts):
+        return
+    totals = np.asarray(counts).sum(axis=-1)
+    empty = np.argwhere(totals <= 0)
+    if empty.size:
+        rules = [tuple(int(i) for i in row) for row in empty[:5]]
+        raise ValueError(
+            f"{what}: rule(s) at index {rules} have no observed ratings "
+            "(every entry masked or zero rows); their entropy is undefined"
+        )

@@ -1,0 +1,97 @@
+"""Composite rewards and pair margins.
+
+For rule heads ``psi_k`` and weights ``w`` the composite reward is
+``phi(x, y) = sum_k w_k psi_k(x, y)``; for a preference pair (chosen ``c``, rejected ``r``)
+the margin is ``m = phi(c) - phi(r) = sum_k w_k (psi_k(c) - psi_k(r))``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, Real
+
+from encore_jax import _checks
+
+__all__ = ["compose", "pair_margins"]
+
+
+def _validated_scores(name: str, scores: ArrayLike, weights: jax.Array) -> jax.Array:
+    scores = _checks.as_array(name, scores)
+    _checks.check_float_dtype(name, scores)
+    if scores.ndim < 1 or scores.shape[-1] != weights.shape[0]:
+        raise ValueError(
+            f"{name} has shape {scores.shape}; its last axis must be K = {weights.shape[0]} "
+            "(the number of weights)"
+        )
+    _checks.check_finite(name, scores)
+    return scores
+
+
+def _validated_weights(weights: ArrayLike) -> jax.Array:
+    weights = _checks.as_array("weights", weights)
+    if not jnp.issubdtype(weights.dtype, jnp.floating):
+        raise TypeError(f"weights must be a float array, got dtype {weights.dtype}")
+    _checks.check_ndim("weights", weights, 1, "[K]")
+    _checks.check_finite("weights", weights)
+    return weights
+
+
+def _common_float(*arrays: jax.Array) -> jnp.dtype:
+    """The widest float dtype among ``arrays`` (integer ratings are converted explicitly,
+    as strict dtype promotion forbids ``int @ float``)."""
+    floats = [a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating)]
+    return max(floats, key=lambda d: d.itemsize) if floats else jnp.result_type(float)
+
+
+@jax.jit
+def _weighted_sum(scores: jax.Array, weights: jax.Array) -> jax.Array:
+    dtype = _common_float(scores, weights)
+    return jnp.matmul(scores.astype(dtype), weights.astype(dtype))
+
+
+def compose(
+    scores: Real[ArrayLike, "*batch K"], weights: Float[ArrayLike, " K"]
+) -> Float[Array, "*batch"]:
+    """Composite reward ``phi = sum_k w_k psi_k``.
+
+    Args:
+      scores: per-rule head scores ``psi`` ``[..., K]`` (float, or integer ratings).
+      weights: ``w`` ``[K]``.
+
+    Returns:
+      Composite rewards ``[...]``.
+    """
+    weights = _validated_weights(weights)
+    scores = _validated_scores("scores", scores, weights)
+    return _weighted_sum(scores, weights)
+
+
+@jax.jit
+def _margins(chosen: jax.Array, rejected: jax.Array, weights: jax.Array) -> jax.Array:
+    dtype = _common_float(chosen, rejected, weights)
+    # Difference in the float dtype: unsigned integer ratings would wrap around.
+    diffs = chosen.astype(dtype) - rejected.astype(dtype)
+    return jnp.matmul(diffs, weights.astype(dtype))
+
+
+def pair_margins(
+    chosen: Real[ArrayLike, "N K"],
+    rejected: Real[ArrayLike, "N K"],
+    weights: Float[ArrayLike, " K"],
+) -> Float[Array, " N"]:
+    """Composite margins ``m_i = sum_k w_k (chosen_ik - rejected_ik)``.
+
+    Args:
+      chosen: per-rule scores of the preferred responses ``[N, K]``.
+      rejected: per-rule scores of the other responses ``[N, K]``.
+      weights: ``w`` ``[K]``.
+
+    Returns:
+      Margins ``[N]``; ``m_i > 0`` means the composite prefers the chosen response.
+    """
+    weights = _validated_weights(weights)
+    chosen = _validated_scores("chosen", chosen, weights)
+    rejected = _validated_scores("rejected", rejected, weights)
+    _checks.check_same_shape("chosen", chosen, "rejected", rejected)
+    return _margins(chosen, rejected, weights)

@@ -1,0 +1,49 @@
+"""Strict test configuration shared by the whole suite.
+
+* JAX: strict dtype promotion and rank promotion errors, so that an implicit conversion in
+  the library fails loudly here (pytest also turns every warning into an error).
+* Hypothesis: the ``ci`` profile (chosen when ``CI`` is set) draws few, derandomized
+  examples to stay within the CI budget; ``dev`` draws more. ``deadline=None`` because the
+  first call of each shape compiles.
+"""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+settings.register_profile(
+    "ci",
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "dev",
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(params=["eager", "jit"])
+def maybe_jit(request):
+    """Runs a test body twice: calling the function directly, and under ``jax.jit``.
+
+    Usage: ``maybe_jit(lambda x: f(x, static_arg))(x)``; non-array arguments are closed over.
+    """
+    if request.param == "jit":
+        return jax.jit
+    return lambda fn: fn
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
