@@ -7,6 +7,7 @@ The public API, re-exported explicitly. Shapes: ``N`` pairs or responses, ``K`` 
 from encore_jax.compose import compose, pair_margins
 from encore_jax.entropy import discretize, entropy_from_counts, rating_entropy, rating_histogram
 from encore_jax.metrics import pairwise_accuracy
+from encore_jax.simulate import RuleEnsemble, simulate_rule_ensemble
 from encore_jax.weights import (
     encore_weights,
     entropy_weights,
@@ -19,6 +20,7 @@ from encore_jax.weights import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "RuleEnsemble",
     "compose",
     "discretize",
     "encore_weights",
@@ -30,6 +32,7 @@ __all__ = [
     "random_weights",
     "rating_entropy",
     "rating_histogram",
+    "simulate_rule_ensemble",
     "single_rule_weights",
     "uniform_weights",
 ]
