@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except (UsageError, ValueError, TypeError, OSError) as err:
-        print(f"encore-jax {args.command}: error: {err}", file=sys.stderr)
+        reason = " ".join(str(err).split())  # one line, whatever the library said
+        print(f"encore-jax {args.command}: error: {reason}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Sequence
-from typing import Any
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -56,3 +62,260 @@ def print_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) 
             f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns
         ))
     Console().print(table)
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """argparse type: ``a,b,c`` -> ``("a", "b", "c")`` (no empty names)."""
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite float."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+    return value
+
+
+def levels_int(text: str) -> int:
+    """argparse type: an int >= 2 (a number of rating levels)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be >= 2, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def add_input_options(parser: argparse.ArgumentParser, *, pairs: bool = False,
+                      long_layout: bool = True) -> None:
+    """How to read the input file: format, layout, columns, missing-value marker.
+
+    ``pairs=True`` adds the pair options (prefixes, pair-index file, subset column).
+    """
+    group = parser.add_argument_group("input")
+    group.add_argument("--format", dest="file_format",
+                       choices=("csv", "jsonl", "parquet", "npz"), default=None,
+                       help="input format (default: from the file suffix)")
+    if long_layout:
+        group.add_argument("--layout", choices=("wide", "long"), default="wide",
+                           help="wide: a row per response, a column per rule; long: a row "
+                           "per rating (--id-column, --rule-column, --rating-column)")
+        group.add_argument("--rule-column", default="rule",
+                           help="long layout: the rule-name column (default: rule)")
+        group.add_argument("--rating-column", default="rating",
+                           help="long layout: the rating column (default: rating)")
+    group.add_argument("--rule-columns", type=comma_list, default=None, metavar="A,B,...",
+                       help="the rule columns to read, in order (default: every column "
+                       "except the id / subset columns)")
+    group.add_argument("--id-column", default=None,
+                       help="a column of ids, carried to the outputs (long layout "
+                       "default: response_id)")
+    group.add_argument("--mask-value", type=float, default=None,
+                       help="a rating value meaning 'missing' (empty cells and nulls "
+                       "always are); missing ratings are masked, never filled")
+    if pairs:
+        group.add_argument("--pair-index", default=None, metavar="FILE",
+                           help="a file of (chosen_id, rejected_id) rows naming the pairs; "
+                           "FILE is then a per-response ratings file with --id-column")
+        group.add_argument("--chosen-id-column", default="chosen_id",
+                           help="--pair-index: first id column (default: chosen_id)")
+        group.add_argument("--rejected-id-column", default="rejected_id",
+                           help="--pair-index: second id column (default: rejected_id)")
+        group.add_argument("--subset-column", default=None,
+                           help="a column of subset names carried to the outputs")
+
+
+def add_binning_options(parser: argparse.ArgumentParser, *, levels_required: bool) -> None:
+    """--levels L and --bin-range LOW HIGH (continuous scores binned into L levels)."""
+    parser.add_argument("--levels", type=levels_int, required=levels_required,
+                        default=None,
+                        help="number of rating levels L; ratings must be in 0..L-1")
+    parser.add_argument("--bin-range", type=finite_float, nargs=2, default=None,
+                        metavar=("LOW", "HIGH"),
+                        help="the values are continuous scores: bin them into L equal-width "
+                        "levels over [LOW, HIGH] (never clipped: a score outside is an error)")
+
+
+def reader_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments for the :mod:`encore_jax.data` readers from the input options."""
+    options: dict[str, Any] = {
+        "file_format": args.file_format,
+        "rule_columns": args.rule_columns,
+        "id_column": args.id_column,
+        "mask_value": args.mask_value,
+    }
+    for name in ("layout", "rule_column", "rating_column", "pair_index", "chosen_id_column",
+                 "rejected_id_column", "subset_column"):
+        if hasattr(args, name):
+            options[name] = getattr(args, name)
+    bin_range = getattr(args, "bin_range", None)
+    if bin_range is not None:
+        if getattr(args, "levels", None) is None:
+            raise UsageError("--bin-range needs --levels (the number of bins)")
+        low, high = bin_range
+        if not low < high:
+            raise UsageError(f"--bin-range needs LOW < HIGH, got {low} {high}")
+        options["bin_range"] = (low, high)
+    return options
+
+
+def add_output_options(parser: argparse.ArgumentParser, *, required: bool = False,
+                       help: str | None = None) -> None:
+    """--out PATH and --force (outputs never overwrite an existing file without --force)."""
+    parser.add_argument("--out", default=None, required=required, metavar="PATH",
+                        help=help or "write the result to PATH (written atomically)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite an existing output file")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_all(
+    items: Sequence[tuple[str | Path, Callable[[Path], Any]]], *, force: bool = False
+) -> list[Path]:
+    """Writes several files all-or-nothing (e.g. a CSV and its metadata sidecar).
+
+    Each ``write_fn(tmp_path)`` writes to a temporary file in the destination's directory;
+    only when all succeeded are they moved into place. Without ``force`` an existing
+    destination is an error (checked first, and again atomically at the move, through a
+    hard link that cannot replace a file). On any failure the temporary files are removed
+    and no destination is created or changed.
+
+    Raises:
+      UsageError: a destination exists (without ``force``) or its directory does not.
+    """
+    targets = [Path(path) for path, _ in items]
+    for target in targets:
+        if not target.parent.is_dir():
+            raise UsageError(f"{target.parent}: no such directory for the output {target.name}")
+        if target.is_dir():
+            raise UsageError(f"{target}: is a directory")
+        if target.exists() and not force:
+            raise UsageError(f"{target} exists; pass --force to overwrite it")
+    staged: list[Path] = []
+    created: list[Path] = []
+    try:
+        for target, (_, write_fn) in zip(targets, items, strict=True):
+            handle, name = tempfile.mkstemp(
+                dir=target.parent, prefix=f".{target.name}.", suffix=".partial" + target.suffix)
+            os.close(handle)
+            staged.append(Path(name))
+            os.chmod(name, 0o666 & ~_umask())
+            write_fn(Path(name))
+        for target, tmp in zip(targets, staged, strict=True):
+            if force:
+                os.replace(tmp, target)
+            else:
+                try:
+                    os.link(tmp, target)
+                except FileExistsError:
+                    raise UsageError(f"{target} exists; pass --force to overwrite it") from None
+                except OSError:  # no hard links here: fall back to check-then-replace
+                    if target.exists():
+                        raise UsageError(
+                            f"{target} exists; pass --force to overwrite it") from None
+                    os.replace(tmp, target)
+                created.append(target)
+    except BaseException:
+        for target in created:
+            target.unlink(missing_ok=True)
+        raise
+    finally:
+        for tmp in staged:
+            tmp.unlink(missing_ok=True)
+    return targets
+
+
+def atomic_write(path: str | Path, write_fn: Callable[[Path], Any], *,
+                 force: bool = False) -> Path:
+    """Calls ``write_fn(tmp_path)`` on a temporary file next to ``path``, then moves it to
+    ``path`` (``os.replace``); refuses to overwrite an existing ``path`` without ``force``
+    (:class:`UsageError`). Nothing is left behind when ``write_fn`` raises."""
+    return atomic_write_all([(path, write_fn)], force=force)[0]
+
+
+def write_json_output(path: str | Path, document: dict[str, Any], *, force: bool) -> Path:
+    """Writes a JSON document atomically (see :func:`atomic_write`)."""
+    from encore_jax.data import write_json
+
+    return atomic_write(path, lambda tmp: write_json(tmp, document), force=force)
+
+
+def write_table_output(path: str | Path, columns: dict[str, Any], metadata: dict[str, Any],
+                       *, force: bool, file_format: str | None = None) -> list[Path]:
+    """Writes a table plus its metadata atomically: in the file (parquet, NPZ) or as a
+    ``<file>.meta.json`` sidecar (CSV, JSONL), both files or neither."""
+    from encore_jax.data import (
+        detect_format,
+        embeds_metadata,
+        sidecar_path,
+        write_json,
+        write_table,
+    )
+
+    fmt = detect_format(path, file_format)
+    if embeds_metadata(fmt):
+        return atomic_write_all(
+            [(path, lambda tmp: write_table(tmp, columns, metadata=metadata, file_format=fmt))],
+            force=force)
+    return atomic_write_all([
+        (path, lambda tmp: write_table(tmp, columns, file_format=fmt)),
+        (sidecar_path(path), lambda tmp: write_json(tmp, metadata)),
+    ], force=force)
+
+
+def progress(
+    iterable: Iterable[T],
+    *,
+    total: float | None = None,
+    description: str = "working",
+    advance: Callable[[T], float] | None = None,
+    enabled: bool | None = None,
+) -> Iterator[T]:
+    """Yields the items of ``iterable`` while a rich progress bar (on stderr) advances.
+
+    The bar shows only when stderr is a terminal (``enabled=None``), so pipes, files and
+    tests get clean output. ``advance(item)`` says how far each item moves the bar (default
+    1, e.g. rows per chunk with ``total`` in rows); ``total=None`` shows an open-ended bar.
+    """
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        yield from iterable
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        for item in iterable:
+            yield item
+            bar.advance(task, 1 if advance is None else advance(item))
