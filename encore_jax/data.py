@@ -55,7 +55,9 @@ __all__ = [
     "PairTable",
     "RatingTable",
     "ScoreTable",
+    "TableWriter",
     "WeightsFile",
+    "count_rows",
     "detect_format",
     "embeds_metadata",
     "example_ratings_path",
@@ -1445,6 +1447,116 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
+class TableWriter:
+    """Writes a table in chunks of rows (a context manager): CSV, JSONL and parquet are
+    streamed to disk chunk by chunk; NPZ collects the chunks and writes on close.
+
+    ``write(columns)`` takes what :func:`write_table` takes; every chunk must have the same
+    column names (and, for parquet, compatible types). ``metadata`` goes into the parquet
+    schema, the NPZ ``__metadata__`` entry or the CSV / JSONL sidecar (written on close).
+    """
+
+    def __init__(self, path: str | Path, *, metadata: Mapping[str, Any] | None = None,
+                 file_format: str | None = None) -> None:
+        self.path = Path(path)
+        self.format = detect_format(path, file_format)
+        self.meta_text = (None if metadata is None
+                          else json.dumps(dict(metadata), allow_nan=False))
+        self.names: list[str] | None = None
+        self.rows = 0
+        self._handle: Any = None
+        self._csv: Any = None
+        self._parquet: Any = None
+        self._npz: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = []
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self._release()
+
+    def _release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+
+    def write(self, columns: Mapping[str, Any]) -> None:
+        data, valid, length = _column_arrays(columns)
+        if self.names is None:
+            self.names = list(data)
+            self._start(data, valid)
+        elif list(data) != self.names:
+            raise ValueError(f"columns {list(data)} differ from the first chunk's {self.names}")
+        self.rows += length
+        if self.format == "parquet":
+            pa, _ = _pyarrow()
+            table = pa.table({
+                name: pa.array(values, mask=None if valid[name].all() else ~valid[name])
+                for name, values in data.items()
+            })
+            self._parquet.write_table(table.cast(self._parquet.schema))
+        elif self.format == "npz":
+            self._npz.append((data, valid))
+        else:
+            for i in range(length):
+                row = [_cell(data[n][i]) if valid[n][i] else None for n in self.names]
+                if self._csv is not None:
+                    self._csv.writerow([_csv_cell(v) for v in row])
+                else:
+                    self._handle.write(json.dumps(dict(zip(self.names, row, strict=True))) + "\n")
+
+    def _start(self, data: dict[str, np.ndarray], valid: dict[str, np.ndarray]) -> None:
+        if self.format == "parquet":
+            pa, pq = _pyarrow()
+            schema = pa.schema([
+                pa.field(name, pa.array(values[:0]).type) for name, values in data.items()
+            ])
+            if self.meta_text is not None:
+                schema = schema.with_metadata({METADATA_KEY: self.meta_text})
+            self._parquet = pq.ParquetWriter(self.path, schema)
+        elif self.format in ("csv", "jsonl"):
+            self._handle = self.path.open("w", newline="", encoding="utf-8")
+            if self.format == "csv":
+                self._csv = csv.writer(self._handle)
+                self._csv.writerow(list(data))
+
+    def close(self) -> None:
+        """Finishes the file (and writes the sidecar / NPZ); an empty table is an error."""
+        if self.names is None:
+            raise ValueError(f"{self.path}: no columns were written")
+        self._release()
+        if self.format == "npz":
+            out: dict[str, np.ndarray] = {}
+            for name in self.names:
+                out[name] = np.concatenate([data[name] for data, _ in self._npz])
+                ok = np.concatenate([valid[name] for _, valid in self._npz])
+                if not ok.all():
+                    out[f"{name}_mask"] = ok
+            if self.meta_text is not None:
+                out["__metadata__"] = np.array(self.meta_text)
+            with self.path.open("wb") as handle:
+                np.savez(handle, **out)
+            self._npz = []
+        elif self.format in ("csv", "jsonl") and self.meta_text is not None:
+            write_json(sidecar_path(self.path), json.loads(self.meta_text))
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
 def write_table(
     path: str | Path,
     columns: Mapping[str, Any],
@@ -1464,47 +1576,26 @@ def write_table(
         :func:`sidecar_path` for CSV / JSONL.
       file_format: one of :data:`FORMATS`; default from the suffix of ``path``.
     """
-    fmt = detect_format(path, file_format)
-    data, valid, length = _column_arrays(columns)
-    meta_text = None if metadata is None else json.dumps(dict(metadata), allow_nan=False)
-    path = Path(path)
-    if fmt == "parquet":
-        pa, pq = _pyarrow()
-        arrays = {
-            name: pa.array(values, mask=None if valid[name].all() else ~valid[name])
-            for name, values in data.items()
-        }
-        table = pa.table(arrays)
-        if meta_text is not None:
-            table = table.replace_schema_metadata({METADATA_KEY: meta_text})
-        pq.write_table(table, path)
-    elif fmt == "npz":
-        out: dict[str, np.ndarray] = dict(data)
-        for name, ok in valid.items():
-            if not ok.all():
-                out[f"{name}_mask"] = ok
-        if meta_text is not None:
-            out["__metadata__"] = np.array(meta_text)
-        with path.open("wb") as handle:
-            np.savez(handle, **out)
-    else:
-        names = list(data)
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle) if fmt == "csv" else None
-            if writer is not None:
-                writer.writerow(names)
-            for i in range(length):
-                row = [_cell(data[n][i]) if valid[n][i] else None for n in names]
-                if writer is not None:
-                    writer.writerow([
-                        "" if v is None else (repr(v) if isinstance(v, float) else
-                                              str(v).lower() if isinstance(v, bool) else v)
-                        for v in row
-                    ])
-                else:
-                    handle.write(json.dumps(dict(zip(names, row, strict=True))) + "\n")
-        if meta_text is not None:
-            write_json(sidecar_path(path), json.loads(meta_text))
+    with TableWriter(path, metadata=metadata, file_format=file_format) as writer:
+        writer.write(columns)
+
+
+def count_rows(path: str | Path, *, file_format: str | None = None) -> int | None:
+    """Number of data rows when the format records it (parquet, NPZ), else ``None``.
+
+    Used for progress bars; a file that cannot be read gives ``None`` (the reader reports).
+    """
+    try:
+        fmt = detect_format(path, file_format)
+        if fmt == "parquet":
+            _, pq = _pyarrow()
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        if fmt == "npz":
+            with zipfile.ZipFile(path) as archive, archive.open("ratings.npy") as handle:
+                return int(_npy_header(handle, Path(path), "ratings")[0][0])
+    except Exception:  # the reader gives the proper error later
+        return None
+    return None
 
 
 def write_ratings(

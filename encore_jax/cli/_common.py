@@ -153,16 +153,15 @@ def add_binning_options(parser: argparse.ArgumentParser, *, levels_required: boo
 
 
 def reader_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for the :mod:`encore_jax.data` readers from the input options."""
+    """Keyword arguments for the :mod:`encore_jax.data` readers from the input options
+    (absent options, e.g. in a command without them, take the readers' defaults)."""
     options: dict[str, Any] = {
-        "file_format": args.file_format,
-        "rule_columns": args.rule_columns,
-        "id_column": args.id_column,
-        "mask_value": args.mask_value,
+        name: getattr(args, name, None)
+        for name in ("file_format", "rule_columns", "id_column", "mask_value")
     }
     for name in ("layout", "rule_column", "rating_column", "pair_index", "chosen_id_column",
                  "rejected_id_column", "subset_column"):
-        if hasattr(args, name):
+        if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
     bin_range = getattr(args, "bin_range", None)
     if bin_range is not None:
@@ -173,6 +172,56 @@ def reader_options(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"--bin-range needs LOW < HIGH, got {low} {high}")
         options["bin_range"] = (low, high)
     return options
+
+
+def rule_level_counts(path: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Streams a ratings file once and sums per-rule level counts (counts are additive).
+
+    Wide files are read in chunks of ``args.chunk_rows`` (default
+    :data:`encore_jax.data.DEFAULT_CHUNK_ROWS`); a ragged last chunk is padded with masked
+    rows so that the histogram kernel compiles once. Returns ``rule_names``, ``counts``
+    (``int64 [K, L]``), ``num_rows`` and ``source``.
+    """
+    import numpy as np
+
+    from encore_jax.data import DEFAULT_CHUNK_ROWS, count_rows, iter_rating_chunks, read_ratings
+    from encore_jax.entropy import rating_histogram
+
+    options = reader_options(args)
+    num_levels = args.levels
+    if options.get("layout", "wide") == "long":
+        chunks: Iterable[Any] = [read_ratings(path, num_levels=num_levels, **options)]
+        total = None
+    else:
+        options.pop("layout", None)
+        options.pop("rule_column", None)
+        options.pop("rating_column", None)
+        chunk_rows = getattr(args, "chunk_rows", None) or DEFAULT_CHUNK_ROWS
+        chunks = iter_rating_chunks(path, chunk_rows=chunk_rows, num_levels=num_levels,
+                                    **options)
+        total = count_rows(path, file_format=options.get("file_format"))
+    counts = None
+    names: tuple[str, ...] = ()
+    rows = 0
+    shape = None
+    for table in progress(chunks, total=total, description="counting ratings",
+                          advance=lambda t: t.ratings.shape[0]):
+        ratings, mask = table.ratings, table.mask
+        rows += ratings.shape[0]
+        if shape is None:
+            shape, names = ratings.shape, table.rule_names
+        elif ratings.shape[0] < shape[0]:
+            pad = shape[0] - ratings.shape[0]
+            ratings = np.concatenate([ratings, np.zeros((pad, shape[1]), np.int32)])
+            mask = np.concatenate([mask, np.zeros((pad, shape[1]), bool)])
+        chunk = np.asarray(rating_histogram(ratings, num_levels, mask=mask), dtype=np.int64)
+        counts = chunk if counts is None else counts + chunk
+    assert counts is not None  # the readers raise on a file without rows
+    empty = [names[k] for k in np.flatnonzero(counts.sum(axis=1) == 0)]
+    if empty:
+        raise UsageError(f"{path}: rule column {empty[0]!r} has no observed rating; its "
+                         "entropy is undefined (drop it with --rule-columns)")
+    return {"rule_names": names, "counts": counts, "num_rows": rows, "source": str(path)}
 
 
 def add_output_options(parser: argparse.ArgumentParser, *, required: bool = False,
