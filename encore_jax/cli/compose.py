@@ -1,0 +1,200 @@
+"""``encore-jax compose``: composite rewards ``phi = sum_k w_k psi_k`` for every row of a
+file, streamed chunk by chunk into a parquet / CSV / JSONL / NPZ column."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from encore_jax.cli._common import (
+    EXIT_OK,
+    UsageError,
+    add_binning_options,
+    add_input_options,
+    add_json_option,
+    add_output_options,
+    atomic_write_all,
+    positive_float,
+    print_json,
+    print_table,
+    progress,
+    reader_options,
+)
+from encore_jax.cli.entropy import add_chunk_option, add_estimator_options
+
+EPILOG = """\
+examples:
+  encore-jax weights calib.csv --levels 5 --out weights.json
+  encore-jax compose heads.parquet --weights weights.json --out rewards.parquet
+  encore-jax compose ratings.csv --levels 5 --temperature 2 --out rewards.csv --id-column id
+
+The composite is sum_k w_k psi_k over the values in FILE (raw scores; --bin-range only
+bins them for the entropies when the weights come from FILE itself). A row with a missing
+rating gets a missing composite (null / empty cell), never a filled-in value. Metadata
+(weights, rules, settings) goes into the parquet schema, or a .meta.json sidecar for CSV and
+JSONL. Large files are read and written in chunks; nothing is written unless every row
+succeeds.
+"""
+
+
+def _weights_for(args: argparse.Namespace) -> dict[str, Any]:
+    """Rule names, weights ``[K]`` and provenance: from --weights, or ENCORE over FILE."""
+    import numpy as np
+
+    from encore_jax.data import read_weights_json
+
+    if args.weights is not None:
+        if args.levels is not None or args.bin_range is not None:
+            raise UsageError("--weights gives the weights; drop --levels / --bin-range")
+        if args.rule_columns is not None:
+            raise UsageError("--weights names the rules; drop --rule-columns")
+        loaded = read_weights_json(args.weights)
+        return {"rules": loaded.rule_names, "weights": loaded.weights,
+                "weights_file": str(args.weights), "method": loaded.method,
+                "weights_metadata": loaded.metadata}
+    if args.levels is None:
+        raise UsageError("compose needs --weights FILE, or --levels L to compute ENCORE "
+                         "weights from FILE itself")
+    from encore_jax.cli.weights import weights_report
+
+    report = weights_report(args.file, args)
+    rules = tuple(row["rule"] for row in report["rules"])
+    return {"rules": rules, "weights": np.array([row["weight"] for row in report["rules"]]),
+            "weights_file": None, "method": "encore", "weights_metadata": report["metadata"]}
+
+
+def _score_chunks(args: argparse.Namespace, rules: tuple[str, ...]) -> tuple[Any, int | None]:
+    from encore_jax.data import DEFAULT_CHUNK_ROWS, count_rows, iter_score_chunks, read_scores
+
+    options = reader_options(args)
+    options.pop("bin_range", None)
+    options["rule_columns"] = list(rules)
+    layout = options.pop("layout", "wide")
+    rule_column, rating_column = options.pop("rule_column"), options.pop("rating_column")
+    if layout == "long":
+        table = read_scores(args.file, layout="long", rule_column=rule_column,
+                            rating_column=rating_column, **options)
+        return [table], table.scores.shape[0]
+    chunks = iter_score_chunks(args.file, chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
+                               **options)
+    return chunks, count_rows(args.file, file_format=options.get("file_format"))
+
+
+def compose_file(args: argparse.Namespace, tmp: Path, spec: dict[str, Any],
+                 metadata: dict[str, Any], stats: dict[str, Any]) -> None:
+    """Streams FILE into the table at ``tmp``: (id column,) composite column."""
+    import numpy as np
+
+    from encore_jax.compose import compose
+    from encore_jax.data import TableWriter
+
+    weights = np.asarray(spec["weights"], dtype=np.float32)
+    chunks, total = _score_chunks(args, spec["rules"])
+    shape = None
+    with TableWriter(tmp, metadata=metadata, file_format=args.out_format) as writer:
+        for table in progress(chunks, total=total, description="composing",
+                              advance=lambda t: t.scores.shape[0]):
+            scores = table.scores
+            n = scores.shape[0]
+            if shape is None:
+                shape = scores.shape
+            elif n < shape[0]:  # pad the ragged last chunk: one compilation for all chunks
+                scores = np.concatenate([scores, np.zeros((shape[0] - n, shape[1]))])
+            composite = np.asarray(compose(scores.astype(np.float32), weights))[:n]
+            complete = table.mask.all(axis=1)
+            columns: dict[str, Any] = {}
+            if table.ids is not None:
+                columns[args.id_column or "response_id"] = table.ids
+            columns[args.column] = np.ma.masked_array(composite.astype(np.float64),
+                                                      mask=~complete)
+            writer.write(columns)
+            stats["rows"] += n
+            stats["missing"] += int(n - complete.sum())
+            if complete.any():
+                values = composite[complete].astype(np.float64)
+                stats["sum"] += float(values.sum())
+                stats["min"] = min(stats["min"], float(values.min()))
+                stats["max"] = max(stats["max"], float(values.max()))
+
+
+def run(args: argparse.Namespace) -> int:
+    from encore_jax.data import detect_format, embeds_metadata, output_metadata, sidecar_path
+
+    if Path(args.out).resolve() == Path(args.file).resolve():
+        raise UsageError("--out must differ from the input file")
+    if args.column == (args.id_column or "response_id"):
+        raise UsageError(f"--column {args.column!r} clashes with the id column")
+    args.out_format = detect_format(args.out, args.out_format)
+    spec = _weights_for(args)
+    rules = list(spec["rules"])
+    metadata = output_metadata(
+        command="compose", file=str(args.file), column=args.column, rules=rules,
+        weights=[float(w) for w in spec["weights"]], method=spec["method"],
+        weights_file=spec["weights_file"], mask_value=args.mask_value,
+        missing="a row with any missing rating has a missing composite",
+        weights_metadata=spec["weights_metadata"],
+    )
+    stats = {"rows": 0, "missing": 0, "sum": 0.0, "min": float("inf"), "max": float("-inf")}
+    if embeds_metadata(args.out_format):
+        items = [(args.out, lambda tmp: compose_file(args, tmp, spec, metadata, stats))]
+    else:
+        from encore_jax.data import write_json
+
+        # The table is written without a sidecar; the sidecar is staged next to it.
+        items = [(args.out, lambda tmp: compose_file(args, tmp, spec, None, stats)),
+                 (sidecar_path(args.out), lambda tmp: write_json(tmp, metadata))]
+    atomic_write_all(items, force=args.force)
+    observed = stats["rows"] - stats["missing"]
+    report = {
+        "file": str(args.file),
+        "out": str(args.out),
+        "column": args.column,
+        "rows": stats["rows"],
+        "missing": stats["missing"],
+        "mean": stats["sum"] / observed if observed else None,
+        "min": stats["min"] if observed else None,
+        "max": stats["max"] if observed else None,
+        "method": spec["method"],
+        "weights_file": spec["weights_file"],
+        "rules": [{"rule": r, "weight": float(w)} for r, w in zip(rules, spec["weights"],
+                                                                   strict=True)],
+        "metadata": metadata,
+    }
+    if args.json:
+        print_json(report)
+        return EXIT_OK
+    print_table(f"Composite weights ({spec['method']})", report["rules"], ("rule", "weight"))
+    print(f"wrote {args.out}: column {args.column!r} for {report['rows']} rows "
+          f"({report['missing']} with a missing rating left missing)")
+    if observed:
+        print(f"composite: mean {report['mean']:.4f}, min {report['min']:.4f}, "
+              f"max {report['max']:.4f}")
+    return EXIT_OK
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "compose", help="composite rewards sum_k w_k psi_k for every row of a file",
+        description="Composite reward phi = sum_k w_k psi_k of each row (response), written "
+        "as a column of a parquet / CSV / JSONL / NPZ file, chunk by chunk and atomically.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", help="per-rule scores or ratings: .csv, .jsonl, .parquet, .npz")
+    parser.add_argument("--weights", default=None, metavar="JSON",
+                        help="weights JSON (from `weights --out` or `fit-bt --out`); its "
+                        "rules select the columns")
+    add_binning_options(parser, levels_required=False)
+    parser.add_argument("--temperature", type=positive_float, default=2.0,
+                        help="ENCORE temperature when the weights come from FILE (default 2)")
+    add_estimator_options(parser)
+    add_input_options(parser)
+    add_chunk_option(parser)
+    add_output_options(parser, required=True,
+                       help="the output table (.parquet, .csv, .jsonl or .npz)")
+    parser.add_argument("--out-format", choices=("csv", "jsonl", "parquet", "npz"),
+                        default=None, help="output format (default: from the --out suffix)")
+    parser.add_argument("--column", default="composite",
+                        help="name of the composite column (default: composite)")
+    add_json_option(parser)
+    parser.set_defaults(run=run)

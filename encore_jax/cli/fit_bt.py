@@ -1,0 +1,159 @@
+"""``encore-jax fit-bt``: Bradley–Terry rule weights fitted to preference pairs, next to
+the ENCORE weights of the same ratings."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from encore_jax.cli._common import (
+    EXIT_OK,
+    UsageError,
+    add_binning_options,
+    add_input_options,
+    add_json_option,
+    finite_float,
+    positive_float,
+    positive_int,
+    print_json,
+    print_table,
+    reader_options,
+)
+from encore_jax.cli.entropy import add_estimator_options
+
+EPILOG = """\
+examples:
+  encore-jax fit-bt pairs.csv                      # columns chosen_<rule>, rejected_<rule>
+  encore-jax fit-bt pairs.parquet --parameterization simplex --levels 5 --json
+  encore-jax fit-bt pairs.csv --steps 2000 --l2 0.01 --out bt_weights.json --trl trl.json
+  encore-jax fit-bt ratings.csv --pair-index pairs.csv --id-column response_id
+
+Fits w minimising L(w) = -(1/N) sum_i log sigmoid(w . d_i) (+ l2/2 |theta|^2) with
+d_i = chosen_i - rejected_i, by optax (adam, learning rate 0.05, unless --learning-rate).
+"simplex" keeps w >= 0 summing to one, comparable to ENCORE's weights; with --levels the
+table shows each rule's entropy and ENCORE weight over both responses' ratings. Pairs with
+a missing rating are left out of the fit (masked), never filled.
+"""
+
+
+def fit_report(args: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
+
+    from encore_jax import bradley_terry
+    from encore_jax.data import output_metadata, read_rating_pairs, read_score_pairs
+
+    options = reader_options(args)
+    if args.levels is not None:
+        pairs = read_rating_pairs(args.file, chosen_prefix=args.chosen_prefix,
+                                  rejected_prefix=args.rejected_prefix,
+                                  num_levels=args.levels, **options)
+    else:
+        options.pop("bin_range", None)
+        pairs = read_score_pairs(args.file, chosen_prefix=args.chosen_prefix,
+                                 rejected_prefix=args.rejected_prefix, **options)
+    complete = pairs.observed.all(axis=1)
+    if not complete.any():
+        raise UsageError(f"{args.file}: no pair has every rating observed; nothing to fit")
+    diffs = np.where(pairs.observed, pairs.chosen.astype(np.float64)
+                     - pairs.rejected.astype(np.float64), 0.0).astype(np.float32)
+    optimizer = None
+    if args.learning_rate is not None:
+        import optax
+
+        optimizer = optax.adam(args.learning_rate)
+    fit = bradley_terry.fit_bt_weights(diffs, optimizer=optimizer, num_steps=args.steps, l2=args.l2,
+                         parameterization=args.parameterization,
+                         record_every=args.steps, mask=complete)
+    weights = np.asarray(fit.weights, dtype=np.float64)
+    grad = np.asarray(fit.grad_history[-1], dtype=np.float64)
+    rows = [{"rule": name, "weight": float(weights[k]), "final_gradient": float(grad[k])}
+            for k, name in enumerate(pairs.rule_names)]
+    if args.levels is not None:
+        from encore_jax.weights import encore_weights
+
+        ratings = np.concatenate([pairs.chosen, pairs.rejected])
+        mask = np.concatenate([pairs.chosen_mask, pairs.rejected_mask])
+        entropies, encore = encore_weights(ratings, args.levels, temperature=args.temperature,
+                                           mask=mask, base=args.base, estimator=args.estimator)
+        for k, row in enumerate(rows):
+            row["entropy"] = float(entropies[k])
+            row["encore_weight"] = float(encore[k])
+    bin_range = getattr(args, "bin_range", None)
+    context = {
+        "file": str(args.file),
+        "pairs": pairs.num_pairs,
+        "fitted_pairs": int(complete.sum()),
+        "parameterization": args.parameterization,
+        "num_steps": args.steps,
+        "l2": args.l2,
+        "optimizer": "adam",
+        "learning_rate": (bradley_terry.DEFAULT_LEARNING_RATE if args.learning_rate is None
+                          else args.learning_rate),
+        "final_loss": float(np.asarray(fit.loss_history)[-1]),
+        "num_levels": args.levels,
+        "bin_range": None if bin_range is None else list(bin_range),
+        "temperature": args.temperature if args.levels is not None else None,
+        "estimator": args.estimator if args.levels is not None else None,
+        "log_base": ("e" if args.base is None else args.base) if args.levels else None,
+        "mask_value": args.mask_value,
+    }
+    return {**context, "rules": rows,
+            "metadata": output_metadata(command="fit-bt", method="bradley_terry", **context)}
+
+
+def run(args: argparse.Namespace) -> int:
+    from encore_jax.cli.weights import export_weights
+
+    if args.bin_range is not None and args.levels is None:
+        raise UsageError("--bin-range needs --levels (the number of bins)")
+    report = fit_report(args)
+    keys = ("final_gradient",) + (("entropy",) if args.levels is not None else ())
+    written = export_weights(report, out=args.out, trl=args.trl, force=args.force,
+                             method="bradley_terry", per_rule_keys=keys)
+    if args.json:
+        print_json(report)
+        return EXIT_OK
+    columns = ("rule", "weight", "final_gradient")
+    if args.levels is not None:
+        columns += ("entropy", "encore_weight")
+    title = (f"Bradley-Terry weights ({report['parameterization']}, {report['num_steps']} "
+             f"steps): {report['fitted_pairs']} of {report['pairs']} pairs, final loss "
+             f"{report['final_loss']:.4f}")
+    print_table(title, report["rules"], columns)
+    if written:
+        print("wrote " + ", ".join(written))
+    return EXIT_OK
+
+
+def register(commands: Any) -> None:
+    from encore_jax.cli.weights import add_export_options
+
+    parser = commands.add_parser(
+        "fit-bt", help="fit Bradley-Terry rule weights to preference pairs",
+        description="Bradley-Terry weights of the rules fitted to (chosen, rejected) pairs "
+        "with optax, with the final per-rule gradient, and (with --levels) the entropy and "
+        "ENCORE weight of each rule for comparison.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", help="pairs: .csv, .jsonl, .parquet or .npz (or, with "
+                        "--pair-index, per-response ratings)")
+    parser.add_argument("--chosen-prefix", default="chosen_",
+                        help="column prefix of the chosen responses' ratings")
+    parser.add_argument("--rejected-prefix", default="rejected_",
+                        help="column prefix of the rejected responses' ratings")
+    parser.add_argument("--steps", type=positive_int, default=500,
+                        help="optimizer steps (default: 500)")
+    parser.add_argument("--l2", type=finite_float, default=0.0,
+                        help="ridge penalty >= 0 (default 0)")
+    parser.add_argument("--parameterization", choices=("free", "simplex"), default="free",
+                        help="free weights, or non-negative weights summing to one")
+    parser.add_argument("--learning-rate", type=positive_float, default=None,
+                        help="adam learning rate (default: 0.05)")
+    add_binning_options(parser, levels_required=False)
+    parser.add_argument("--temperature", type=positive_float, default=2.0,
+                        help="ENCORE temperature for the comparison column (default 2)")
+    add_estimator_options(parser)
+    add_input_options(parser, pairs=True)
+    add_export_options(parser)
+    add_json_option(parser)
+    parser.set_defaults(run=run)
