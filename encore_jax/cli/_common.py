@@ -56,7 +56,8 @@ def print_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) 
 
     table = Table(title=title)
     for column in columns:
-        table.add_column(column, justify="left" if column == "rule" else "right")
+        numeric = all(isinstance(row[column], int | float) for row in rows)
+        table.add_column(column, justify="right" if numeric and column != "rule" else "left")
     for row in rows:
         table.add_row(*(
             f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns
