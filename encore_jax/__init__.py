@@ -4,6 +4,7 @@ The public API, re-exported explicitly. Shapes: ``N`` pairs or responses, ``K`` 
 ``L`` rating levels.
 """
 
+from encore_jax.bradley_terry import BTFit, bt_gradient, bt_loss, fit_bt_weights
 from encore_jax.compose import compose, pair_margins
 from encore_jax.entropy import discretize, entropy_from_counts, rating_entropy, rating_histogram
 from encore_jax.metrics import pairwise_accuracy
@@ -20,12 +21,16 @@ from encore_jax.weights import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BTFit",
     "RuleEnsemble",
+    "bt_gradient",
+    "bt_loss",
     "compose",
     "discretize",
     "encore_weights",
     "entropy_from_counts",
     "entropy_weights",
+    "fit_bt_weights",
     "lowest_entropy_weights",
     "pair_margins",
     "pairwise_accuracy",
