@@ -244,6 +244,23 @@ def _empty_chunk(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((n, k), dtype=np.float64), np.zeros((n, k), dtype=bool)
 
 
+def _text_lines(path: Path, word: str) -> Iterator[str]:
+    """The lines of a UTF-8 text file (a leading BOM dropped), decoded one at a time so that
+    an invalid byte is reported on its own line."""
+    try:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as err:
+                    raise DataError(
+                        f"{path}: not UTF-8 text ({err.reason}) at {word} {number}"
+                    ) from None
+                yield text
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({_short(err)})") from None
+
+
 class _CsvSource:
     row_word = "row"
 
@@ -256,23 +273,15 @@ class _CsvSource:
 
     def _records(self) -> Iterator[tuple[int, list[str]]]:
         """(line number, cells) of each non-blank row, the header first."""
+        reader = csv.reader(_text_lines(self.path, "row"), strict=True)
+        line = 0
         try:
-            with self.path.open(newline="", encoding="utf-8-sig") as handle:
-                reader = csv.reader(handle, strict=True)
-                line = 0
-                try:
-                    for row in reader:
-                        line = reader.line_num
-                        if row:
-                            yield line, row
-                except UnicodeDecodeError as err:
-                    raise DataError(
-                        f"{self.path}: not UTF-8 text ({err.reason}) near row {line + 1}"
-                    ) from None
-                except csv.Error as err:
-                    raise DataError(f"{self.path}: row {line + 1}: {_short(err)}") from None
-        except OSError as err:
-            raise DataError(f"{self.path}: cannot read ({_short(err)})") from None
+            for row in reader:
+                line = reader.line_num
+                if row:
+                    yield line, row
+        except csv.Error as err:
+            raise DataError(f"{self.path}: row {line + 1}: {_short(err)}") from None
 
     def chunks(
         self, numeric: Sequence[str], text: Sequence[str], chunk_rows: int, closed: bool
@@ -340,38 +349,30 @@ class _JsonlSource:
         self.header = tuple(first[1])
 
     def _records(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        line = 0
-        try:
-            with self.path.open(encoding="utf-8-sig") as handle:
-                try:
-                    for line, text in enumerate(handle, start=1):  # noqa: B007
-                        if not text.strip():
-                            continue
-                        try:
-                            record = json.loads(text, object_pairs_hook=_no_duplicate_keys)
-                        except ValueError as err:
-                            raise DataError(
-                                f"{self.path}: line {line}: not valid JSON ({_short(err)})"
-                            ) from None
-                        if not isinstance(record, dict):
-                            raise DataError(
-                                f"{self.path}: line {line}: expected a JSON object, "
-                                f"got {type(record).__name__}"
-                            )
-                        yield line, record
-                except UnicodeDecodeError as err:
-                    raise DataError(
-                        f"{self.path}: not UTF-8 text ({err.reason}) near line {line + 1}"
-                    ) from None
-        except OSError as err:
-            raise DataError(f"{self.path}: cannot read ({_short(err)})") from None
+        for line, text in enumerate(_text_lines(self.path, "line"), start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+            except ValueError as err:
+                raise DataError(
+                    f"{self.path}: line {line}: not valid JSON ({_short(err)})"
+                ) from None
+            if not isinstance(record, dict):
+                raise DataError(
+                    f"{self.path}: line {line}: expected a JSON object, "
+                    f"got {type(record).__name__}"
+                )
+            yield line, record
 
     def chunks(
         self, numeric: Sequence[str], text: Sequence[str], chunk_rows: int, closed: bool
     ) -> Iterator[_Chunk]:
         known = set(self.header)
+        unseen = set(numeric) | set(text)
         batch: list[tuple[int, dict[str, Any]]] = []
         for line, record in self._records():
+            unseen.difference_update(record)
             if closed:
                 extra = [key for key in record if key not in known]
                 if extra:
@@ -386,6 +387,9 @@ class _JsonlSource:
                 batch = []
         if batch:
             yield self._convert(batch, numeric, text)
+        if unseen:
+            name = sorted(unseen)[0]
+            raise DataError(f"{self.path}: no record has the key {name!r}")
 
     def _convert(self, batch, numeric, text) -> _Chunk:
         values, present = _empty_chunk(len(batch), len(numeric))
@@ -517,8 +521,10 @@ class _NpzSource:
         except (zipfile.BadZipFile, OSError) as err:
             raise DataError(f"{path}: not a readable NPZ archive ({_short(err)})") from None
         self.arrays = sorted(m[:-4] for m in members if m.endswith(".npy"))
-        if "ratings" not in self.arrays:
-            raise DataError(f"{path}: no 'ratings' array (found {self.arrays})")
+        self.matrix = "ratings" in self.arrays
+        if not self.matrix:
+            self._init_columns()
+            return
         with zipfile.ZipFile(path) as archive, archive.open("ratings.npy") as handle:
             self.shape, _, self.dtype = _npy_header(handle, path, "ratings")
         if len(self.shape) != 2:
@@ -543,6 +549,45 @@ class _NpzSource:
                     f"{path}: 'mask' must be boolean with shape {self.shape}, "
                     f"got {dtype} {shape}"
                 )
+
+    def _init_columns(self) -> None:
+        """Column mode (no ``ratings`` matrix): every 1-D array is a column, ``<name>_mask``
+        its presence mask (as :func:`write_table` writes an NPZ). Read whole, not streamed."""
+        names = [a for a in self.arrays if a != "__metadata__"
+                 and not (a.endswith("_mask") and a[:-5] in self.arrays)]
+        self.columns = {name: self._small(name) for name in names}
+        lengths = {array.shape for array in self.columns.values()}
+        if not names or len(lengths) != 1 or len(next(iter(lengths))) != 1:
+            raise DataError(
+                f"{self.path}: no 'ratings' array and no columns of one length "
+                f"(found {self.arrays})"
+            )
+        self.num_rows = next(iter(lengths))[0]
+        self.header = tuple(names)
+
+    def _column_chunks(self, numeric, text, chunk_rows) -> Iterator[_Chunk]:
+        values = []
+        present = []
+        for name in numeric:
+            array = self.columns[name]
+            if array.dtype.kind not in "iuf":
+                raise DataError(
+                    f"{self.path}: column {name!r} has dtype {array.dtype}, expected numbers")
+            mask = (self._small(name + "_mask") if name + "_mask" in self.arrays
+                    else np.ones(array.shape, dtype=bool))
+            if mask.shape != array.shape or mask.dtype != np.bool_:
+                raise DataError(f"{self.path}: {name + '_mask'!r} must be boolean like {name!r}")
+            values.append(np.where(mask, array, 0).astype(np.float64))
+            present.append(mask)
+        n = self.num_rows
+        all_values = np.stack(values, axis=1) if values else np.zeros((n, 0))
+        all_present = np.stack(present, axis=1) if present else np.zeros((n, 0), bool)
+        texts = {name: self.columns[name].astype(str) for name in text}
+        for start in range(0, n, chunk_rows):
+            stop = min(n, start + chunk_rows)
+            yield _Chunk(all_values[start:stop], all_present[start:stop],
+                         {name: t[start:stop] for name, t in texts.items()},
+                         np.arange(start, stop, dtype=np.int64))
 
     def _small(self, name: str) -> np.ndarray:
         try:
@@ -584,6 +629,9 @@ class _NpzSource:
         self, numeric: Sequence[str], text: Sequence[str], chunk_rows: int, closed: bool
     ) -> Iterator[_Chunk]:
         del closed
+        if not self.matrix:
+            yield from self._column_chunks(numeric, text, chunk_rows)
+            return
         index = {name: i for i, name in enumerate(self.header)}
         cols = [index[name] for name in numeric]
         texts = {}
@@ -637,6 +685,8 @@ def _check_unique(path: Path, names: Sequence[str], what: str) -> None:
 
 
 def _require_columns(source: Any, names: Sequence[str | None]) -> None:
+    if isinstance(source, _JsonlSource):  # keys may first appear in later records
+        return
     for name in names:
         if name is not None and name not in source.header:
             shown = ", ".join(repr(c) for c in source.header[:12])
@@ -791,7 +841,7 @@ def _iter_wide(
 ) -> Iterator[RatingTable | ScoreTable]:
     bin_range = _check_options(chunk_rows, num_levels, bin_range)
     source = _open(path, file_format)
-    if id_column is not None and not isinstance(source, _NpzSource):
+    if id_column is not None and not (isinstance(source, _NpzSource) and source.matrix):
         _require_columns(source, [id_column])
     names, closed = _wide_rule_columns(source, rule_columns, [id_column])
     text = [id_column] if id_column is not None else []
@@ -1261,6 +1311,16 @@ def _read_indexed_pairs(
     )
 
 
+def _npz_has_block(path: str | Path, prefix: str) -> bool:
+    """True when an NPZ holds the pair block ``prefix`` as an [N, K] array (``chosen``);
+    otherwise its 1-D columns are read with the prefixes, as a CSV would be."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return prefix.rstrip("_") + ".npy" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return True  # let the NPZ pair reader report the broken file
+
+
 def _read_pairs(path: str | Path, kind: str, **options: Any) -> PairTable:
     pair_index = options.pop("pair_index")
     layout = options.pop("layout")
@@ -1274,7 +1334,8 @@ def _read_pairs(path: str | Path, kind: str, **options: Any) -> PairTable:
         raise ValueError("layout='long' needs a pair_index file naming the pairs")
     for key in ("chosen_id_column", "rejected_id_column", "rule_column", "rating_column"):
         options.pop(key)
-    if detect_format(path, options["file_format"]) == "npz":
+    if detect_format(path, options["file_format"]) == "npz" and _npz_has_block(
+            path, options["chosen_prefix"]):
         options.pop("file_format")
         return _read_npz_pairs(path, kind, bin_range=bin_range, **options)
     return _read_prefixed_pairs(path, kind, bin_range=bin_range, **options)
