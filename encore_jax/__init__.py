@@ -8,6 +8,7 @@ from encore_jax.bradley_terry import BTFit, bt_gradient, bt_loss, fit_bt_weights
 from encore_jax.compose import compose, pair_margins
 from encore_jax.entropy import discretize, entropy_from_counts, rating_entropy, rating_histogram
 from encore_jax.metrics import pairwise_accuracy
+from encore_jax.selection import all_rules, label_pairs, random_rule_selection, select_rules
 from encore_jax.simulate import RuleEnsemble, simulate_rule_ensemble
 from encore_jax.weights import (
     encore_weights,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BTFit",
     "RuleEnsemble",
+    "all_rules",
     "bt_gradient",
     "bt_loss",
     "compose",
@@ -31,12 +33,15 @@ __all__ = [
     "entropy_from_counts",
     "entropy_weights",
     "fit_bt_weights",
+    "label_pairs",
     "lowest_entropy_weights",
     "pair_margins",
     "pairwise_accuracy",
+    "random_rule_selection",
     "random_weights",
     "rating_entropy",
     "rating_histogram",
+    "select_rules",
     "simulate_rule_ensemble",
     "single_rule_weights",
     "uniform_weights",
