@@ -29,12 +29,12 @@ EPILOG = """\
 examples:
   encore-jax theory                    # every check, each writing its JSON report and figure
   encore-jax theory bt-gradients
-  encore-jax theory max-discrepancy-mi --check-args "--help"
+  encore-jax theory max-discrepancy-mi --check-args="--help"
   encore-jax theory --list
 
-Each check is also runnable as `python -m theory.<module>`; --check-args passes options
-through to it (see `--check-args --help`). The checks live in the source tree's theory/
-package, next to encore_jax/.
+Each check is also runnable as `python -m theory.<module>`; --check-args="..." passes
+options through to it (note the "=": the value starts with "--"). The checks live in the
+source tree's theory/ package, next to encore_jax/.
 """
 
 
@@ -121,7 +121,8 @@ def register(commands: Any) -> None:
     parser.add_argument("checks", nargs="*", metavar="CHECK",
                         help=f"which checks to run: {', '.join(CHECKS)} (default: all)")
     parser.add_argument("--check-args", default=None, metavar="ARGS",
-                        help="options passed to each check's main(), e.g. \"--quick\"")
+                        help="options passed to each check's main(), e.g. "
+                        "--check-args=\"--quick\"")
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
     add_json_option(parser)
     parser.set_defaults(run=run)
