@@ -6,6 +6,17 @@ The public API, re-exported explicitly. Shapes: ``N`` pairs or responses, ``K`` 
 
 from encore_jax.bradley_terry import BTFit, bt_gradient, bt_loss, fit_bt_weights
 from encore_jax.compose import compose, pair_margins
+from encore_jax.data import (
+    DataError,
+    PairTable,
+    RatingTable,
+    iter_rating_chunks,
+    read_rating_pairs,
+    read_ratings,
+    read_scores,
+    trl_reward_config,
+    write_table,
+)
 from encore_jax.entropy import discretize, entropy_from_counts, rating_entropy, rating_histogram
 from encore_jax.metrics import pairwise_accuracy
 from encore_jax.selection import all_rules, label_pairs, random_rule_selection, select_rules
@@ -23,6 +34,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BTFit",
+    "DataError",
+    "PairTable",
+    "RatingTable",
     "RuleEnsemble",
     "all_rules",
     "bt_gradient",
@@ -33,6 +47,7 @@ __all__ = [
     "entropy_from_counts",
     "entropy_weights",
     "fit_bt_weights",
+    "iter_rating_chunks",
     "label_pairs",
     "lowest_entropy_weights",
     "pair_margins",
@@ -41,8 +56,13 @@ __all__ = [
     "random_weights",
     "rating_entropy",
     "rating_histogram",
+    "read_rating_pairs",
+    "read_ratings",
+    "read_scores",
     "select_rules",
     "simulate_rule_ensemble",
     "single_rule_weights",
+    "trl_reward_config",
     "uniform_weights",
+    "write_table",
 ]
