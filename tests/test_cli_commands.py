@@ -392,6 +392,8 @@ def test_theory_runs_a_check_main_and_reports_failure(capsys, monkeypatch):
     report = run_json(capsys, "theory", "fake", "--check-args=--quick --seed 1")
     assert calls == [["--quick", "--seed", "1"]]
     assert report["checks"][0]["exit_code"] == 0 and "checked" in report["checks"][0]["output"]
+    run_json(capsys, "theory", "fake", "--out-dir", "somewhere")
+    assert calls[-1] == ["--out", str(Path("somewhere") / "fake")]
     code, _, err = run(capsys, "theory", "fake", "--check-args=--fail")
     assert code == 2 and "check 'fake' exited with 1" in err
     code, _, err = run(capsys, "theory", "nonsense")

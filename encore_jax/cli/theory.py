@@ -9,6 +9,7 @@ import inspect
 import io
 import json
 import shlex
+from pathlib import Path
 from typing import Any
 
 from encore_jax.cli._common import EXIT_OK, UsageError, add_json_option, print_json, print_table
@@ -28,7 +29,7 @@ CHECKS = {
 EPILOG = """\
 examples:
   encore-jax theory                    # every check, each writing its JSON report and figure
-  encore-jax theory bt-gradients
+  encore-jax theory bt-gradients --out-dir results/theory
   encore-jax theory max-discrepancy-mi --check-args="--help"
   encore-jax theory --list
 
@@ -97,15 +98,23 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"unknown check {unknown[0]!r} (choose from {', '.join(CHECKS)})")
     argv = shlex.split(args.check_args) if args.check_args else []
-    results = [_run_check(name, argv, quiet=args.json) for name in names]
+    results = []
+    for name in names:
+        # each check writes report.json and a figure into its own --out directory
+        out = [] if args.out_dir is None else ["--out", str(Path(args.out_dir) / name)]
+        entry = _run_check(name, out + argv, quiet=args.json)
+        if args.out_dir is not None and (Path(args.out_dir) / name).is_dir():
+            entry["outputs"] = sorted(str(p) for p in (Path(args.out_dir) / name).iterdir())
+        results.append(entry)
     failed = [r for r in results if r["exit_code"] != 0]
     if args.json:
         print(json.dumps({"checks": results}, indent=2, default=str))
     else:
         print_table("Theory checks", [
             {"check": r["check"], "module": r["module"],
-             "result": "ok" if r["exit_code"] == 0 else f"exit {r['exit_code']}"}
-            for r in results], ("check", "module", "result"))
+             "result": "ok" if r["exit_code"] == 0 else f"exit {r['exit_code']}",
+             "outputs": ", ".join(r.get("outputs", [])) or "-"}
+            for r in results], ("check", "result", "outputs"))
     if failed:
         raise UsageError(f"check {failed[0]['check']!r} exited with {failed[0]['exit_code']}")
     return EXIT_OK
@@ -123,6 +132,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--check-args", default=None, metavar="ARGS",
                         help="options passed to each check's main(), e.g. "
                         "--check-args=\"--quick\"")
+    parser.add_argument("--out-dir", default=None, metavar="DIR",
+                        help="write each check's report and figure to DIR/<check> (passed to "
+                        "the check as --out; default: the check's own default)")
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
     add_json_option(parser)
     parser.set_defaults(run=run)
