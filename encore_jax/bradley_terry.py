@@ -29,7 +29,7 @@ from encore_jax import _checks
 __all__ = ["BTFit", "bt_gradient", "bt_loss", "fit_bt_weights"]
 
 PARAMETERIZATIONS = ("free", "simplex")
-DEFAULT_LEARNING_RATE = 0.05
+DEFAULT_LEARNING_RATE = 0.2
 
 
 class BTFit(NamedTuple):
@@ -305,9 +305,11 @@ def fit_bt_weights(
 
     Args:
       diffs: ``d = chosen - rejected`` ``[N, K]``.
-      optimizer: any ``optax.GradientTransformation``; default ``optax.adam(0.05)``. Line-search
+      optimizer: any ``optax.GradientTransformation``; default ``optax.adam(0.2)``. Line-search
         methods such as ``optax.lbfgs()`` work too (they receive ``value``, ``grad`` and
-        ``value_fn``). Pass the same instance again to reuse the compiled loop.
+        ``value_fn``). Pass the same instance again to reuse the compiled loop. A fixed
+        Adam step can stop short of the MLE when weights are large (nearly separable rules);
+        ``optax.lbfgs()`` reaches it to float precision in a few dozen steps.
       num_steps: number of optimizer updates (>= 1).
       l2: ``lambda`` >= 0, the ridge penalty on ``theta``.
       init: initial weights ``[K]``; default ``0`` (free) or uniform ``1/K`` (simplex, where

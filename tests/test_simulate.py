@@ -31,6 +31,12 @@ rule_parameters = st.tuples(
 )
 
 
+def simulate(seed, beta, spread, num_levels=5):
+    """Every ensemble in this file has the same shape, so each L compiles once."""
+    return ej.simulate_rule_ensemble(jax.random.key(seed), NUM_PAIRS, informativeness=beta,
+                                     spread=spread, num_levels=num_levels)
+
+
 def numpy_distributions(beta, spread, num_levels):
     """p(l | z) from the formula, in float64 with explicit loops (the oracle)."""
     centred = np.arange(num_levels) - (num_levels - 1) / 2
@@ -59,9 +65,7 @@ def numpy_entropy_accuracy(p_chosen, p_rejected):
 @given(rule_parameters)
 def test_closed_forms_match_numpy(params):
     beta, spread, num_levels, seed = params
-    ens = ej.simulate_rule_ensemble(
-        jax.random.key(seed), 8, informativeness=beta, spread=spread, num_levels=num_levels
-    )
+    ens = simulate(seed, beta, spread, num_levels)
     p_chosen, p_rejected = numpy_distributions(beta, spread, num_levels)
     got_chosen, got_rejected = rating_distributions(beta, spread, num_levels)
     np.testing.assert_allclose(got_chosen, p_chosen, atol=1e-6)
@@ -91,23 +95,21 @@ def test_rating_differences_follow_bradley_terry_with_weight_beta(params):
 
 
 def test_pure_noise_rule_is_iid_uniform_with_maximum_entropy():
-    for num_levels in (2, 5, 11):
-        ens = ej.simulate_rule_ensemble(
-            jax.random.key(0), 8, informativeness=[0.0], spread=[np.inf], num_levels=num_levels
-        )
-        p_chosen, p_rejected = rating_distributions([0.0], [np.inf], num_levels)
-        np.testing.assert_allclose(p_chosen, np.full((1, num_levels), 1 / num_levels), rtol=1e-6)
+    beta, spread = np.zeros(NUM_RULES), np.full(NUM_RULES, np.inf)
+    for num_levels in (2, 3, 5):
+        ens = simulate(0, beta, spread, num_levels)
+        p_chosen, p_rejected = rating_distributions(beta, spread, num_levels)
+        uniform = np.full((NUM_RULES, num_levels), 1 / num_levels)
+        np.testing.assert_allclose(p_chosen, uniform, rtol=1e-6)
         np.testing.assert_allclose(p_rejected, p_chosen)
-        np.testing.assert_allclose(ens.entropy, [np.log(num_levels)], rtol=1e-6)
+        np.testing.assert_allclose(ens.entropy, np.log(num_levels), rtol=1e-6)
         # P(U > V) for i.i.d. uniform levels: (1 - P(U = V)) / 2 = (1 - 1/L) / 2.
-        np.testing.assert_allclose(ens.accuracy, [(1 - 1 / num_levels) / 2], rtol=1e-6)
+        np.testing.assert_allclose(ens.accuracy, (1 - 1 / num_levels) / 2, rtol=1e-6)
 
 
 def test_high_entropy_informative_rule_exists():
     # The counterexample of DESIGN §4: near-maximal entropy, yet well above chance.
-    ens = ej.simulate_rule_ensemble(
-        jax.random.key(0), 8, informativeness=[0.0, 1.0], spread=[np.inf, np.inf]
-    )
+    ens = simulate(0, [0.0, 1.0, 0.0, 0.0], [np.inf, np.inf, np.inf, np.inf])
     assert ens.entropy[1] > 0.98 * np.log(5)
     assert ens.accuracy[1] > ens.accuracy[0] + 0.3
 
@@ -115,7 +117,7 @@ def test_high_entropy_informative_rule_exists():
 def test_untilted_entropy_rises_with_spread():
     spread = np.geomspace(0.05, 50.0, 64).astype(np.float32)
     for num_levels in (3, 4, 7):
-        p_chosen, p_rejected = rating_distributions(np.zeros(64, np.float32), spread, num_levels)
+        p_chosen, p_rejected = rating_distributions(np.zeros_like(spread), spread, num_levels)
         entropy, _ = numpy_entropy_accuracy(np.asarray(p_chosen), np.asarray(p_rejected))
         assert np.all(np.diff(entropy) >= -1e-6)
         assert entropy[-1] <= np.log(num_levels) + 1e-6
@@ -124,10 +126,7 @@ def test_untilted_entropy_rises_with_spread():
 @given(rule_parameters)
 def test_samples_match_the_closed_forms(params):
     beta, spread, num_levels, seed = params
-    ens = ej.simulate_rule_ensemble(
-        jax.random.key(seed), NUM_PAIRS, informativeness=beta, spread=spread,
-        num_levels=num_levels,
-    )
+    ens = simulate(seed, beta, spread, num_levels)
     n = NUM_PAIRS
     chosen, rejected = np.asarray(ens.chosen), np.asarray(ens.rejected)
     p_chosen, p_rejected = numpy_distributions(beta, spread, num_levels)
@@ -162,22 +161,21 @@ def test_samples_match_the_closed_forms(params):
 
 
 def test_ratings_are_consistent_and_deterministic():
-    kwargs = dict(informativeness=[0.0, 2.0, 1.0], spread=[np.inf, 1.0, 3.0], num_levels=5)
-    a = ej.simulate_rule_ensemble(jax.random.key(3), 64, **kwargs)
-    b = ej.simulate_rule_ensemble(jax.random.key(3), 64, **kwargs)
-    c = ej.simulate_rule_ensemble(jax.random.key(4), 64, **kwargs)
+    beta, spread = [0.0, 2.0, 1.0, 0.5], [np.inf, 1.0, 3.0, 0.3]
+    a, b, c = simulate(3, beta, spread), simulate(3, beta, spread), simulate(4, beta, spread)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a.ratings_a, c.ratings_a)
-    assert a.ratings_a.dtype == jnp.int32 and a.ratings_a.shape == (64, 3)
+    assert a.ratings_a.dtype == jnp.int32 and a.ratings_a.shape == (NUM_PAIRS, NUM_RULES)
     assert a.preferred_a.dtype == jnp.bool_ and a.num_levels == 5
     assert np.all((np.asarray(a.ratings_a) >= 0) & (np.asarray(a.ratings_a) < 5))
     pref = np.asarray(a.preferred_a)[:, None]
     np.testing.assert_array_equal(a.chosen, np.where(pref, a.ratings_a, a.ratings_b))
     np.testing.assert_array_equal(a.rejected, np.where(pref, a.ratings_b, a.ratings_a))
     # A legacy uint32 key works too.
-    legacy = ej.simulate_rule_ensemble(jax.random.PRNGKey(3), 64, **kwargs)
-    assert legacy.ratings_a.shape == (64, 3)
+    legacy = ej.simulate_rule_ensemble(jax.random.PRNGKey(3), 8, informativeness=beta,
+                                       spread=spread)
+    assert legacy.ratings_a.shape == (8, NUM_RULES)
 
 
 def test_jit_and_vmap_keep_num_levels_static():
