@@ -594,7 +594,7 @@ def rewardbench_safety(
 
 @jax.jit
 def _weighted_mean(values: jax.Array, weights: jax.Array) -> jax.Array:
-    return jnp.sum(values * weights, axis=-1) / jnp.sum(weights)
+    return jnp.sum(values * jnp.broadcast_to(weights, values.shape), axis=-1) / jnp.sum(weights)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 
 import encore_jax as ej
 from encore_jax import cli
-from encore_jax.data import example_ratings_path, read_ratings
+from encore_jax.data import example_ratings_path
 
 
 def run_json(capsys, *argv):
@@ -15,13 +15,25 @@ def run_json(capsys, *argv):
     return json.loads(capsys.readouterr().out)
 
 
-def test_demo_reports_encore_weights_of_the_shipped_example(capsys):
-    report = run_json(capsys, "demo")
-    table = read_ratings(example_ratings_path())
-    entropies, weights = ej.encore_weights(table.ratings, 5, mask=table.mask)
-    assert [r["rule"] for r in report["rules"]] == list(table.rule_names)
-    np.testing.assert_allclose([r["weight"] for r in report["rules"]], weights, rtol=1e-6)
-    np.testing.assert_allclose([r["entropy"] for r in report["rules"]], entropies, rtol=1e-6)
+def test_demo_runs_the_comparison_on_the_simulated_ensemble(capsys):
+    from encore_jax.cli.demo import demo_pairs
+
+    report = run_json(capsys, "demo", "--no-figures", "--resamples", "200", "--num-random", "5",
+                      "--bt-steps", "100")
+    train, pairs, names = demo_pairs(0)
+    assert report["rule_names"] == names and len(names) == 10
+    assert report["num_eval_pairs"] == 740 and report["num_train_pairs"] == len(train.chosen)
+    # ENCORE's entropies come from the separate train pairs (chosen and rejected pooled).
+    entropies = ej.rating_entropy(np.concatenate([train.chosen, train.rejected]), 5)
+    np.testing.assert_allclose(report["entropies"], entropies, rtol=1e-5)
+    encore = report["methods"][0]
+    assert encore["name"] == "encore"
+    np.testing.assert_allclose(encore["weights"], ej.entropy_weights(entropies, 2.0), rtol=1e-5)
+    assert report["rewardbench_safety"]["counts_version"] == "v1"
+    assert set(report["subsets"]) == set(report["rewardbench_safety"]["subsets"])
+    for row in report["methods"]:
+        for interval in (row["accuracy"], row["safety"]):
+            assert interval["low"] <= interval["estimate"] <= interval["high"]
 
 
 def test_weights_on_csv_and_npz_agree(tmp_path, capsys, rng):

@@ -1,0 +1,562 @@
+"""ENCORE against its baselines on rated preference pairs, with honest uncertainty.
+
+Symbols: ``N`` pairs, ``K`` rules, ``L`` rating levels. Pair ``i`` has integer ratings
+``chosen_ik`` and ``rejected_ik``; a weighting ``w`` scores it by the composite margin
+``m_i = sum_k w_k d_ik`` with ``d_ik = chosen_ik - rejected_ik`` and wins it when ``m_i > 0``.
+
+The protocol of :func:`compare_methods`, stated once here:
+
+* **One held-out evaluation split for every method.** The Bradley-Terry (BT) baseline is the
+  only method that learns from preference labels, so it is fitted on a *train* split and every
+  method, ENCORE included, is evaluated on the same disjoint *eval* split. Without an explicit
+  ``train`` set the pairs are split at random (stratified by subset, ``test_fraction`` of
+  each subset to eval); with one, all given pairs are eval pairs.
+* **Entropies never see eval labels.** ENCORE's entropies, and the lowest-entropy baseline,
+  come from the calibration ratings when given, else from the train split's ratings (chosen
+  and rejected pooled, so no label is used either way).
+* **Selections are made on train.** "single rule (best)" is the rule with the highest train
+  accuracy, then evaluated on eval; "single rule (mean)" averages the K single-rule accuracies.
+* **Missing ratings** contribute nothing to a margin (``d_ik = 0`` when either rating is
+  missing), which for accuracy is the same as renormalising the weights over the observed
+  rules; a pair with no observed rule is a tie.
+* **Every accuracy carries a percentile bootstrap interval** over eval pairs, per subset and
+  overall; resamples are shared across methods (paired), so the reported ENCORE-minus-method
+  differences have intervals too. The RewardBench Safety aggregate resamples within each
+  subset (a stratified bootstrap) and weights subsets by the named example-count table.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import ArrayLike, PRNGKeyArray
+
+from encore_jax import _checks
+from encore_jax.metrics import (
+    REWARDBENCH_SAFETY_SUBSETS,
+    _credit,
+    bootstrap_ci,
+    entropy_accuracy_correlation,
+    rewardbench_safety,
+    rule_summary,
+    validated_pairs,
+)
+from encore_jax.metrics import _rule_names as _names
+
+__all__ = ["DEFAULT_TEMPERATURES", "Pairs", "compare_methods", "holdout_split"]
+
+DEFAULT_TEMPERATURES = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+class Pairs(NamedTuple):
+    """Rated preference pairs (``encore_jax.data.PairTable`` has the same fields).
+
+    Attributes:
+      chosen, rejected: integer ratings ``[N, K]`` of the preferred and the other response.
+      chosen_mask, rejected_mask: boolean ``[N, K]`` (``True`` = observed) or ``None``.
+      subset: subset label per pair, ``[N]`` strings, or ``None``.
+    """
+
+    chosen: ArrayLike
+    rejected: ArrayLike
+    chosen_mask: ArrayLike | None = None
+    rejected_mask: ArrayLike | None = None
+    subset: Sequence[str] | np.ndarray | None = None
+
+
+def holdout_split(
+    key: PRNGKeyArray,
+    num_pairs: int,
+    *,
+    test_fraction: float = 0.5,
+    strata: Sequence[str] | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random train / eval split of ``range(num_pairs)``, stratified by ``strata``.
+
+    Within each stratum of ``n_s`` pairs (all pairs form one stratum without ``strata``),
+    ``max(1, round(test_fraction * n_s))`` pairs chosen uniformly at random go to eval and
+    the rest to train (round half up). Stratum ``g`` (in order of first appearance) permutes
+    with ``jax.random.fold_in(key, g)``.
+
+    Args:
+      key: PRNG key.
+      num_pairs: ``N`` >= 2.
+      test_fraction: fraction of each stratum held out for evaluation, in ``(0, 1)``.
+      strata: optional label per pair ``[N]``.
+
+    Returns:
+      ``(train_indices, eval_indices)``: sorted, disjoint, together ``range(N)``.
+    """
+    num_pairs = _checks.check_positive_int("num_pairs", num_pairs)
+    if not (isinstance(test_fraction, int | float) and 0.0 < test_fraction < 1.0):
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    labels = _labels(strata, num_pairs, "strata")
+    eval_parts = []
+    for g, name in enumerate(_unique_in_order(labels)):
+        members = np.flatnonzero(labels == name)
+        order = np.asarray(jax.random.permutation(jax.random.fold_in(key, g), members.size))
+        num_eval = max(1, math.floor(test_fraction * members.size + 0.5))
+        eval_parts.append(members[order[:num_eval]])
+    eval_indices = np.sort(np.concatenate(eval_parts))
+    train_indices = np.setdiff1d(np.arange(num_pairs), eval_indices)
+    if train_indices.size == 0:
+        raise ValueError(
+            f"holding out test_fraction={test_fraction} of {num_pairs} pairs leaves no train "
+            "pair; use more pairs or a smaller test_fraction"
+        )
+    return train_indices, eval_indices
+
+
+def _labels(strata: Any, num_pairs: int, name: str) -> np.ndarray:
+    if strata is None:
+        return np.zeros(num_pairs, dtype="<U1")
+    labels = np.asarray(strata).astype(str)
+    if labels.shape != (num_pairs,):
+        raise ValueError(f"{name} must have shape [N] = ({num_pairs},), got {labels.shape}")
+    return labels
+
+
+def _unique_in_order(labels: np.ndarray) -> list[str]:
+    _, first = np.unique(labels, return_index=True)
+    return [str(labels[i]) for i in np.sort(first)]
+
+
+class _RatedPairs(NamedTuple):
+    """Validated pairs as NumPy: diffs with missing entries zeroed, plus the raw pieces."""
+
+    chosen: np.ndarray
+    rejected: np.ndarray
+    chosen_mask: np.ndarray
+    rejected_mask: np.ndarray
+    observed: np.ndarray
+    diffs: np.ndarray
+    subset: np.ndarray | None
+
+    def take(self, rows: np.ndarray) -> _RatedPairs:
+        return _RatedPairs(*(None if a is None else a[rows] for a in self))
+
+
+def _rated_pairs(pairs: Any, num_levels: int, what: str) -> _RatedPairs:
+    try:
+        chosen, rejected = pairs.chosen, pairs.rejected
+    except AttributeError:
+        raise TypeError(f"{what} must have .chosen and .rejected ratings (e.g. Pairs)") from None
+    chosen_mask = getattr(pairs, "chosen_mask", None)
+    rejected_mask = getattr(pairs, "rejected_mask", None)
+    chosen, rejected, observed = validated_pairs(
+        chosen, rejected, num_levels, chosen_mask, rejected_mask
+    )
+    chosen, rejected, observed = np.asarray(chosen), np.asarray(rejected), np.asarray(observed)
+    full = np.ones(chosen.shape, bool)
+    chosen_mask = full if chosen_mask is None else np.asarray(chosen_mask)
+    rejected_mask = full if rejected_mask is None else np.asarray(rejected_mask)
+    diffs = np.where(observed, chosen.astype(np.float32) - rejected.astype(np.float32), 0.0)
+    subset = getattr(pairs, "subset", None)
+    subset = None if subset is None else _labels(subset, chosen.shape[0], f"{what}.subset")
+    return _RatedPairs(chosen, rejected, chosen_mask, rejected_mask, observed,
+                       diffs.astype(np.float32), subset)
+
+
+def _interval(ci_estimate: Any, low: Any, high: Any) -> dict[str, float]:
+    return {"estimate": float(ci_estimate), "low": float(low), "high": float(high)}
+
+
+def compare_methods(
+    key: PRNGKeyArray,
+    pairs: Any,
+    num_levels: int,
+    *,
+    rule_names: Sequence[str] | None = None,
+    train: Any | None = None,
+    split: tuple[ArrayLike, ArrayLike] | None = None,
+    test_fraction: float = 0.5,
+    calibration: ArrayLike | None = None,
+    calibration_mask: ArrayLike | None = None,
+    temperature: float = 2.0,
+    temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
+    num_random: int = 20,
+    top_k: int | None = None,
+    fit_bt: bool = True,
+    bt_options: Mapping[str, Any] | None = None,
+    tie: str = "loss",
+    rule_tie: str = "half",
+    num_resamples: int = 1000,
+    confidence: float = 0.95,
+    safety_counts: str | Mapping[str, int] = "v1",
+    base: float | None = None,
+    estimator: str = "plugin",
+    disagreement: float = 0.5,
+) -> dict[str, Any]:
+    """Evaluates ENCORE and its baselines on held-out pairs; returns a JSON-able report.
+
+    Methods (each a weight vector ``w`` over the ``K`` rules, scored by eval accuracy
+    ``acc(w) = mean_i s(m_i)`` with the per-pair credit ``s`` of the tie policy ``tie``):
+
+    * ``encore``: ``softmax(-H / tau)`` at ``temperature`` (paper default 2), and the same at
+      each of ``temperatures`` (the sweep);
+    * ``uniform``: ``1 / K``;
+    * ``random``: ``Dirichlet(1_K)`` draws, ``num_random`` seeds; the mean accuracy (its
+      per-pair credits averaged over seeds) with an interval, and the spread over seeds;
+    * ``single_mean`` / ``single_best``: one-hot weights; the mean over rules, and the rule
+      with the best *train* accuracy;
+    * ``lowest_entropy``: ``1 / k`` on the ``top_k`` lowest-entropy rules;
+    * ``bradley_terry``: :func:`encore_jax.bradley_terry.fit_bt_weights` on the train diffs.
+
+    The split, entropy source and interval protocol are in this module's docstring. Key use
+    (so that results are reproducible): ``fold_in(key, 0)`` the split (:func:`holdout_split`),
+    ``1`` the random weights, ``2`` random tie credits, ``3`` the method bootstrap, ``4`` the
+    per-rule bootstrap.
+
+    Args:
+      key: PRNG key.
+      pairs: the rated pairs (:class:`Pairs` or ``encore_jax.data.PairTable``); optional
+        ``subset`` labels give per-subset results and, when RewardBench's five safety subsets
+        are among them, its Safety aggregate.
+      num_levels: ``L``; ratings in ``0..L-1``.
+      rule_names: ``K`` names (default ``rule_0..``).
+      train: optional separate training pairs (same rules) for BT, entropies and selections;
+        all of ``pairs`` are then eval pairs.
+      split: optional explicit ``(train_indices, eval_indices)`` into ``pairs``, disjoint.
+      test_fraction: eval fraction of the random split (when neither ``train`` nor ``split``).
+      calibration, calibration_mask: optional wide ratings ``[M, K]`` (and mask) for entropies.
+      temperature: ``tau`` of the headline ENCORE row; ``temperatures``: the sweep.
+      num_random: Dirichlet seeds. top_k: lowest-entropy rules kept (default ``min(3, K)``).
+      fit_bt: fit and evaluate the BT baseline. bt_options: keyword arguments for
+        ``fit_bt_weights`` (e.g. ``num_steps``, ``l2``, ``parameterization``).
+      tie: tie policy of the composite accuracies (``"loss"``, RewardBench's, by default).
+      rule_tie: tie policy of the per-rule accuracies in ``rules`` / ``correlation``
+        (``"half"``; see :func:`encore_jax.metrics.rule_summary`).
+      num_resamples, confidence: of every bootstrap interval.
+      safety_counts: RewardBench count table (``"v1"`` or ``"v1-xstest-swapped"``).
+      base, estimator: of the entropies. disagreement: of the rule-rank flag.
+
+    Returns:
+      A dict with keys ``num_pairs, num_train_pairs, num_eval_pairs, num_rules, num_levels,
+      rule_names, protocol, entropies, methods, temperature_sweep, random_spread,
+      single_best_rule, bradley_terry, rules, correlation, subsets, rewardbench_safety``.
+      Each method row has ``name, label, weights, accuracy {estimate, low, high},
+      tie_rate, subsets {name: {estimate, low, high, num_pairs}}, safety`` and
+      ``encore_minus`` (the paired difference ENCORE - method with its interval).
+    """
+    from encore_jax.entropy import rating_entropy
+    from encore_jax.weights import lowest_entropy_weights
+
+    num_levels = _checks.check_num_levels(num_levels)
+    _checks.check_temperature(temperature)
+    _checks.check_choice("tie", tie, _checks.TIE_POLICIES)
+    _checks.check_choice("rule_tie", rule_tie, _checks.TIE_POLICIES)
+    num_random = _checks.check_positive_int("num_random", num_random)
+    temperatures = tuple(float(t) for t in temperatures)
+    for t in temperatures:
+        _checks.check_temperature(t)
+    data = _rated_pairs(pairs, num_levels, "pairs")
+    num_pairs, num_rules = data.chosen.shape
+    names = _names(rule_names, num_rules)
+    top_k = min(3, num_rules) if top_k is None else _checks.check_positive_int("top_k", top_k)
+    if top_k > num_rules:
+        raise ValueError(f"top_k must be <= K = {num_rules}, got {top_k}")
+
+    keys = [jax.random.fold_in(key, i) for i in range(5)]
+    if train is not None and split is not None:
+        raise ValueError("give either train or split, not both")
+    if train is not None:
+        train_data = _rated_pairs(train, num_levels, "train")
+        if train_data.chosen.shape[1] != num_rules:
+            raise ValueError(f"train has {train_data.chosen.shape[1]} rules, pairs have "
+                             f"{num_rules}")
+        eval_data = data
+        protocol = "all given pairs are eval pairs; BT, entropies and selections use `train`"
+    else:
+        if split is None:
+            train_idx, eval_idx = holdout_split(keys[0], num_pairs, test_fraction=test_fraction,
+                                                strata=data.subset)
+            protocol = (f"random holdout: {test_fraction:g} of each subset evaluated, the rest "
+                        "used to fit BT, estimate entropies and pick the best single rule")
+        else:
+            train_idx, eval_idx = _checked_split(split, num_pairs)
+            protocol = "explicit split: BT, entropies and selections on train, all methods on eval"
+        train_data, eval_data = data.take(train_idx), data.take(eval_idx)
+
+    # Entropies from calibration ratings, else from the train pairs' ratings (labels unused).
+    if calibration is not None:
+        calibration = _checks.as_array("calibration", calibration)
+        _checks.check_ndim("calibration", calibration, 2, "[M, K]")
+        if calibration.shape[1] != num_rules:
+            raise ValueError(f"calibration has {calibration.shape[1]} rules, pairs have "
+                             f"{num_rules}")
+        entropies = rating_entropy(calibration, num_levels, mask=calibration_mask, base=base,
+                                   estimator=estimator)
+        entropy_source = f"calibration set ({calibration.shape[0]} rated responses)"
+    else:
+        pooled = np.concatenate([train_data.chosen, train_data.rejected])
+        pooled_mask = np.concatenate([train_data.chosen_mask, train_data.rejected_mask])
+        entropies = rating_entropy(pooled, num_levels, mask=pooled_mask, base=base,
+                                   estimator=estimator)
+        entropy_source = (f"train pairs' ratings ({train_data.chosen.shape[0]} pairs, chosen "
+                          "and rejected pooled)")
+
+    # Weight rows: [encore, sweep..., uniform, random x S, single x K, lowest, (bt)].
+    lowest_w = lowest_entropy_weights(entropies, top_k)
+    bt_report: dict[str, Any] = {"fitted": False}
+    bt_w = None
+    if fit_bt:
+        from encore_jax.bradley_terry import fit_bt_weights
+
+        fit = fit_bt_weights(jnp.asarray(train_data.diffs), **dict(bt_options or {}))
+        bt_w = jnp.asarray(fit.weights, jnp.float32)
+        bt_report = {
+            "fitted": True,
+            "num_train_pairs": int(train_data.chosen.shape[0]),
+            "options": {k: _jsonable(v) for k, v in dict(bt_options or {}).items()},
+            "final_loss": float(np.asarray(fit.loss_history)[-1]),
+            "weights": _floats(bt_w),
+        }
+    weights = _weight_rows(entropies, jnp.asarray((temperature, *temperatures), jnp.float32),
+                           lowest_w, keys[1], num_random, bt_w)  # [M, K]
+    host_weights = np.asarray(weights)
+
+    # Best single rule on train (with the composite tie policy).
+    train_rule_acc = np.asarray(_mean_credit(
+        jnp.asarray(train_data.diffs).T, jax.random.fold_in(keys[2], 1), tie))
+    best_rule = int(np.argmax(train_rule_acc))
+
+    # Reported rows as per-pair values: selector [R, M] picks or averages weight rows'
+    # credits (random: mean over seeds; single: mean over rules), so each row's accuracy is
+    # a mean over eval pairs and bootstraps directly.
+    offsets = np.cumsum([0, 1, len(temperatures), 1, num_random, num_rules, 1, int(fit_bt)])
+    at = dict(zip(("encore", "sweep", "uniform", "random", "single", "lowest", "bt"),
+                  offsets[:-1].tolist(), strict=True))
+    rows: list[tuple[str, str, dict[int, float], list[float] | None]] = [
+        ("encore", f"ENCORE (tau={temperature:g})", {at["encore"]: 1.0},
+         _floats(host_weights[at["encore"]])),
+        ("uniform", "uniform", {at["uniform"]: 1.0}, _floats(host_weights[at["uniform"]])),
+        ("random", f"random Dirichlet (mean of {num_random})",
+         {at["random"] + s: 1.0 / num_random for s in range(num_random)}, None),
+        ("single_mean", f"single rule (mean of {num_rules})",
+         {at["single"] + k: 1.0 / num_rules for k in range(num_rules)}, None),
+        ("single_best", f"single rule (best on train: {names[best_rule]})",
+         {at["single"] + best_rule: 1.0}, _floats(host_weights[at["single"] + best_rule])),
+        ("lowest_entropy", f"lowest-entropy top-{top_k}", {at["lowest"]: 1.0},
+         _floats(lowest_w)),
+    ]
+    if fit_bt:
+        rows.append(("bradley_terry", "Bradley-Terry fit (train split)", {at["bt"]: 1.0},
+                     bt_report["weights"]))
+    num_methods = len(rows)
+    rows += [(f"encore_tau_{t:g}", f"ENCORE (tau={t:g})", {at["sweep"] + j: 1.0},
+              _floats(host_weights[at["sweep"] + j])) for j, t in enumerate(temperatures)]
+    selector = np.zeros((len(rows), weights.shape[0]), np.float32)
+    for r, (_, _, picks, _) in enumerate(rows):
+        for m, share in picks.items():
+            selector[r, m] = share
+    values, tie_rate, seed_accuracy = _method_values(
+        jnp.asarray(eval_data.diffs), weights, jnp.asarray(selector),
+        jax.random.fold_in(keys[2], 0), tie, at["random"], num_random)
+    tie_rate, seed_accuracy = np.asarray(tie_rate), np.asarray(seed_accuracy)
+
+    # Intervals: every bootstrap below has values [R, N_eval] with a per-row mask, so they
+    # share one compiled kernel; one key for overall and the paired differences (paired
+    # resamples), an independent key per subset (stratified for the safety aggregate).
+    boot = dict(num_resamples=num_resamples, confidence=confidence)
+    everything = jnp.ones(values.shape, bool)
+    overall = _host(bootstrap_ci(keys[3], values, mask=everything, **boot))
+    encore_minus = _host(bootstrap_ci(keys[3], values[:1] - values, mask=everything, **boot))
+    subset_names = [] if eval_data.subset is None else _unique_in_order(eval_data.subset)
+    per_subset = {}
+    for g, name in enumerate(subset_names):
+        in_subset = eval_data.subset == name
+        mask = jnp.asarray(np.broadcast_to(in_subset, values.shape))
+        per_subset[name] = (_host(bootstrap_ci(jax.random.fold_in(keys[3], g + 1), values,
+                                               mask=mask, **boot)), int(in_subset.sum()))
+    safety_report = None
+    safety: list[dict[str, float] | None] = [None] * len(rows)
+    if set(REWARDBENCH_SAFETY_SUBSETS) <= set(subset_names):
+        point = rewardbench_safety({s: per_subset[s][0].estimate for s in per_subset},
+                                   safety_counts)
+        # Stratified bootstrap: subsets resample independently, then aggregate replicates.
+        replicated = rewardbench_safety({s: per_subset[s][0].replicates for s in per_subset},
+                                        safety_counts)
+        tail = (1.0 - confidence) / 2.0
+        low, high = np.quantile(np.asarray(replicated.score), [tail, 1.0 - tail], axis=-1)
+        score = np.asarray(point.score)
+        safety = [_interval(score[r], low[r], high[r]) for r in range(len(rows))]
+        safety_report = {"counts_version": point.counts_version, "counts": point.counts,
+                         "subsets": list(REWARDBENCH_SAFETY_SUBSETS)}
+
+    def method_row(r: int) -> dict[str, Any]:
+        name, label, _, w = rows[r]
+        return {
+            "name": name,
+            "label": label,
+            "weights": w,
+            "accuracy": _interval(overall.estimate[r], overall.low[r], overall.high[r]),
+            "tie_rate": float(tie_rate[r]),
+            "subsets": {
+                s: {**_interval(ci.estimate[r], ci.low[r], ci.high[r]), "num_pairs": n}
+                for s, (ci, n) in per_subset.items()
+            },
+            "safety": safety[r],
+            "encore_minus": None if r == 0 else _interval(
+                encore_minus.estimate[r], encore_minus.low[r], encore_minus.high[r]),
+        }
+    rules = rule_summary(
+        eval_data.chosen, eval_data.rejected, num_levels, chosen_mask=eval_data.chosen_mask,
+        rejected_mask=eval_data.rejected_mask, rule_names=names, entropies=entropies,
+        temperature=temperature, bt_weights=None if not fit_bt else bt_report["weights"],
+        tie=rule_tie, key=keys[4], num_resamples=num_resamples, confidence=confidence,
+        disagreement=disagreement, base=base, estimator=estimator,
+    )
+    return {
+        "num_pairs": int(num_pairs),
+        "num_train_pairs": int(train_data.chosen.shape[0]),
+        "num_eval_pairs": int(eval_data.chosen.shape[0]),
+        "num_rules": int(num_rules),
+        "num_levels": num_levels,
+        "rule_names": names,
+        "protocol": {
+            "split": protocol,
+            "entropy_source": entropy_source,
+            "tie": tie,
+            "rule_tie": rule_tie,
+            "interval": f"percentile bootstrap, {num_resamples} resamples of eval pairs, "
+                        f"confidence {confidence:g}",
+            "confidence": confidence,
+            "num_resamples": num_resamples,
+            "temperature": float(temperature),
+            "log_base": "e" if base is None else base,
+            "estimator": estimator,
+            "pairs_without_ratings": int((~eval_data.observed.any(axis=1)).sum()),
+        },
+        "entropies": _floats(entropies),
+        "methods": [method_row(r) for r in range(num_methods)],
+        "temperature_sweep": [method_row(r) for r in range(num_methods, len(rows))],
+        "random_spread": {
+            "num_seeds": num_random,
+            "std": float(np.std(seed_accuracy, ddof=1)) if num_random > 1 else 0.0,
+            "min": float(seed_accuracy.min()),
+            "max": float(seed_accuracy.max()),
+        },
+        "single_best_rule": {"rule": names[best_rule],
+                             "train_accuracy": float(train_rule_acc[best_rule])},
+        "bradley_terry": bt_report,
+        "rules": rules,
+        "correlation": _correlation_report(entropies, rules, confidence),
+        "subsets": {s: n for s, (_, n) in per_subset.items()},
+        "rewardbench_safety": safety_report,
+    }
+
+
+@functools.partial(jax.jit, static_argnames="num_random")
+def _weight_rows(
+    entropies: jax.Array,
+    temperatures: jax.Array,
+    lowest: jax.Array,
+    key: jax.Array,
+    num_random: int,
+    bt: jax.Array | None,
+) -> jax.Array:
+    """``[M, K]`` rows: ``softmax(-H / tau)`` per ``tau`` in ``temperatures`` (the headline
+    temperature first, then the sweep), uniform, the Dirichlet draws, one-hot per rule, the
+    lowest-entropy weights and the BT weights (when given)."""
+    num_rules = entropies.shape[0]
+    h = entropies.astype(jnp.float32)
+    sweep = jax.nn.softmax(-h[None, :] / temperatures[:, None], axis=-1)
+    # Dirichlet(1_K), uniform on the simplex, is exactly normalised i.i.d. Exponential(1)
+    # draws; this avoids compiling the general gamma sampler (seconds on CPU).
+    draws = jax.random.exponential(key, (num_random, num_rules), jnp.float32)
+    rows = [
+        sweep,
+        jnp.full((1, num_rules), 1.0 / num_rules, jnp.float32),
+        draws / jnp.sum(draws, axis=-1, keepdims=True),
+        jnp.eye(num_rules, dtype=jnp.float32),
+        lowest.astype(jnp.float32)[None, :],
+    ]
+    if bt is not None:
+        rows.append(bt[None, :])
+    return jnp.concatenate(rows, axis=0)
+
+
+@functools.partial(jax.jit, static_argnames="tie")
+def _mean_credit(margins: jax.Array, key: jax.Array, tie: str) -> jax.Array:
+    return jnp.mean(_credit(margins, key if tie == "random" else None, tie), axis=-1)
+
+
+@functools.partial(jax.jit, static_argnames=("tie", "random_start", "num_random"))
+def _method_values(
+    diffs: jax.Array,
+    weights: jax.Array,
+    selector: jax.Array,
+    key: jax.Array,
+    tie: str,
+    random_start: int,
+    num_random: int,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Per-pair credits of the reported rows ``[R, N]``, their tie rates ``[R]`` and the
+    accuracy of each Dirichlet seed ``[S]``."""
+    margins = weights @ diffs.T  # [M, N]
+    credit = _credit(margins, key if tie == "random" else None, tie)
+    tied = jnp.mean((margins == 0).astype(jnp.float32), axis=-1)
+    seeds = jnp.mean(credit[random_start:random_start + num_random], axis=-1)
+    return selector @ credit, selector @ tied, seeds
+
+
+class _HostCI(NamedTuple):
+    estimate: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    replicates: np.ndarray
+
+
+def _host(ci: Any) -> _HostCI:
+    return _HostCI(*(np.asarray(x) for x in ci))
+
+
+def _correlation_report(entropies: jax.Array, rules: list[dict[str, Any]],
+                        confidence: float) -> dict[str, Any]:
+    accuracies = np.array([r["accuracy"] for r in rules], np.float32)
+    try:
+        c = entropy_accuracy_correlation(entropies, accuracies, confidence=confidence)
+    except ValueError as err:
+        return {"available": False, "reason": str(err)}
+    return {
+        "available": True,
+        "num_rules": c.num_rules,
+        "pearson": _interval(c.pearson, c.pearson_low, c.pearson_high)
+        | {"pvalue": float(c.pearson_pvalue)},
+        "spearman": _interval(c.spearman, c.spearman_low, c.spearman_high)
+        | {"pvalue": float(c.spearman_pvalue)},
+        "accuracy": "per-rule eval accuracy, tie policy as rule_tie",
+    }
+
+
+def _checked_split(split: Any, num_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        train_idx, eval_idx = (np.asarray(s) for s in split)
+    except (TypeError, ValueError):
+        raise TypeError("split must be a pair (train_indices, eval_indices)") from None
+    for name, idx in (("train", train_idx), ("eval", eval_idx)):
+        if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
+            raise ValueError(f"split's {name} indices must be a non-empty 1-D integer array")
+        if idx.min() < 0 or idx.max() >= num_pairs or np.unique(idx).size != idx.size:
+            raise ValueError(f"split's {name} indices must be distinct and in 0..{num_pairs - 1}")
+    if np.intersect1d(train_idx, eval_idx).size:
+        raise ValueError("split's train and eval indices overlap; BT must never be evaluated "
+                         "on its training pairs")
+    return train_idx, eval_idx
+
+
+def _floats(x: Any) -> list[float]:
+    return [float(v) for v in np.asarray(x).reshape(-1)]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    return repr(value)
+

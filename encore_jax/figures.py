@@ -1,0 +1,262 @@
+"""Figures of the comparison (PNG through matplotlib's Agg backend).
+
+matplotlib is an optional dependency (the ``plot`` extra) and is imported inside these
+functions only. Each builder returns a ``matplotlib.figure.Figure`` attached to an Agg canvas
+(no ``pyplot``, so no global figure state and no display needed); :func:`save_png` writes one.
+
+* :func:`entropy_accuracy_figure`: per-rule entropy ``H_k`` against pairwise accuracy
+  ``a_k`` (with intervals), the least-squares line ``a = b0 + b1 H`` and Pearson's ``r``.
+* :func:`weights_vs_entropy_figure`: ENCORE weights ``softmax(-H / tau)_k`` against ``H_k``
+  for several temperatures ``tau``.
+* :func:`method_accuracy_figure`: accuracy of each method with its interval.
+* :func:`comparison_figures`: the three from a :func:`encore_jax.compare_methods` report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "FIGURE_NAMES",
+    "comparison_figures",
+    "entropy_accuracy_figure",
+    "method_accuracy_figure",
+    "save_png",
+    "weights_vs_entropy_figure",
+]
+
+#: File names :func:`comparison_figures` uses, in order.
+FIGURE_NAMES = ("entropy_vs_accuracy.png", "weights_vs_entropy.png", "method_accuracy.png")
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _vector(name: str, values: Any, size: int | None = None) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1 or (size is not None and array.shape[0] != size):
+        expected = "[K]" if size is None else f"[{size}]"
+        raise ValueError(f"{name} must have shape {expected}, got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {array.tolist()}")
+    return array
+
+
+def _names(rule_names: Sequence[str] | None, size: int) -> list[str]:
+    names = [f"rule_{k}" for k in range(size)] if rule_names is None else list(rule_names)
+    if len(names) != size:
+        raise ValueError(f"rule_names has {len(names)} names for {size} rules")
+    return [str(n) for n in names]
+
+
+def entropy_accuracy_figure(
+    entropies: Any,
+    accuracies: Any,
+    *,
+    rule_names: Sequence[str] | None = None,
+    accuracy_low: Any | None = None,
+    accuracy_high: Any | None = None,
+    correlation: Mapping[str, Any] | None = None,
+    title: str = "Rule entropy vs pairwise accuracy",
+) -> Any:
+    """Scatter of per-rule entropy ``H_k`` (x) against accuracy ``a_k`` (y).
+
+    Draws the ordinary least-squares line ``a = b0 + b1 H`` over the rules and labels it with
+    Pearson's ``r`` (and its interval and p-value when ``correlation`` is given, as in a
+    :func:`encore_jax.compare_methods` report's ``"correlation"``; otherwise ``r`` is computed
+    here). Vertical bars show ``[accuracy_low, accuracy_high]`` when given.
+
+    Args:
+      entropies: ``H`` ``[K]``. accuracies: ``a`` ``[K]``.
+      rule_names: labels of the points.
+      accuracy_low, accuracy_high: optional interval ``[K]`` of each accuracy.
+      correlation: optional ``{"pearson": {"estimate", "low", "high", "pvalue"}, ...}``.
+      title: the axes title.
+
+    Returns:
+      A ``matplotlib.figure.Figure``.
+    """
+    h = _vector("entropies", entropies)
+    a = _vector("accuracies", accuracies, h.size)
+    names = _names(rule_names, h.size)
+    figure = _figure(6.4, 4.6)
+    ax = figure.add_subplot()
+    if accuracy_low is not None and accuracy_high is not None:
+        low = _vector("accuracy_low", accuracy_low, h.size)
+        high = _vector("accuracy_high", accuracy_high, h.size)
+        ax.errorbar(h, a, yerr=np.stack([a - low, high - a]), fmt="none", ecolor="0.6",
+                    elinewidth=1, capsize=2, zorder=1)
+    ax.scatter(h, a, s=36, color="tab:blue", zorder=2)
+    for x, y, name in zip(h, a, names, strict=True):
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if h.size >= 2 and np.ptp(h) > 0:
+        slope, intercept = np.polyfit(h, a, 1)
+        xs = np.linspace(h.min(), h.max(), 50)
+        label = _r_label(h, a, correlation)
+        ax.plot(xs, intercept + slope * xs, color="tab:red", linewidth=1.5, label=label)
+        ax.legend(loc="best", fontsize=8)
+    ax.set_xlabel("rating entropy H")
+    ax.set_ylabel("pairwise accuracy (eval)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    return figure
+
+
+def _r_label(h: np.ndarray, a: np.ndarray, correlation: Mapping[str, Any] | None) -> str:
+    pearson = None if correlation is None else correlation.get("pearson")
+    if pearson is None:
+        r = float(np.corrcoef(h, a)[0, 1]) if np.ptp(a) > 0 else float("nan")
+        return f"least squares, r = {r:.2f}"
+    return (f"least squares, r = {pearson['estimate']:.2f} "
+            f"[{pearson['low']:.2f}, {pearson['high']:.2f}], p = {pearson['pvalue']:.2g}")
+
+
+def weights_vs_entropy_figure(
+    entropies: Any,
+    temperatures: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0),
+    *,
+    rule_names: Sequence[str] | None = None,
+    highlight: float | None = 2.0,
+    title: str = "ENCORE weights vs entropy",
+) -> Any:
+    """ENCORE weights ``w_k(tau) = softmax(-H / tau)_k`` against ``H_k``, one line per ``tau``.
+
+    The uniform weight ``1 / K`` is drawn for reference; the line at ``highlight`` (the
+    paper's ``tau = 2`` by default) is drawn thicker.
+
+    Args:
+      entropies: ``H`` ``[K]``.
+      temperatures: the ``tau`` values (> 0).
+      rule_names: labels along the lowest-temperature line.
+      highlight: a temperature to emphasise, or ``None``.
+      title: the axes title.
+
+    Returns:
+      A ``matplotlib.figure.Figure``.
+    """
+    h = _vector("entropies", entropies)
+    names = _names(rule_names, h.size)
+    temperatures = [float(t) for t in temperatures]
+    if not temperatures or any(not (np.isfinite(t) and t > 0) for t in temperatures):
+        raise ValueError(f"temperatures must be finite and > 0, got {temperatures}")
+    order = np.argsort(h, kind="stable")
+    figure = _figure(6.4, 4.6)
+    ax = figure.add_subplot()
+    colors = ("tab:purple", "tab:blue", "tab:green", "tab:orange", "tab:red", "tab:brown")
+    for j, tau in enumerate(sorted(temperatures)):
+        logits = -h / tau
+        w = np.exp(logits - logits.max())
+        w /= w.sum()
+        bold = highlight is not None and np.isclose(tau, highlight)
+        ax.plot(h[order], w[order], marker="o", markersize=4, linewidth=2.5 if bold else 1.2,
+                color=colors[j % len(colors)], label=f"tau = {tau:g}" + (" (paper)" if bold
+                                                                         else ""))
+    ax.axhline(1.0 / h.size, color="0.4", linestyle="--", linewidth=1, label="uniform 1/K")
+    low_tau = min(temperatures)
+    w_low = np.exp(-h / low_tau - (-h / low_tau).max())
+    w_low /= w_low.sum()
+    # Label rules along the steepest line, skipping names that would sit on top of the last.
+    last = -np.inf
+    for k in order:
+        if h[k] - last < 0.03 * max(np.ptp(h), 1e-12):
+            continue
+        last = h[k]
+        ax.annotate(names[k], (h[k], w_low[k]), textcoords="offset points", xytext=(3, 3),
+                    fontsize=6, color="0.3")
+    ax.set_xlabel("rating entropy H")
+    ax.set_ylabel("weight w = softmax(-H / tau)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return figure
+
+
+def method_accuracy_figure(
+    methods: Sequence[Mapping[str, Any]],
+    *,
+    key: str = "accuracy",
+    title: str = "Accuracy per method (held-out pairs)",
+    xlabel: str = "pairwise accuracy",
+) -> Any:
+    """Accuracy of each method as a point with its interval (horizontal, first on top).
+
+    Args:
+      methods: rows with ``"label"`` and ``key -> {"estimate", "low", "high"}`` (the
+        ``"methods"`` of a :func:`encore_jax.compare_methods` report).
+      key: which interval to draw (``"accuracy"`` or ``"safety"``).
+      title, xlabel: texts.
+
+    Returns:
+      A ``matplotlib.figure.Figure``.
+    """
+    rows = [m for m in methods if m.get(key) is not None]
+    if not rows:
+        raise ValueError(f"no method has a {key!r} interval to draw")
+    labels = [str(m["label"]) for m in rows]
+    est = np.array([m[key]["estimate"] for m in rows], np.float64)
+    low = np.array([m[key]["low"] for m in rows], np.float64)
+    high = np.array([m[key]["high"] for m in rows], np.float64)
+    figure = _figure(7.0, 0.45 * len(rows) + 1.4)
+    ax = figure.add_subplot()
+    y = np.arange(len(rows))[::-1]
+    colors = ["tab:red" if m.get("name") == "encore" else "tab:blue" for m in rows]
+    ax.errorbar(est, y, xerr=np.stack([est - low, high - est]), fmt="none", ecolor="0.4",
+                elinewidth=1.2, capsize=3)
+    ax.scatter(est, y, color=colors, s=30, zorder=3)
+    for yi, e, hi in zip(y, est, high, strict=True):
+        ax.annotate(f"{e:.3f}", (hi, yi), textcoords="offset points", xytext=(4, -3),
+                    fontsize=7)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    ax.margins(x=0.12)
+    return figure
+
+
+def comparison_figures(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The three figures of a :func:`encore_jax.compare_methods` report, by file name
+    (:data:`FIGURE_NAMES`)."""
+    rules = report["rules"]
+    protocol = report["protocol"]
+    accuracies = [r["accuracy"] for r in rules]
+    lows = [r["accuracy_low"] for r in rules]
+    highs = [r["accuracy_high"] for r in rules]
+    have_ci = all(x is not None for x in lows + highs)
+    correlation = report.get("correlation")
+    temperatures = sorted({float(protocol["temperature"])} | {
+        float(row["name"].removeprefix("encore_tau_")) for row in report["temperature_sweep"]
+    })
+    return {
+        FIGURE_NAMES[0]: entropy_accuracy_figure(
+            report["entropies"], accuracies, rule_names=report["rule_names"],
+            accuracy_low=lows if have_ci else None, accuracy_high=highs if have_ci else None,
+            correlation=correlation if correlation and correlation.get("available") else None,
+            title=f"Rule entropy vs accuracy ({report['num_eval_pairs']} eval pairs, "
+                  f"ties {protocol['rule_tie']})",
+        ),
+        FIGURE_NAMES[1]: weights_vs_entropy_figure(
+            report["entropies"], temperatures, rule_names=report["rule_names"],
+            highlight=float(protocol["temperature"]),
+        ),
+        FIGURE_NAMES[2]: method_accuracy_figure(
+            report["methods"],
+            title=f"Accuracy per method, {report['num_eval_pairs']} held-out pairs "
+                  f"({protocol['confidence']:.0%} bootstrap CI, ties {protocol['tie']})",
+        ),
+    }
+
+
+def save_png(figure: Any, path: str | Path, *, dpi: int = 150) -> None:
+    """Writes ``figure`` to ``path`` as PNG (the caller handles overwrite policy)."""
+    figure.savefig(Path(path), format="png", dpi=dpi)
