@@ -116,10 +116,11 @@ def run(args: argparse.Namespace) -> int:
     columns = ("rule", "weight", "final_gradient")
     if args.levels is not None:
         columns += ("entropy", "encore_weight")
-    title = (f"Bradley-Terry weights ({report['parameterization']}, {report['num_steps']} "
-             f"steps): {report['fitted_pairs']} of {report['pairs']} pairs, final loss "
-             f"{report['final_loss']:.4f}")
+    title = (f"Bradley-Terry weights ({report['parameterization']}, "
+             f"{report['num_steps']} steps)")
     print_table(title, report["rules"], columns)
+    print(f"fitted {report['fitted_pairs']} of {report['pairs']} pairs (pairs with a missing "
+          f"rating left out); final loss {report['final_loss']:.4f}")
     if written:
         print("wrote " + ", ".join(written))
     return EXIT_OK
