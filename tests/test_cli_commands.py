@@ -115,6 +115,10 @@ def test_entropy_of_a_long_file_and_binned_scores(tmp_path, capsys, known):
     np.testing.assert_allclose([r["entropy"] for r in binned["rules"]],
                                ej.rating_entropy(ej.discretize(scores, 4), 4), rtol=1e-6)
     assert binned["metadata"]["bin_range"] == [0.0, 1.0]
+    out = tmp_path / "entropy.json"
+    assert run(capsys, "entropy", score_path, "--levels", 4, "--bin-range", 0, 1,
+               "--out", out)[0] == 0
+    assert json.loads(out.read_text())["rules"] == binned["rules"]
 
 
 def test_tables_are_printed_by_default(tmp_path, capsys, known):
@@ -333,6 +337,36 @@ def test_label_all_rules_with_weights_and_chosen_prefixes(tmp_path, capsys, know
     assert got == [bool(m > 1e-9) for m in margins]
     assert report["a_preferred_fraction"] == pytest.approx(np.mean(margins > 1e-9))
     assert json.loads(data.sidecar_path(out).read_text())["selection"] == "all"
+
+
+def test_label_relevance_columns_and_subsets(tmp_path, capsys, known):
+    ratings, _, _ = known
+    a, b = ratings[:12], ratings[12:]
+    lines = ["subset," + ",".join(f"a_{r},b_{r},rel_{r}" for r in RULES)]
+    for i in range(12):
+        # rule 'helpful' is relevant to every pair by far more than any |a - b| <= 4 adds
+        cells = [f"{a[i, k]},{b[i, k]},{10.0 if r == 'helpful' else 0.0}"
+                 for k, r in enumerate(RULES)]
+        lines.append(f"s{i % 2}," + ",".join(cells))
+    path = tmp_path / "pairs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "l.parquet"
+    report = run_json(capsys, "label", path, "--k", 1, "--alpha", 0.5, "--relevance-prefix",
+                      "rel_", "--subset-column", "subset", "--out", out)
+    rows = pq.read_table(out).to_pylist()
+    assert [r["selected_rules"] for r in rows] == ["helpful"] * 12
+    assert [r["subset"] for r in rows] == [f"s{i % 2}" for i in range(12)]
+    assert [r["a_preferred"] for r in rows] == [bool(a[i, 2] > b[i, 2]) for i in range(12)]
+    assert report["relevance_prefix"] == "rel_"
+
+
+def test_progress_yields_every_item_with_and_without_a_bar(capsys):
+    from encore_jax.cli._common import progress
+
+    assert list(progress(iter(range(5)), total=5, enabled=False)) == list(range(5))
+    assert list(progress(iter(range(5)), total=10, advance=lambda i: 2, enabled=True)) == [
+        0, 1, 2, 3, 4]
+    assert capsys.readouterr().out == ""  # the bar goes to stderr, never into the output
 
 
 def test_label_usage_errors(tmp_path, capsys, known):
