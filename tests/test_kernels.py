@@ -1,0 +1,61 @@
+"""Every histogram formulation against a NumPy oracle, including the invariant that a level
+outside ``0..L-1`` (reachable only under an outer jit, where the range check cannot run)
+matches no bin."""
+
+import functools
+
+import jax
+import numpy as np
+import pytest
+
+import encore_jax as ej
+from encore_jax import entropy
+
+CHUNK = entropy._CHUNK_ROWS
+
+# (rows, dtype, L, low, high, masked): rows span the blocked kernel's paths (reference below
+# one chunk; chunk loop; loop plus a ragged tail of one row and of 300 rows); uint8 with
+# L = 100 uses the dtype maximum as the mask sentinel, int8 with L = 130 widens to int32.
+CASES = [
+    (500, np.int32, 5, -2, 7, True),
+    (2 * CHUNK + 300, np.int8, 11, -3, 14, True),
+    (CHUNK + 1, np.uint8, 100, 0, 256, True),
+    (CHUNK, np.int8, 130, -128, 128, False),
+]
+
+
+def oracle(ratings, num_levels, mask):
+    """Per-rule np.bincount of the observed in-range entries."""
+    levels = ratings.astype(np.int64)
+    keep = (levels >= 0) & (levels < num_levels)
+    if mask is not None:
+        keep &= mask
+    return np.stack([
+        np.bincount(levels[keep[:, k], k], minlength=num_levels)
+        for k in range(ratings.shape[1])
+    ])
+
+
+@pytest.mark.parametrize("name", sorted(entropy._HISTOGRAM_KERNELS))
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}x{np.dtype(c[1]).name}-L{c[2]}")
+def test_kernel_matches_bincount_and_never_clips(name, case):
+    rows, dtype, num_levels, low, high, masked = case
+    rng = np.random.default_rng(rows)
+    ratings = rng.integers(low, high, size=(rows, 6)).astype(dtype)
+    mask = rng.random(ratings.shape) < 0.7 if masked else None
+    kernel = jax.jit(functools.partial(entropy._HISTOGRAM_KERNELS[name], num_levels=num_levels))
+    np.testing.assert_array_equal(kernel(ratings, mask), oracle(ratings, num_levels, mask))
+
+
+def test_backend_dispatch():
+    assert entropy._histogram_kernel_name(11, "cpu") == "blocked"
+    assert entropy._histogram_kernel_name(entropy._BLOCKED_MAX_LEVELS + 1, "cpu") == "scatter"
+    assert entropy._histogram_kernel_name(11, "gpu") == "compare"
+
+
+def test_out_of_range_level_under_jit_poisons_entropy_on_the_fast_path():
+    ratings = np.zeros((CHUNK + 5, 3), np.int32)
+    ratings[CHUNK + 2, 1] = 11  # in the ragged tail chunk
+    ratings[7, 2] = -1  # in the chunk loop
+    h = jax.jit(lambda r: ej.rating_entropy(r, 11))(ratings)
+    assert np.isfinite(h[0]) and np.isnan(h[1]) and np.isnan(h[2])
