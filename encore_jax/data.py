@@ -307,26 +307,35 @@ class _CsvSource:
 
     def _convert(self, batch, numeric, num_idx, text, text_idx) -> _Chunk:
         values, present = _empty_chunk(len(batch), len(numeric))
-        texts = {name: [] for name in text}
-        for i, (line, row) in enumerate(batch):
-            for k, (name, j) in enumerate(zip(numeric, num_idx, strict=True)):
-                cell = row[j].strip()
+        for k, (name, j) in enumerate(zip(numeric, num_idx, strict=True)):
+            cells = [row[j] for _, row in batch]
+            try:  # fast path: float() accepts surrounding whitespace; "" is missing
+                values[:, k] = [float(c) if c else 0.0 for c in cells]
+                present[:, k] = [c != "" for c in cells]
+                continue
+            except ValueError:
+                pass
+            for i, ((line, _), cell) in enumerate(zip(batch, cells, strict=True)):
+                cell = cell.strip()  # a blank cell is missing too
                 if cell == "":
+                    values[i, k], present[i, k] = 0.0, False
                     continue
                 try:
-                    values[i, k] = float(cell)
+                    values[i, k], present[i, k] = float(cell), True
                 except ValueError:
                     raise DataError(
                         f"{_at(self.path, 'row', line, name)}: {cell!r} is not a number"
                     ) from None
-                present[i, k] = True
-            for name, j in zip(text, text_idx, strict=True):
-                cell = row[j].strip()
-                if cell == "":
-                    raise DataError(f"{_at(self.path, 'row', line, name)}: empty cell")
-                texts[name].append(cell)
+        texts = {}
+        for name, j in zip(text, text_idx, strict=True):
+            cells = np.char.strip(np.array([row[j] for _, row in batch], dtype=str))
+            empty = np.flatnonzero(cells == "")
+            if empty.size:
+                line = batch[int(empty[0])][0]
+                raise DataError(f"{_at(self.path, 'row', line, name)}: empty cell")
+            texts[name] = cells
         rows = np.array([line for line, _ in batch], dtype=np.int64)
-        return _Chunk(values, present, {n: np.array(v, dtype=str) for n, v in texts.items()}, rows)
+        return _Chunk(values, present, texts, rows)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -159,6 +159,15 @@ def test_mask_value_masks_a_sentinel(tmp_path):
     np.testing.assert_array_equal(table.ratings, [[1, 0], [0, 2]])
 
 
+def test_csv_blank_cells_are_missing_and_whitespace_is_ignored(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("a, b\n 1 ,  \n2,3\n")
+    table = data.read_ratings(path)
+    assert table.rule_names == ("a", "b")
+    np.testing.assert_array_equal(table.mask, [[True, False], [True, True]])
+    np.testing.assert_array_equal(table.ratings, [[1, 0], [2, 3]])
+
+
 def test_binning_matches_discretize_and_never_clips(tmp_path):
     scores = np.array([[0.0, 0.19], [0.2, 0.5], [0.99, 1.0]])
     path = tmp_path / "s.parquet"
