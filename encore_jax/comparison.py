@@ -346,7 +346,7 @@ def compare_methods(
          _floats(lowest_w)),
     ]
     if fit_bt:
-        rows.append(("bradley_terry", "Bradley-Terry fit (train split)", {at["bt"]: 1.0},
+        rows.append(("bradley_terry", "Bradley-Terry fit (on train pairs)", {at["bt"]: 1.0},
                      bt_report["weights"]))
     num_methods = len(rows)
     rows += [(f"encore_tau_{t:g}", f"ENCORE (tau={t:g})", {at["sweep"] + j: 1.0},

@@ -251,8 +251,9 @@ def comparison_figures(report: Mapping[str, Any]) -> dict[str, Any]:
         ),
         FIGURE_NAMES[2]: method_accuracy_figure(
             report["methods"],
-            title=f"Accuracy per method, {report['num_eval_pairs']} held-out pairs "
-                  f"({protocol['confidence']:.0%} bootstrap CI, ties {protocol['tie']})",
+            title=f"Accuracy per method on {report['num_eval_pairs']} held-out pairs\n"
+                  f"{protocol['confidence']:.0%} percentile bootstrap CI, ties count as "
+                  f"{protocol['tie']}",
         ),
     }
 

@@ -158,6 +158,8 @@ def print_report(report: dict[str, Any], *, title: str) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # a file or pipe: no need to wrap at 80 columns
+        console = Console(width=max(console.width, 150))
     protocol = report["protocol"]
     has_safety = report["rewardbench_safety"] is not None
     table = Table(title=title, caption=(

@@ -1,0 +1,214 @@
+"""compare_methods, its figures and `encore-jax compare`, against NumPy recomputations.
+
+Every comparison here uses the same shapes (200 pairs, 4 rules, 5 subsets, 200 resamples)
+so that JAX compiles the kernels once for the whole file.
+"""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import encore_jax as ej
+import encore_jax.bradley_terry
+from encore_jax import cli
+from encore_jax.metrics import REWARDBENCH_SAFETY_SUBSETS
+
+LEVELS = 5
+OPTIONS = dict(num_resamples=200, num_random=5, bt_options={"num_steps": 100})
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    """200 simulated pairs, 4 rules of decreasing informativeness, 40 per safety subset."""
+    ensemble = ej.simulate_rule_ensemble(
+        jax.random.key(5), 200, informativeness=np.array([2.0, 1.0, 0.4, 0.0], np.float32),
+        spread=np.array([0.8, 1.5, 3.0, np.inf], np.float32))
+    chosen, rejected = np.asarray(ensemble.chosen), np.asarray(ensemble.rejected)
+    rng = np.random.default_rng(0)
+    chosen_mask = rng.random(chosen.shape) < 0.95
+    return ej.Pairs(chosen, rejected, chosen_mask, np.ones(chosen.shape, bool),
+                    np.repeat(np.array(REWARDBENCH_SAFETY_SUBSETS), 40))
+
+
+def accuracy(diffs, weights, tie="loss"):
+    m = diffs @ np.asarray(weights, np.float64)
+    return np.mean(np.where(m > 0, 1.0, np.where(m == 0, 0.5 if tie == "half" else 0.0, 0.0)))
+
+
+def intervals(node):
+    """Every {estimate, low, high} in a report."""
+    if isinstance(node, dict):
+        if "estimate" in node:
+            yield node
+        for value in node.values():
+            yield from intervals(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from intervals(value)
+
+
+def test_holdout_split_is_a_stratified_partition():
+    strata = np.array(["a"] * 7 + ["b"] * 10 + ["c"])
+    train, held = ej.holdout_split(jax.random.key(0), 18, test_fraction=0.3, strata=strata)
+    assert np.intersect1d(train, held).size == 0
+    np.testing.assert_array_equal(np.union1d(train, held), np.arange(18))
+    # round half up, at least one per stratum: 0.3 * 7 = 2.1 -> 2, 0.3 * 10 -> 3, 0.3 -> 1.
+    assert [np.sum(strata[held] == s) for s in "abc"] == [2, 3, 1]
+    again = ej.holdout_split(jax.random.key(0), 18, test_fraction=0.3, strata=strata)
+    np.testing.assert_array_equal(again[1], held)
+    with pytest.raises(ValueError, match="no train pair"):
+        ej.holdout_split(jax.random.key(0), 1, test_fraction=0.5)
+
+
+def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch):
+    seen = []
+    real_fit = encore_jax.bradley_terry.fit_bt_weights
+
+    def recording_fit(diffs, **kwargs):
+        seen.append(np.asarray(diffs))
+        return real_fit(diffs, **kwargs)
+
+    monkeypatch.setattr(encore_jax.bradley_terry, "fit_bt_weights", recording_fit)
+    key = jax.random.key(0)
+    report = ej.compare_methods(key, pairs, LEVELS, **OPTIONS)
+
+    # The split is documented: holdout_split(fold_in(key, 0)), stratified by subset.
+    train, held = ej.holdout_split(jax.random.fold_in(key, 0), 200, strata=pairs.subset)
+    observed = pairs.chosen_mask & pairs.rejected_mask
+    diffs = np.where(observed, pairs.chosen - pairs.rejected, 0).astype(np.float64)
+    assert (report["num_train_pairs"], report["num_eval_pairs"]) == (len(train), len(held))
+    # BT saw exactly the train pairs' differences, and is scored on the eval pairs only.
+    assert len(seen) == 1
+    np.testing.assert_array_equal(seen[0], diffs[train])
+    rows = {row["name"]: row for row in report["methods"]}
+    bt = rows["bradley_terry"]
+    assert bt["accuracy"]["estimate"] == pytest.approx(accuracy(diffs[held], bt["weights"]))
+
+    # Entropies from the train pairs' ratings (chosen and rejected pooled), never eval's.
+    pooled = np.concatenate([pairs.chosen[train], pairs.rejected[train]])
+    pooled_mask = np.concatenate([pairs.chosen_mask[train], pairs.rejected_mask[train]])
+    entropies = np.asarray(ej.rating_entropy(pooled, LEVELS, mask=pooled_mask))
+    np.testing.assert_allclose(report["entropies"], entropies, rtol=1e-6)
+    encore = np.exp(-entropies / 2) / np.exp(-entropies / 2).sum()
+    np.testing.assert_allclose(rows["encore"]["weights"], encore, rtol=1e-5)
+    lowest = np.zeros(4)
+    lowest[np.argsort(entropies, kind="stable")[:3]] = 1 / 3
+    np.testing.assert_allclose(rows["lowest_entropy"]["weights"], lowest, rtol=1e-6)
+
+    single = [accuracy(diffs[held], np.eye(4)[k]) for k in range(4)]
+    best_on_train = int(np.argmax([accuracy(diffs[train], np.eye(4)[k]) for k in range(4)]))
+    expected = {
+        "encore": accuracy(diffs[held], encore),
+        "uniform": accuracy(diffs[held], np.full(4, 0.25)),
+        "single_mean": np.mean(single),
+        "single_best": single[best_on_train],
+        "lowest_entropy": accuracy(diffs[held], lowest),
+    }
+    for name, value in expected.items():
+        assert rows[name]["accuracy"]["estimate"] == pytest.approx(value, rel=1e-5), name
+    assert report["single_best_rule"]["rule"] == f"rule_{best_on_train}"
+    for subset in REWARDBENCH_SAFETY_SUBSETS:
+        rows_in = held[pairs.subset[held] == subset]
+        assert rows["uniform"]["subsets"][subset]["estimate"] == pytest.approx(
+            accuracy(diffs[rows_in], np.full(4, 0.25)), rel=1e-5)
+        assert rows["uniform"]["subsets"][subset]["num_pairs"] == len(rows_in) == 20
+
+    # The Safety aggregate is the count-weighted mean of the subset accuracies (v1 counts).
+    safety = ej.rewardbench_safety(
+        {s: rows["encore"]["subsets"][s]["estimate"] for s in REWARDBENCH_SAFETY_SUBSETS})
+    assert rows["encore"]["safety"]["estimate"] == pytest.approx(float(safety.score), rel=1e-5)
+    assert report["rewardbench_safety"]["counts_version"] == "v1"
+
+    # Every number in the table carries an interval that contains it.
+    for row in report["methods"] + report["temperature_sweep"]:
+        assert row["accuracy"] is not None and row["safety"] is not None
+        assert all(row["subsets"][s] is not None for s in REWARDBENCH_SAFETY_SUBSETS)
+        if row["name"] != "encore":
+            assert row["encore_minus"]["estimate"] == pytest.approx(
+                rows["encore"]["accuracy"]["estimate"] - row["accuracy"]["estimate"], abs=1e-6)
+    found = list(intervals(report))
+    assert len(found) > 50
+    for interval in found:
+        assert interval["low"] <= interval["estimate"] + 1e-6
+        assert interval["estimate"] <= interval["high"] + 1e-6
+    for rule in report["rules"]:
+        assert rule["accuracy_low"] <= rule["accuracy"] <= rule["accuracy_high"]
+    spread = report["random_spread"]
+    assert spread["min"] <= rows["random"]["accuracy"]["estimate"] <= spread["max"]
+    json.dumps(report)  # JSON-able as is
+
+
+def test_bt_is_never_scored_on_its_training_pairs(pairs):
+    # Adversarial split: on the train pairs rule 0 always favours the chosen response, on
+    # the eval pairs it always favours the rejected one. Scored on its own training pairs
+    # BT would look near perfect; on the held-out pairs its weight on rule 0 hurts it.
+    chosen, rejected = pairs.chosen.copy(), pairs.rejected.copy()
+    train, held = np.arange(0, 200, 2), np.arange(1, 200, 2)
+    chosen[train, 0], rejected[train, 0] = 4, 0
+    chosen[held, 0], rejected[held, 0] = 0, 4
+    data = pairs._replace(chosen=chosen, rejected=rejected)
+    report = ej.compare_methods(jax.random.key(1), data, LEVELS, split=(train, held), **OPTIONS)
+    bt = next(row for row in report["methods"] if row["name"] == "bradley_terry")
+    assert bt["weights"][0] > 0
+    observed = pairs.chosen_mask & pairs.rejected_mask
+    diffs = np.where(observed, chosen - rejected, 0).astype(np.float64)
+    assert bt["accuracy"]["estimate"] == pytest.approx(accuracy(diffs[held], bt["weights"]))
+    assert accuracy(diffs[train], bt["weights"]) > 0.9 > bt["accuracy"]["estimate"]
+    with pytest.raises(ValueError, match="overlap"):
+        ej.compare_methods(jax.random.key(1), data, LEVELS, split=(train, train[:5]), **OPTIONS)
+
+
+def test_figures_render_to_png(pairs, tmp_path):
+    from encore_jax.figures import FIGURE_NAMES, comparison_figures, save_png
+
+    report = ej.compare_methods(jax.random.key(2), pairs, LEVELS, **OPTIONS)
+    figures = comparison_figures(report)
+    assert tuple(figures) == FIGURE_NAMES
+    for name, figure in figures.items():
+        save_png(figure, tmp_path / name)
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def write_pairs_csv(path, pairs):
+    names = [f"r{k}" for k in range(pairs.chosen.shape[1])]
+    header = [f"chosen_{n}" for n in names] + [f"rejected_{n}" for n in names] + ["subset"]
+    lines = [",".join(header)]
+    for i in range(len(pairs.chosen)):
+        cells = [str(v) if m else "" for v, m in zip(pairs.chosen[i], pairs.chosen_mask[i],
+                                                     strict=True)]
+        cells += [str(v) for v in pairs.rejected[i]] + [str(pairs.subset[i])]
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_cli_compare_end_to_end(pairs, tmp_path, capsys):
+    path = tmp_path / "pairs.csv"
+    write_pairs_csv(path, pairs)
+    figures, out = tmp_path / "figs", tmp_path / "report.json"
+    argv = ["compare", str(path), "--levels", "5", "--subset-column", "subset",
+            "--resamples", "200", "--num-random", "5", "--bt-steps", "100",
+            "--figures", str(figures), "--out", str(out)]
+    assert cli.main([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert json.loads(out.read_text())["methods"] == report["methods"]
+    library = ej.compare_methods(jax.random.key(0), pairs, LEVELS, **OPTIONS)
+    assert report["rule_names"] == ["r0", "r1", "r2", "r3"]
+    for got, want in zip(report["methods"], library["methods"], strict=True):
+        assert got["name"] == want["name"]
+        assert got["accuracy"] == pytest.approx(want["accuracy"], rel=1e-6)
+        assert got["safety"] == pytest.approx(want["safety"], rel=1e-6)
+    written = sorted(p.name for p in figures.iterdir())
+    assert written == sorted(["entropy_vs_accuracy.png", "weights_vs_entropy.png",
+                              "method_accuracy.png"])
+    before = {p.name: p.read_bytes() for p in figures.iterdir()}
+
+    # Existing figures are never overwritten without --force, and nothing is computed.
+    assert cli.main(argv) == 2
+    assert "--force" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in figures.iterdir()} == before
+    assert cli.main([*argv, "--force"]) == 0
+    out_text = capsys.readouterr().out
+    assert "ENCORE (tau=2)" in out_text and "figures:" in out_text
