@@ -487,6 +487,33 @@ def simulation_check(
                 }
                 for i, m in enumerate(names)
             },
+            "paired_differences": _paired_differences(ci, names, confidence),
+        }
+    return out
+
+
+def _comparisons(names: list[str]) -> list[tuple[str, str]]:
+    """(method, baseline) pairs whose paired difference the report gives."""
+    max_disc, random_k, everything, max_disc_encore, scaled, everything_encore = names
+    return [(max_disc, random_k), (max_disc, everything), (max_disc_encore, max_disc),
+            (scaled, max_disc), (everything_encore, everything)]
+
+
+def _paired_differences(ci, names: list[str], confidence: float) -> dict[str, Any]:
+    """Percentile intervals of ``stat(method) - stat(baseline)`` from the paired replicates
+    (every method was resampled on the same pairs, so the difference's spread is not the
+    sum of the two marginal spreads)."""
+    tail = 100 * (1 - confidence) / 2
+    estimate, replicates = np.asarray(ci.estimate), np.asarray(ci.replicates)  # [M, 2(, B)]
+    out = {}
+    for method, baseline in _comparisons(names):
+        i, j = names.index(method), names.index(baseline)
+        diff = replicates[i] - replicates[j]  # [2, B]
+        low, high = np.percentile(diff, [tail, 100 - tail], axis=-1)
+        out[f"{method} - {baseline}"] = {
+            metric: {"estimate": float(estimate[i, c] - estimate[j, c]), "low": float(low[c]),
+                     "high": float(high[c])}
+            for c, metric in enumerate(("agreement", "information_nats"))
         }
     return out
 
