@@ -176,53 +176,45 @@ def reader_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def rule_level_counts(path: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Streams a ratings file once and sums per-rule level counts (counts are additive).
+    """Streams a ratings file once and sums per-rule level counts (counts are additive),
+    through :func:`encore_jax.streaming.streaming_rating_histogram`.
 
     Wide files are read in chunks of ``args.chunk_rows`` (default
-    :data:`encore_jax.data.DEFAULT_CHUNK_ROWS`); a ragged last chunk is padded with masked
-    rows so that the histogram kernel compiles once. Returns ``rule_names``, ``counts``
-    (``int64 [K, L]``), ``num_rows`` and ``source``.
+    :data:`encore_jax.data.DEFAULT_CHUNK_ROWS`); long files are pivoted in memory first.
+    Returns ``rule_names``, ``counts`` (``int64 [K, L]``), ``num_rows`` and ``source``.
     """
     import numpy as np
 
-    from encore_jax.data import DEFAULT_CHUNK_ROWS, count_rows, iter_rating_chunks, read_ratings
-    from encore_jax.entropy import rating_histogram
+    from encore_jax.data import DEFAULT_CHUNK_ROWS, iter_rating_chunks, read_ratings
+    from encore_jax.streaming import streaming_rating_histogram
 
     options = reader_options(args)
     num_levels = args.levels
+    chunk_rows = getattr(args, "chunk_rows", None) or DEFAULT_CHUNK_ROWS
     if options.get("layout", "wide") == "long":
         chunks: Iterable[Any] = [read_ratings(path, num_levels=num_levels, **options)]
-        total = None
     else:
-        options.pop("layout", None)
-        options.pop("rule_column", None)
-        options.pop("rating_column", None)
-        chunk_rows = getattr(args, "chunk_rows", None) or DEFAULT_CHUNK_ROWS
+        for name in ("layout", "rule_column", "rating_column"):
+            options.pop(name, None)
         chunks = iter_rating_chunks(path, chunk_rows=chunk_rows, num_levels=num_levels,
                                     **options)
-        total = count_rows(path, file_format=options.get("file_format"))
-    counts = None
-    names: tuple[str, ...] = ()
-    rows = 0
-    shape = None
-    for table in progress(chunks, total=total, description="counting ratings",
-                          advance=lambda t: t.ratings.shape[0]):
-        ratings, mask = table.ratings, table.mask
-        rows += ratings.shape[0]
-        if shape is None:
-            shape, names = ratings.shape, table.rule_names
-        elif ratings.shape[0] < shape[0]:
-            pad = shape[0] - ratings.shape[0]
-            ratings = np.concatenate([ratings, np.zeros((pad, shape[1]), np.int32)])
-            mask = np.concatenate([mask, np.zeros((pad, shape[1]), bool)])
-        chunk = np.asarray(rating_histogram(ratings, num_levels, mask=mask), dtype=np.int64)
-        counts = chunk if counts is None else counts + chunk
-    assert counts is not None  # the readers raise on a file without rows
+    seen: dict[str, Any] = {"names": (), "rows": 0}
+
+    def tracked(tables: Iterable[Any]) -> Iterator[Any]:
+        for table in tables:
+            seen["names"] = seen["names"] or table.rule_names
+            seen["rows"] += table.ratings.shape[0]
+            yield table
+
+    # chunk_rows=None: the kernel takes the first chunk's shape (a small file is not padded)
+    counts = streaming_rating_histogram(tracked(chunks), num_levels, chunk_rows=None)
+    names = seen["names"]
     empty = [names[k] for k in np.flatnonzero(counts.sum(axis=1) == 0)]
     if empty:
         raise UsageError(f"{path}: rule column {empty[0]!r} has no observed rating; its "
                          "entropy is undefined (drop it with --rule-columns)")
-    return {"rule_names": names, "counts": counts, "num_rows": rows, "source": str(path)}
+    return {"rule_names": names, "counts": counts, "num_rows": seen["rows"],
+            "source": str(path)}
 
 
 def add_output_options(parser: argparse.ArgumentParser, *, required: bool = False,
