@@ -82,37 +82,40 @@ def _score_chunks(args: argparse.Namespace, rules: tuple[str, ...]) -> tuple[Any
 
 
 def compose_file(args: argparse.Namespace, tmp: Path, spec: dict[str, Any],
-                 metadata: dict[str, Any], stats: dict[str, Any]) -> None:
-    """Streams FILE into the table at ``tmp``: (id column,) composite column."""
+                 metadata: dict[str, Any] | None, stats: dict[str, Any]) -> None:
+    """Streams FILE into the table at ``tmp``: (id column,) composite column, computed by
+    :func:`encore_jax.streaming.iter_composite_scores` (a missing rating -> null)."""
+    from collections import deque
+
     import numpy as np
 
-    from encore_jax.compose import compose
     from encore_jax.data import TableWriter
+    from encore_jax.streaming import iter_composite_scores
+
+    chunks, total = _score_chunks(args, spec["rules"])
+    pending_ids: deque[Any] = deque()
+
+    def tracked(tables: Any) -> Any:
+        for table in progress(tables, total=total, description="composing",
+                              advance=lambda t: t.scores.shape[0]):
+            pending_ids.append(table.ids)
+            yield table
 
     weights = np.asarray(spec["weights"], dtype=np.float32)
-    chunks, total = _score_chunks(args, spec["rules"])
-    shape = None
+    composites = iter_composite_scores(tracked(chunks), weights, missing="null")
     with TableWriter(tmp, metadata=metadata, file_format=args.out_format) as writer:
-        for table in progress(chunks, total=total, description="composing",
-                              advance=lambda t: t.scores.shape[0]):
-            scores = table.scores
-            n = scores.shape[0]
-            if shape is None:
-                shape = scores.shape
-            elif n < shape[0]:  # pad the ragged last chunk: one compilation for all chunks
-                scores = np.concatenate([scores, np.zeros((shape[0] - n, shape[1]))])
-            composite = np.asarray(compose(scores.astype(np.float32), weights))[:n]
-            complete = table.mask.all(axis=1)
+        for composite in composites:
+            ids = pending_ids.popleft()
             columns: dict[str, Any] = {}
-            if table.ids is not None:
-                columns[args.id_column or "response_id"] = table.ids
-            columns[args.column] = np.ma.masked_array(composite.astype(np.float64),
-                                                      mask=~complete)
+            if ids is not None:
+                columns[args.id_column or "response_id"] = ids
+            columns[args.column] = composite.astype(np.float64)
             writer.write(columns)
-            stats["rows"] += n
-            stats["missing"] += int(n - complete.sum())
+            complete = ~np.ma.getmaskarray(composite)
+            stats["rows"] += composite.shape[0]
+            stats["missing"] += int((~complete).sum())
             if complete.any():
-                values = composite[complete].astype(np.float64)
+                values = np.ma.getdata(composite)[complete].astype(np.float64)
                 stats["sum"] += float(values.sum())
                 stats["min"] = min(stats["min"], float(values.min()))
                 stats["max"] = max(stats["max"], float(values.max()))
