@@ -32,6 +32,12 @@ from encore_jax.metrics import (
 )
 from encore_jax.selection import all_rules, label_pairs, random_rule_selection, select_rules
 from encore_jax.simulate import RuleEnsemble, simulate_rule_ensemble
+from encore_jax.streaming import (
+    compose_to_file,
+    iter_composite_scores,
+    streaming_rating_entropy,
+    streaming_rating_histogram,
+)
 from encore_jax.weights import (
     encore_weights,
     entropy_weights,
@@ -59,6 +65,7 @@ __all__ = [
     "bt_loss",
     "compare_methods",
     "compose",
+    "compose_to_file",
     "discretize",
     "encore_weights",
     "entropy_accuracy_correlation",
@@ -66,6 +73,7 @@ __all__ = [
     "entropy_weights",
     "fit_bt_weights",
     "holdout_split",
+    "iter_composite_scores",
     "iter_rating_chunks",
     "label_pairs",
     "lowest_entropy_weights",
@@ -84,6 +92,8 @@ __all__ = [
     "select_rules",
     "simulate_rule_ensemble",
     "single_rule_weights",
+    "streaming_rating_entropy",
+    "streaming_rating_histogram",
     "trl_reward_config",
     "uniform_weights",
     "write_table",

@@ -21,8 +21,12 @@ TIE_POLICIES = ("loss", "half", "random")
 
 
 def is_concrete(x: Any) -> bool:
-    """True when ``x`` holds actual values (not a tracer under jit / vmap / grad)."""
-    return not isinstance(x, jax.core.Tracer)
+    """True when ``x`` holds actual values this process can read: not a tracer under
+    jit / vmap / grad, nor a multi-host global array whose shards live on other hosts
+    (:mod:`encore_jax.sharding` validates each process's rows before assembling those)."""
+    if isinstance(x, jax.core.Tracer):
+        return False
+    return not isinstance(x, jax.Array) or x.is_fully_addressable
 
 
 def as_array(name: str, x: Any) -> jax.Array:

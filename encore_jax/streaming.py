@@ -21,7 +21,7 @@ from typing import Any
 
 import jax
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from encore_jax import _checks
 from encore_jax.compose import _weighted_sum
@@ -158,7 +158,7 @@ def streaming_rating_histogram(
     chunk_rows: int | None = None,
     progress: bool | None = None,
     **reader_options: Any,
-) -> np.ndarray:
+) -> Int[np.ndarray, "K L"]:
     """Level counts ``[K, L]`` of ratings arriving in row chunks, summed in ``int64``.
 
     ``counts[k, l] = sum_j #{i in chunk j : ratings[i, k] == l and mask[i, k]}``, equal to

@@ -1,0 +1,200 @@
+"""Sharded computations on 8 forced CPU devices against the single-device functions.
+
+Run by tests/test_sharding.py in a subprocess (the device count is fixed when JAX starts):
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=8 python tests/sharded_checks.py
+
+Each check prints ``ok <name>``; a failing check prints its traceback and the script exits 1.
+Integer results (counts) and computations that run the same float program per row or per
+resample (entropy from equal counts, composite rewards, bootstrap replicates) must be
+bitwise equal; sums over rows split across devices are compared within the floating-point
+summation bound derived in each check.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import warnings
+
+import jax
+import numpy as np
+import optax
+
+import encore_jax as ej
+from encore_jax import bradley_terry, entropy, metrics, sharding
+
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
+warnings.simplefilter("error")
+
+U = 2.0**-24  # float32 unit roundoff
+RNG = np.random.default_rng(2024)
+CHECKS = []
+
+
+def check(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+@check
+def device_count():
+    assert jax.device_count() == 8, jax.devices()
+
+
+@check
+def shard_rows_pads_to_whole_shards():
+    x, valid = sharding.shard_rows(np.arange(1003), sharding.data_mesh())
+    assert x.shape == (1008,) and len(x.sharding.device_set) == 8
+    np.testing.assert_array_equal(np.asarray(x)[:1003], np.arange(1003))
+    assert np.asarray(valid).sum() == 1003 and not np.asarray(valid)[1003:].any()
+
+
+@check
+def histogram_and_entropy_equal_single_device():
+    ratings = RNG.integers(0, 7, size=(1003, 5)).astype(np.int32)
+    mask = RNG.random(ratings.shape) < 0.8
+    np.testing.assert_array_equal(
+        sharding.sharded_rating_histogram(ratings, 7, mask=mask),
+        ej.rating_histogram(ratings, 7, mask=mask),
+    )
+    for estimator, base in (("plugin", None), ("miller_madow", 2)):
+        np.testing.assert_array_equal(
+            sharding.sharded_rating_entropy(ratings, 7, mask=mask, estimator=estimator,
+                                            base=base),
+            ej.rating_entropy(ratings, 7, mask=mask, estimator=estimator, base=base),
+        )
+
+
+@check
+def histogram_on_the_blocked_cpu_kernel_per_shard():
+    # 8194 rows per device: the blocked kernel's chunk loop plus a ragged tail.
+    rows = 8 * entropy._CHUNK_ROWS + 13
+    ratings = RNG.integers(0, 11, size=(rows, 3)).astype(np.int8)
+    np.testing.assert_array_equal(
+        sharding.sharded_rating_histogram(ratings, 11), ej.rating_histogram(ratings, 11)
+    )
+
+
+@check
+def out_of_range_level_is_an_error():
+    ratings = np.zeros((20, 2), np.int32)
+    ratings[13, 1] = 9
+    try:
+        sharding.sharded_rating_entropy(ratings, 5)
+    except ValueError as err:
+        assert "index (13, 1)" in str(err), err
+    else:
+        raise AssertionError("no error for level 9 with num_levels=5")
+
+
+@check
+def compose_equals_single_device():
+    scores = RNG.normal(size=(1003, 6)).astype(np.float32)
+    weights = RNG.dirichlet(np.ones(6)).astype(np.float32)
+    got = sharding.sharded_compose(scores, weights)
+    assert got.shape == (1003,)
+    np.testing.assert_array_equal(got, ej.compose(scores, weights))
+
+
+def bt_problem(n=1003, k=5):
+    diffs = (RNG.normal(size=(n, k)) + np.linspace(-0.5, 1.0, k)).astype(np.float32)
+    mask = RNG.random(n) < 0.9
+    return diffs, mask
+
+
+def summation_bounds(weights, diffs, mask):
+    """Bounds on |sharded - single| for the loss and each gradient entry (float64).
+
+    Both results are float32 sums of the same terms in different orders. For a sum of n
+    terms any order errs by at most (n - 1) u sum|x_i| (Higham, Accuracy and Stability,
+    eq. 4.4), so two orders differ by at most twice that. Margins m_i (K-term dot products)
+    may round differently too, by at most 2 K u sum_k |w_k d_ik|; softplus is 1-Lipschitz
+    and sigmoid 1/4-Lipschitz, which carries that into each term. The final division adds
+    2 u |result|.
+    """
+    d = diffs[mask].astype(np.float64)
+    w = weights.astype(np.float64)
+    n, k = d.shape
+    m = d @ w
+    dm = 2 * k * U * (np.abs(d) * np.abs(w)).sum(axis=1)
+    terms = np.logaddexp(0, -m)
+    loss = terms.mean()
+    residual = 1 / (1 + np.exp(m))
+    grad = -(residual[:, None] * d).mean(axis=0)
+    loss_bound = 2 * (n - 1) * U * terms.mean() + dm.mean() + 2 * U * abs(loss)
+    grad_bound = (2 * (n - 1) * U * np.abs(residual[:, None] * d).mean(axis=0)
+                  + (np.abs(d) * dm[:, None] / 4).mean(axis=0) + 2 * U * np.abs(grad))
+    return loss_bound, grad_bound
+
+
+@check
+def bt_loss_and_gradient_within_the_summation_bound():
+    diffs, mask = bt_problem()
+    weights = RNG.normal(size=diffs.shape[1]).astype(np.float32)
+    loss_bound, grad_bound = summation_bounds(weights, diffs, mask)
+    loss = sharding.sharded_bt_loss(weights, diffs, mask=mask)
+    expected = bradley_terry.bt_loss(weights, diffs, mask=mask)
+    assert abs(float(loss) - float(expected)) <= loss_bound, (loss, expected, loss_bound)
+    grad = np.asarray(sharding.sharded_bt_gradient(weights, diffs, mask=mask), np.float64)
+    expected = np.asarray(bradley_terry.bt_gradient(weights, diffs, mask=mask), np.float64)
+    assert np.all(np.abs(grad - expected) <= grad_bound), (grad - expected, grad_bound)
+
+
+@check
+def bt_fit_within_the_accumulated_bound():
+    diffs, mask = bt_problem()
+    d = diffs[mask].astype(np.float64)
+    # The BT loss is convex with Hessian (1/n) sum s_i (1 - s_i) d_i d_i^T <= D^T D / (4 n),
+    # so L = lambda_max(D^T D) / (4 n) bounds its smoothness and gradient descent with step
+    # eta = 1 / L is non-expansive: per-step gradient differences add up, never grow.
+    eta = 4 * d.shape[0] / np.linalg.eigvalsh(d.T @ d).max()
+    steps = 40
+    optimizer = optax.sgd(eta)
+    got = sharding.sharded_fit_bt_weights(diffs, mask=mask, optimizer=optimizer,
+                                          num_steps=steps, record_every=steps)
+    expected = bradley_terry.fit_bt_weights(diffs, mask=mask, optimizer=optimizer,
+                                            num_steps=steps, record_every=steps)
+    w = np.asarray(expected.weights, np.float64)
+    # Gradient-difference bound at weights up to twice the final size, plus the rounding of
+    # each update (2 u |w| per coordinate).
+    _, grad_bound = summation_bounds((2 * np.abs(w)).astype(np.float32), diffs, mask)
+    bound = steps * (eta * np.linalg.norm(grad_bound) + 2 * U * np.linalg.norm(2 * w))
+    gap = np.linalg.norm(np.asarray(got.weights, np.float64) - w)
+    assert gap <= bound, (gap, bound)
+
+
+@check
+def bootstrap_replicates_equal_single_device():
+    key = jax.random.key(11)
+    values = RNG.random(1003).astype(np.float32)
+    counted = RNG.random(1003) < 0.6
+    for mask in (None, counted):
+        got = sharding.sharded_bootstrap_ci(key, values, num_resamples=50, mask=mask)
+        expected = metrics.bootstrap_ci(key, values, num_resamples=50, mask=mask)
+        for name in ("estimate", "low", "high", "replicates"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+
+
+def main() -> int:
+    failed = []
+    for fn in CHECKS:
+        try:
+            fn()
+        except Exception:
+            failed.append(fn.__name__)
+            print(f"FAILED {fn.__name__}", flush=True)
+            traceback.print_exc()
+        else:
+            print(f"ok {fn.__name__}", flush=True)
+    if failed:
+        print(f"{len(failed)} of {len(CHECKS)} sharded checks failed: {failed}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    assert "xla_force_host_platform_device_count=8" in os.environ.get("XLA_FLAGS", "")
+    sys.exit(main())

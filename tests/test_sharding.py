@@ -1,0 +1,64 @@
+"""Sharded computations equal the single-device ones: tests/sharded_checks.py runs them on 8
+forced CPU devices in one subprocess (JAX fixes the device count at start-up, and one
+process pays the start-up once); argument errors are checked here on one device."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from jax.sharding import Mesh
+
+from encore_jax import sharding
+
+SCRIPT = Path(__file__).with_name("sharded_checks.py")
+
+
+def test_sharded_results_equal_single_device_on_8_cpu_devices():
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = (
+        env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+    ).strip()
+    env["JAX_PLATFORMS"] = "cpu"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("ok ") >= 9
+
+
+def test_mesh_must_have_the_data_axis():
+    import jax
+
+    with pytest.raises(ValueError, match="single axis 'data'"):
+        sharding.sharded_rating_histogram(
+            np.zeros((4, 2), np.int32), 3, mesh=Mesh(np.asarray(jax.devices()), ("rows",))
+        )
+    with pytest.raises(ValueError, match="devices is empty"):
+        sharding.data_mesh([])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: sharding.sharded_rating_histogram(np.zeros((4, 2)), 3), TypeError, "integer"),
+        (lambda: sharding.sharded_rating_histogram(np.zeros((4, 2), np.int32), 3,
+                                                   mask=np.ones((4, 3), bool)),
+         ValueError, "mask must be boolean"),
+        (lambda: sharding.sharded_rating_entropy(np.zeros((4, 2), np.int32), 3,
+                                                 mask=np.zeros((4, 2), bool)),
+         ValueError, "no observed ratings"),
+        (lambda: sharding.sharded_compose(np.zeros((4, 2)), np.ones(3)), ValueError,
+         "2 rules but weights has 3"),
+        (lambda: sharding.sharded_bt_loss(np.ones(2, np.float32), np.zeros((4, 2)),
+                                          mask=np.zeros(4, bool)),
+         ValueError, "selects no pair"),
+        (lambda: sharding.sharded_bootstrap_ci(None, np.array([np.nan, 1.0])), ValueError,
+         "nan"),
+    ],
+)
+def test_bad_arguments_are_rejected_before_sharding(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
