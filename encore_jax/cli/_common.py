@@ -49,6 +49,12 @@ def print_json(report: dict[str, Any]) -> None:
     print(json.dumps(report, indent=2))
 
 
+def _fixed(value: float) -> str:
+    """4 decimals; a tiny negative prints as 0.0000, not -0.0000."""
+    text = f"{value:.4f}"
+    return text[1:] if text == "-0.0000" else text
+
+
 def print_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
     """A rich table of ``rows`` (dicts) with the given columns; floats to 4 decimals."""
     from rich.console import Console
@@ -60,7 +66,7 @@ def print_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) 
         table.add_column(column, justify="right" if numeric and column != "rule" else "left")
     for row in rows:
         table.add_row(*(
-            f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns
+            _fixed(row[c]) if isinstance(row[c], float) else str(row[c]) for c in columns
         ))
     Console().print(table)
 
