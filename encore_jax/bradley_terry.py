@@ -185,6 +185,7 @@ def _fit(
     mask: jax.Array | None,
     init_params: jax.Array,
     l2: jax.Array,
+    tol: jax.Array,
     optimizer: optax.GradientTransformation,
     num_steps: int,
     record_every: int,
@@ -193,6 +194,7 @@ def _fit(
     dtype = init_params.dtype
     diffs = diffs.astype(dtype)
     l2 = l2.astype(dtype)
+    tol = tol.astype(dtype)
     solver = optax.with_extra_args_support(optimizer)
     simplex = parameterization == "simplex"
 
@@ -232,13 +234,21 @@ def _fit(
         params, state, history = carry
         weights, loss, grad_w, value, grad_params = evaluate(params)
         history = record(history, t // record_every, t % record_every == 0, weights, loss, grad_w)
-        # optax's own arithmetic (e.g. Adam's ``decay ** count`` with an int32 count) relies on
-        # implicit promotion; allow it inside the optimizer only, whatever the caller's mode.
-        with jax.numpy_dtype_promotion("standard"):
-            updates, state = solver.update(
-                grad_params, state, params, value=value, grad=grad_params, value_fn=objective
-            )
-            params = optax.apply_updates(params, updates)
+
+        def update(operands):
+            params, state = operands
+            # optax's own arithmetic (e.g. Adam's ``decay ** count`` with an int32 count) relies
+            # on implicit promotion; allow it inside the optimizer only, whatever the caller's.
+            with jax.numpy_dtype_promotion("standard"):
+                updates, state = solver.update(
+                    grad_params, state, params, value=value, grad=grad_params, value_fn=objective
+                )
+                return optax.apply_updates(params, updates), state
+
+        # Once converged, skip the update: a line search at a float-precision optimum can spend
+        # its whole budget of function evaluations failing to find a decrease.
+        converged = jnp.max(jnp.abs(grad_params)) <= tol
+        params, state = jax.lax.cond(converged, lambda ops: ops, update, (params, state))
         return (params, state, history), None
 
     with jax.numpy_dtype_promotion("standard"):
@@ -250,14 +260,14 @@ def _fit(
     return BTFit(weights, *history, jnp.asarray(steps))
 
 
-def _check_l2(l2: Any) -> None:
-    if not _checks.is_concrete(l2):
+def _check_nonnegative(name: str, x: Any) -> None:
+    if not _checks.is_concrete(x):
         return
-    value = np.asarray(l2)
+    value = np.asarray(x)
     if value.ndim != 0 or value.dtype.kind not in "fiu":
-        raise TypeError(f"l2 must be a real scalar, got {l2!r}")
+        raise TypeError(f"{name} must be a real scalar, got {x!r}")
     if not (math.isfinite(float(value)) and float(value) >= 0):
-        raise ValueError(f"l2 must be finite and >= 0, got {float(value)}")
+        raise ValueError(f"{name} must be finite and >= 0, got {float(value)}")
 
 
 def _initial_params(
@@ -288,6 +298,7 @@ def fit_bt_weights(
     parameterization: str = "free",
     record_every: int = 10,
     mask: Bool[ArrayLike, " N"] | None = None,
+    tol: float = 0.0,
 ) -> BTFit:
     """Fits Bradley–Terry rule weights with an optax optimizer, recording the trajectory.
 
@@ -317,6 +328,9 @@ def fit_bt_weights(
       parameterization: ``"free"`` or ``"simplex"``.
       record_every: ``r`` >= 1; history is recorded every ``r`` updates and at the end.
       mask: optional boolean ``[N]``, ``True`` = pair included (pad ragged data with it).
+      tol: >= 0; once ``max_k |dJ/dtheta_k| <= tol`` the remaining steps leave the weights
+        unchanged (and cost one gradient evaluation each). ``0`` runs every update unless the
+        gradient is exactly zero; ``1e-6`` suits L-BFGS in float32.
 
     Returns:
       A :class:`BTFit`: final weights and the history of the loss, weights and gradient
@@ -331,12 +345,13 @@ def fit_bt_weights(
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
         )
-    _check_l2(l2)
+    _check_nonnegative("l2", l2)
+    _check_nonnegative("tol", tol)
     diffs = _validated_diffs(diffs)
     mask = _validated_pair_mask(mask, diffs.shape[0])
     dtype = _float_dtype(diffs)
     params = _initial_params(init, diffs.shape[1], dtype, parameterization)
     return _fit(
-        diffs, mask, params, jnp.asarray(l2, dtype), optimizer, num_steps, record_every,
-        parameterization,
+        diffs, mask, params, jnp.asarray(l2, dtype), jnp.asarray(tol, dtype), optimizer,
+        num_steps, record_every, parameterization,
     )

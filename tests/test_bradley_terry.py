@@ -130,6 +130,18 @@ def test_lbfgs_decreases_the_loss_and_reaches_a_stationary_point():
     assert np.max(np.abs(fit.grad_history[-1])) < 1e-5
 
 
+def test_tolerance_freezes_the_weights_once_converged():
+    diffs = well_conditioned_problem()
+    fit = ej.fit_bt_weights(diffs, optimizer=LBFGS, num_steps=LBFGS_STEPS, record_every=1,
+                            tol=1e-4)
+    grads = np.abs(np.asarray(fit.grad_history)).max(axis=1)
+    first = int(np.argmax(grads <= 1e-4))
+    assert 0 < first < LBFGS_STEPS
+    np.testing.assert_array_equal(fit.weight_history[first:],
+                                  np.broadcast_to(fit.weight_history[first],
+                                                  fit.weight_history[first:].shape))
+
+
 def test_simplex_fit_stays_on_the_simplex_and_beats_uniform():
     diffs = well_conditioned_problem()
     fit = ej.fit_bt_weights(diffs, parameterization="simplex")
@@ -193,6 +205,7 @@ def test_integer_diffs_are_accepted():
         (dict(record_every=0), ValueError, "record_every"),
         (dict(l2=-1.0), ValueError, "l2"),
         (dict(l2=np.nan), ValueError, "l2"),
+        (dict(tol=-1e-3), ValueError, "tol"),
         (dict(optimizer="adam"), TypeError, "optimizer"),
         (dict(init=np.zeros(3, np.float32)), ValueError, "init"),
         (dict(init=np.zeros(4, np.float32), parameterization="simplex"), ValueError, "init"),

@@ -230,3 +230,34 @@ def test_population_simplex_optimum_can_keep_noise_when_informative_rules_are_we
     w = simplex_population_optimum(*population(np.array([0.0, 0.5]), np.array([np.inf, np.inf]),
                                                3))
     assert w[0] > 0.05
+
+
+def test_slope_tolerance_matches_the_half_normal_median_by_simulation():
+    # The predicted sd of log(median of n |N(0,1)|) is 1.166 / sqrt(n) (asymptotic). With
+    # M = 4000 replications the sample sd has relative standard error 1 / sqrt(2 M) = 1.1%;
+    # allow 5 of those plus the O(1/n) finite-sample deviation (1/n = 0.2% at n = 500).
+    from theory.bt_gradients import slope_tolerance
+
+    n, m = 500, 4000
+    medians = np.median(np.abs(np.random.default_rng(0).normal(size=(m, n))), axis=1)
+    # Two sizes 10 and 100: sum (x - mean x)^2 = log(10)^2 / 2, so the tolerance at num_se = 1
+    # is sd * sqrt(2) / log(10).
+    sizes = (10, 100)
+    predicted_sd = slope_tolerance(sizes, n, num_se=1.0) * np.log(10) / np.sqrt(2)
+    assert abs(np.std(np.log(medians)) / predicted_sd - 1) < 5 / np.sqrt(2 * m) + 1 / n
+
+
+def test_theory_check_runs_and_writes_its_report(tmp_path):
+    from theory import bt_gradients
+
+    report = bt_gradients.run(tmp_path, sizes=(250, 500, 1000), num_seeds=2)
+    assert (tmp_path / "report.json").is_file() and (tmp_path / bt_gradients.FIGURE_NAME).is_file()
+    assert [r["name"] for r in report["rules"]] == [r[0] for r in bt_gradients.RULES]
+    assert report["max_final_abs_grad"] <= bt_gradients.GRAD_TOL  # every fit converged
+    for rule in report["rules"]:
+        assert np.isfinite(rule["weight_slope"]["slope"])
+        assert len(rule["median_abs_weight"]) == 3
+    assert set(report["counterexamples"]) == {"spread-but-informative", "narrow-noise"}
+    assert bt_gradients.main(["--sizes", "250", "500", "1000", "--seeds", "2", "--no-figure",
+                              "--out", str(tmp_path / "cli")]) in (0, 1)
+    assert (tmp_path / "cli" / "report.json").is_file()
