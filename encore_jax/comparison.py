@@ -23,6 +23,8 @@ The protocol of :func:`compare_methods`, stated once here:
   overall; resamples are shared across methods (paired), so the reported ENCORE-minus-method
   differences have intervals too. The RewardBench Safety aggregate resamples within each
   subset (a stratified bootstrap) and weights subsets by the named example-count table.
+  A percentile interval collapses to a point when every pair of a subset is won (or lost):
+  read ``100.0 [100.0, 100.0]`` on 100 pairs as "no loss observed", not as certainty.
 """
 
 from __future__ import annotations
@@ -210,8 +212,9 @@ def compare_methods(
 
     The split, entropy source and interval protocol are in this module's docstring. Key use
     (so that results are reproducible): ``fold_in(key, 0)`` the split (:func:`holdout_split`),
-    ``1`` the random weights, ``2`` random tie credits, ``3`` the method bootstrap, ``4`` the
-    per-rule bootstrap.
+    ``1`` the random weights, ``2`` random tie credits of the methods, ``3`` the bootstrap
+    (methods and per-rule accuracies together; ``fold_in(fold_in(key, 3), g + 1)`` for
+    subset ``g``), ``4`` random tie credits of the rules.
 
     Args:
       key: PRNG key.
@@ -360,20 +363,35 @@ def compare_methods(
         jax.random.fold_in(keys[2], 0), tie, at["random"], num_random)
     tie_rate, seed_accuracy = np.asarray(tie_rate), np.asarray(seed_accuracy)
 
-    # Intervals: every bootstrap below has values [R, N_eval] with a per-row mask, so they
-    # share one compiled kernel; one key for overall and the paired differences (paired
-    # resamples), an independent key per subset (stratified for the safety aggregate).
+    # Intervals. Every bootstrap below has the same values [R + K, N_eval] (the R reported
+    # rows, then each rule's own credit under rule_tie) and a per-row mask, so all share one
+    # compiled kernel. One key for overall and the paired differences (paired resamples),
+    # an independent key per subset (stratified for the safety aggregate). A rule row counts
+    # the pairs where the rule rated both responses; only its overall interval is reported.
+    rule_credit = _credit(jnp.asarray(eval_data.diffs).T,
+                          jax.random.fold_in(keys[4], 0) if rule_tie == "random" else None,
+                          rule_tie)
+    stacked = jnp.concatenate([values, rule_credit], axis=0)
+    rated = eval_data.observed.T  # [K, N_eval]
+
+    def row_masks(pairs_counted: np.ndarray) -> jax.Array:
+        rule_rows = rated & pairs_counted[None, :]
+        # A rule that rated no pair of this subset: count all pairs (its row is discarded).
+        rule_rows = np.where(rule_rows.any(axis=1)[:, None], rule_rows, True)
+        method_rows = np.broadcast_to(pairs_counted, values.shape)
+        return jnp.asarray(np.concatenate([method_rows, rule_rows], axis=0))
+
     boot = dict(num_resamples=num_resamples, confidence=confidence)
-    everything = jnp.ones(values.shape, bool)
-    overall = _host(bootstrap_ci(keys[3], values, mask=everything, **boot))
-    encore_minus = _host(bootstrap_ci(keys[3], values[:1] - values, mask=everything, **boot))
+    all_pairs = row_masks(np.ones(values.shape[1], bool))
+    overall = _host(bootstrap_ci(keys[3], stacked, mask=all_pairs, **boot))
+    encore_minus = _host(bootstrap_ci(keys[3], stacked[:1] - stacked, mask=all_pairs, **boot))
     subset_names = [] if eval_data.subset is None else _unique_in_order(eval_data.subset)
     per_subset = {}
     for g, name in enumerate(subset_names):
         in_subset = eval_data.subset == name
-        mask = jnp.asarray(np.broadcast_to(in_subset, values.shape))
-        per_subset[name] = (_host(bootstrap_ci(jax.random.fold_in(keys[3], g + 1), values,
-                                               mask=mask, **boot)), int(in_subset.sum()))
+        ci = _host(bootstrap_ci(jax.random.fold_in(keys[3], g + 1), stacked,
+                                mask=row_masks(in_subset), **boot))
+        per_subset[name] = (_HostCI(*(x[:len(rows)] for x in ci)), int(in_subset.sum()))
     safety_report = None
     safety: list[dict[str, float] | None] = [None] * len(rows)
     if set(REWARDBENCH_SAFETY_SUBSETS) <= set(subset_names):
@@ -409,9 +427,13 @@ def compare_methods(
         eval_data.chosen, eval_data.rejected, num_levels, chosen_mask=eval_data.chosen_mask,
         rejected_mask=eval_data.rejected_mask, rule_names=names, entropies=entropies,
         temperature=temperature, bt_weights=None if not fit_bt else bt_report["weights"],
-        tie=rule_tie, key=keys[4], num_resamples=num_resamples, confidence=confidence,
-        disagreement=disagreement, base=base, estimator=estimator,
+        tie="half" if rule_tie == "random" else rule_tie, disagreement=disagreement, base=base,
+        estimator=estimator,
     )
+    for k, rule in enumerate(rules):  # accuracy and interval from the joint bootstrap above
+        r = len(rows) + k
+        rule.update(accuracy=float(overall.estimate[r]), accuracy_low=float(overall.low[r]),
+                    accuracy_high=float(overall.high[r]))
     return {
         "num_pairs": int(num_pairs),
         "num_train_pairs": int(train_data.chosen.shape[0]),

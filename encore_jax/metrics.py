@@ -710,7 +710,7 @@ def rule_summary(
         ci = bootstrap_ci(boot_key, credit, mask=observed.T, num_resamples=num_resamples,
                           confidence=confidence)
         accuracy = ci.estimate
-        low, high = [float(x) for x in ci.low], [float(x) for x in ci.high]
+        low, high = np.asarray(ci.low).tolist(), np.asarray(ci.high).tolist()
 
     entropy_rank = _host_average_ranks(np.asarray(entropies))
     if bt_weights is None:

@@ -19,7 +19,7 @@ def test_demo_runs_the_comparison_on_the_simulated_ensemble(capsys):
     from encore_jax.cli.demo import demo_pairs
 
     report = run_json(capsys, "demo", "--no-figures", "--resamples", "200", "--num-random", "5",
-                      "--bt-steps", "100")
+                      "--no-bt")  # BT in the comparison is tested in test_comparison.py
     train, pairs, names = demo_pairs(0)
     assert report["rule_names"] == names and len(names) == 10
     assert report["num_eval_pairs"] == 740 and report["num_train_pairs"] == len(train.chosen)

@@ -1,6 +1,6 @@
 """compare_methods, its figures and `encore-jax compare`, against NumPy recomputations.
 
-Every comparison here uses the same shapes (200 pairs, 4 rules, 5 subsets, 200 resamples)
+Every comparison here uses the same shapes (200 pairs, 10 rules, 5 subsets, 200 resamples)
 so that JAX compiles the kernels once for the whole file.
 """
 
@@ -16,16 +16,19 @@ from encore_jax import cli
 from encore_jax.metrics import REWARDBENCH_SAFETY_SUBSETS
 
 LEVELS = 5
+K = 10
 OPTIONS = dict(num_resamples=200, num_random=5, bt_options={"num_steps": 100})
 
 
 @pytest.fixture(scope="module")
 def pairs():
-    """200 simulated pairs, 4 rules of decreasing informativeness, 40 per safety subset."""
+    """200 simulated pairs, 10 rules of decreasing informativeness, 40 per safety subset."""
+    # 1000 pairs x 10 rules simulated (the demo's shape: one compilation for both), the
+    # first 200 pairs kept; informativeness decreasing, spread increasing over the rules.
     ensemble = ej.simulate_rule_ensemble(
-        jax.random.key(5), 200, informativeness=np.array([2.0, 1.0, 0.4, 0.0], np.float32),
-        spread=np.array([0.8, 1.5, 3.0, np.inf], np.float32))
-    chosen, rejected = np.asarray(ensemble.chosen), np.asarray(ensemble.rejected)
+        jax.random.key(5), 1000, informativeness=np.linspace(3.0, 0.0, K, dtype=np.float32),
+        spread=np.array([0.6, 0.8, 1.0, 1.3, 1.6, 2, 3, 5, np.inf, np.inf], np.float32))
+    chosen, rejected = np.asarray(ensemble.chosen)[:200], np.asarray(ensemble.rejected)[:200]
     rng = np.random.default_rng(0)
     chosen_mask = rng.random(chosen.shape) < 0.95
     return ej.Pairs(chosen, rejected, chosen_mask, np.ones(chosen.shape, bool),
@@ -93,15 +96,15 @@ def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch)
     np.testing.assert_allclose(report["entropies"], entropies, rtol=1e-6)
     encore = np.exp(-entropies / 2) / np.exp(-entropies / 2).sum()
     np.testing.assert_allclose(rows["encore"]["weights"], encore, rtol=1e-5)
-    lowest = np.zeros(4)
+    lowest = np.zeros(K)
     lowest[np.argsort(entropies, kind="stable")[:3]] = 1 / 3
     np.testing.assert_allclose(rows["lowest_entropy"]["weights"], lowest, rtol=1e-6)
 
-    single = [accuracy(diffs[held], np.eye(4)[k]) for k in range(4)]
-    best_on_train = int(np.argmax([accuracy(diffs[train], np.eye(4)[k]) for k in range(4)]))
+    single = [accuracy(diffs[held], np.eye(K)[k]) for k in range(K)]
+    best_on_train = int(np.argmax([accuracy(diffs[train], np.eye(K)[k]) for k in range(K)]))
     expected = {
         "encore": accuracy(diffs[held], encore),
-        "uniform": accuracy(diffs[held], np.full(4, 0.25)),
+        "uniform": accuracy(diffs[held], np.full(K, 1 / K)),
         "single_mean": np.mean(single),
         "single_best": single[best_on_train],
         "lowest_entropy": accuracy(diffs[held], lowest),
@@ -112,7 +115,7 @@ def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch)
     for subset in REWARDBENCH_SAFETY_SUBSETS:
         rows_in = held[pairs.subset[held] == subset]
         assert rows["uniform"]["subsets"][subset]["estimate"] == pytest.approx(
-            accuracy(diffs[rows_in], np.full(4, 0.25)), rel=1e-5)
+            accuracy(diffs[rows_in], np.full(K, 1 / K)), rel=1e-5)
         assert rows["uniform"]["subsets"][subset]["num_pairs"] == len(rows_in) == 20
 
     # The Safety aggregate is the count-weighted mean of the subset accuracies (v1 counts).
@@ -141,21 +144,22 @@ def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch)
 
 
 def test_bt_is_never_scored_on_its_training_pairs(pairs):
-    # Adversarial split: on the train pairs rule 0 always favours the chosen response, on
-    # the eval pairs it always favours the rejected one. Scored on its own training pairs
-    # BT would look near perfect; on the held-out pairs its weight on rule 0 hurts it.
+    # Adversarial split: only rule 0 separates the responses; on the train pairs it always
+    # favours the chosen one, on the eval pairs the rejected one. Scored on its own training
+    # pairs BT would be perfect; on the held-out pairs its positive weight loses every pair.
     chosen, rejected = pairs.chosen.copy(), pairs.rejected.copy()
+    chosen[:, 1:] = rejected[:, 1:]
     train, held = np.arange(0, 200, 2), np.arange(1, 200, 2)
     chosen[train, 0], rejected[train, 0] = 4, 0
     chosen[held, 0], rejected[held, 0] = 0, 4
-    data = pairs._replace(chosen=chosen, rejected=rejected)
+    data = pairs._replace(chosen=chosen, rejected=rejected, chosen_mask=None)
     report = ej.compare_methods(jax.random.key(1), data, LEVELS, split=(train, held), **OPTIONS)
     bt = next(row for row in report["methods"] if row["name"] == "bradley_terry")
     assert bt["weights"][0] > 0
-    observed = pairs.chosen_mask & pairs.rejected_mask
-    diffs = np.where(observed, chosen - rejected, 0).astype(np.float64)
+    diffs = (chosen - rejected).astype(np.float64)
     assert bt["accuracy"]["estimate"] == pytest.approx(accuracy(diffs[held], bt["weights"]))
-    assert accuracy(diffs[train], bt["weights"]) > 0.9 > bt["accuracy"]["estimate"]
+    assert accuracy(diffs[train], bt["weights"]) == 1.0
+    assert bt["accuracy"]["estimate"] == 0.0 and bt["accuracy"]["high"] == 0.0
     with pytest.raises(ValueError, match="overlap"):
         ej.compare_methods(jax.random.key(1), data, LEVELS, split=(train, train[:5]), **OPTIONS)
 
@@ -173,7 +177,7 @@ def test_figures_render_to_png(pairs, tmp_path):
 
 
 def write_pairs_csv(path, pairs):
-    names = [f"r{k}" for k in range(pairs.chosen.shape[1])]
+    names = [f"r{k}" for k in range(K)]
     header = [f"chosen_{n}" for n in names] + [f"rejected_{n}" for n in names] + ["subset"]
     lines = [",".join(header)]
     for i in range(len(pairs.chosen)):
@@ -195,7 +199,7 @@ def test_cli_compare_end_to_end(pairs, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text())["methods"] == report["methods"]
     library = ej.compare_methods(jax.random.key(0), pairs, LEVELS, **OPTIONS)
-    assert report["rule_names"] == ["r0", "r1", "r2", "r3"]
+    assert report["rule_names"] == [f"r{k}" for k in range(K)]
     for got, want in zip(report["methods"], library["methods"], strict=True):
         assert got["name"] == want["name"]
         assert got["accuracy"] == pytest.approx(want["accuracy"], rel=1e-6)

@@ -58,18 +58,20 @@ def test_bootstrap_matches_a_numpy_loop_over_the_same_draws(rng, use_mask):
 
 
 def test_bootstrap_chunking_and_per_row_masks_do_not_change_the_draws(rng):
-    values = rng.random((3, N)).astype(np.float32)
+    # Shapes as in the test above ([2, N] values, [N] masks), so most kernels are reused.
+    values = rng.random((2, N)).astype(np.float32)
     mask = rng.random(N) < 0.5
     key = jax.random.key(3)
     whole = ej.bootstrap_ci(key, values, num_resamples=B, mask=mask)
-    for batch_size in (7,):  # 7 does not divide 64: exercises lax.map's remainder
-        chunked = ej.bootstrap_ci(key, values, num_resamples=B, mask=mask, batch_size=batch_size)
-        # Same draws; only the float32 summation order may differ between vmap widths.
-        np.testing.assert_allclose(chunked.replicates, whole.replicates, rtol=1e-6)
-    per_row = ej.bootstrap_ci(key, values, num_resamples=B, mask=np.broadcast_to(mask, (3, N)))
+    # 7 does not divide 64: exercises lax.map's remainder. Same draws; only the float32
+    # summation order may differ between vmap widths.
+    chunked = ej.bootstrap_ci(key, values, num_resamples=B, mask=mask, batch_size=7)
+    np.testing.assert_allclose(chunked.replicates, whole.replicates, rtol=1e-6)
+    per_row = ej.bootstrap_ci(key, values, num_resamples=B, mask=np.broadcast_to(mask, (2, N)))
     np.testing.assert_allclose(per_row.replicates, whole.replicates, rtol=1e-6)
-    single = ej.bootstrap_ci(key, values[1], num_resamples=B, mask=mask)
-    np.testing.assert_allclose(single.replicates, whole.replicates[1], rtol=1e-6)
+    unmasked = ej.bootstrap_ci(key, values, num_resamples=B)
+    single = ej.bootstrap_ci(key, values[1], num_resamples=B)
+    np.testing.assert_allclose(single.replicates, unmasked.replicates[1], rtol=1e-6)
 
 
 def masked_second_moment(sample, valid):
@@ -114,7 +116,7 @@ def test_bootstrap_rejects_bad_arguments(kwargs, error, match):
 @pytest.mark.parametrize("seed", range(4))
 def test_correlation_matches_scipy(seed):
     rng = np.random.default_rng(seed)
-    k = (10, 6, 25, 10)[seed]
+    k = (10, 10, 25, 10)[seed]  # 10 rules as in the paper (and the demo: one compilation)
     entropies = rng.normal(size=k)
     accuracies = -0.7 * entropies + rng.normal(size=k)
     if seed == 3:  # ties in both variables (average ranks)
@@ -221,13 +223,10 @@ def test_rule_summary_flags_strong_rank_disagreement(rng):
     # Entropy ranks 1..4; BT ranks 4..1 (largest weight last). Gaps 3, 1, 1, 3 against the
     # threshold 0.5 * (K - 1) = 1.5: the two extreme rules are flagged.
     rows = ej.rule_summary(chosen, rejected, 3, entropies=np.array([0.1, 0.2, 0.3, 0.4]),
-                           bt_weights=np.array([-1.0, 0.0, 1.0, 2.0]),
-                           key=jax.random.key(0), num_resamples=B)
+                           bt_weights=np.array([-1.0, 0.0, 1.0, 2.0]))
     assert [r["entropy_rank"] for r in rows] == [1, 2, 3, 4]
     assert [r["bt_rank"] for r in rows] == [4, 3, 2, 1]
     assert [r["rank_disagreement"] for r in rows] == [True, False, False, True]
-    for r in rows:
-        assert r["accuracy_low"] <= r["accuracy"] <= r["accuracy_high"]
     unflagged = ej.rule_summary(chosen, rejected, 3, entropies=np.array([0.1, 0.2, 0.3, 0.4]),
                                 bt_weights=np.array([2.0, 1.0, 0.0, -1.0]))
     assert not any(r["rank_disagreement"] for r in unflagged)
