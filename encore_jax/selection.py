@@ -106,7 +106,7 @@ def _canonical(score: jax.Array) -> jax.Array:
 
 def _top_k_mask(score: jax.Array, k: int) -> jax.Array:
     """Boolean ``[N, K]`` mask of the ``k`` largest entries of each row; among equal scores
-    the lower rule index wins. NaN ranks below every number (including ``-inf``).
+    the lower rule index wins. NaN ranks as ``-inf``: below every finite score.
 
     ``lax.top_k`` puts the lower index first among equal values, which is exactly this
     tie rule. For ``k > K / 2`` the complement is cheaper: the ``K - k`` *excluded* rules are
@@ -178,7 +178,8 @@ def select_rules(
       ``True`` per row.
 
     Non-finite inputs raise ``ValueError`` when concrete. Under an outer ``jit`` they cannot
-    raise: a NaN score then ranks below every number (the row still has ``k`` ones).
+    raise: a NaN score then ranks as ``-inf``, below every finite score (the row still has
+    ``k`` ones).
     """
     scores_a, scores_b = _validated_pair_scores(scores_a, scores_b)
     num_pairs, num_rules = scores_a.shape

@@ -238,17 +238,22 @@ def test_vmap_over_batches_of_pair_sets(rng):
         np.testing.assert_array_equal(got[i], reference_select(a[i], b[i], 3))
 
 
-def test_non_finite_scores_under_jit_rank_last():
-    # Concrete NaN raises (see the bad-input tests); under jit it cannot, and ranks below
-    # every number, -inf included, so rows keep exactly k ones.
-    a = jnp.array([[jnp.nan, 1.0, -jnp.inf, 0.5], [jnp.nan, jnp.nan, 2.0, jnp.nan]])
-    b = jnp.zeros_like(a)
-    relevance = jnp.array([0.0, 0.0, 0.0, 0.0])
-    select = jax.jit(lambda a, k: ej.select_rules(a, b, k, relevance=relevance), static_argnums=1)
-    # |a - b| maps -inf to +inf: the -inf score becomes the largest discrepancy.
-    np.testing.assert_array_equal(select(a, 1), [[0, 0, 1, 0], [0, 0, 1, 0]])
-    np.testing.assert_array_equal(select(a, 3), [[0, 1, 1, 1], [1, 1, 1, 0]])
-    np.testing.assert_array_equal(select(-jnp.abs(a), 2).sum(1), [2, 2])
+def test_non_finite_scores_under_jit_rank_as_minus_infinity():
+    # Concrete NaN raises (see the bad-input tests); under jit it cannot: NaN then ranks as
+    # -inf (below every finite score, tied with -inf and broken by index), and rows keep
+    # exactly k ones. With a == b the score is the relevance itself.
+    relevance = jnp.array([[jnp.nan, 1.0, -jnp.inf, 0.5], [jnp.nan, jnp.nan, 2.0, jnp.nan]])
+    zeros = jnp.zeros(relevance.shape)
+    select = jax.jit(lambda rel, k: ej.select_rules(zeros, zeros, k, relevance=rel),
+                     static_argnums=1)
+    np.testing.assert_array_equal(select(relevance, 1), [[0, 1, 0, 0], [0, 0, 1, 0]])
+    np.testing.assert_array_equal(select(relevance, 2), [[0, 1, 0, 1], [1, 0, 1, 0]])
+    # k = 3 > K / 2 takes the complement branch: NaN and -inf are excluded by index too.
+    np.testing.assert_array_equal(select(relevance, 3), [[1, 1, 0, 1], [1, 1, 1, 0]])
+    # |a - b| maps a = -inf to +inf: the largest discrepancy.
+    a = jnp.array([[jnp.nan, 1.0, -jnp.inf, 0.5]])
+    picked = jax.jit(lambda a: ej.select_rules(a, jnp.zeros_like(a), 1))(a)
+    np.testing.assert_array_equal(picked, [[0, 0, 1, 0]])
 
 
 def test_shape_annotations_hold_at_run_time(rng):
