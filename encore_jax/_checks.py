@@ -137,6 +137,8 @@ def check_levels_in_range(
     if not (is_concrete(ratings) and (mask is None or is_concrete(mask))):
         return
     host = np.asarray(ratings)
+    if host.size == 0 or (host.min() >= 0 and host.max() < num_levels):
+        return  # every entry, observed or not, is a level: two cheap passes, no temporaries
     bad = (host < 0) | (host >= num_levels)
     if mask is not None:
         bad &= np.asarray(mask)

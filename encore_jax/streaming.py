@@ -120,9 +120,8 @@ def _check_levels(values: np.ndarray, mask: np.ndarray, num_levels: int, first_r
     if not np.issubdtype(values.dtype, np.integer):
         raise TypeError(f"ratings must hold integer levels, got dtype {values.dtype}; use "
                         "discretize() or iter_rating_chunks(..., bin_range=) for scores")
-    observed = np.where(mask, values, 0)
-    if observed.min(initial=0) >= 0 and observed.max(initial=0) < num_levels:
-        return
+    if values.size == 0 or (values.min() >= 0 and values.max() < num_levels):
+        return  # every entry, observed or not, is a level
     bad = mask & ((values < 0) | (values >= num_levels))
     i, k = (int(j) for j in np.argwhere(bad)[0])
     raise ValueError(f"ratings has level {values[i, k]} at row {first_row + i}, rule {k}, "

@@ -1,0 +1,1 @@
+"""Speed of encore-jax against NumPy / SciPy / scikit-learn (``python -m benchmarks.run``)."""
