@@ -215,8 +215,9 @@ def bootstrap_ci(
     ``[*batch, N]`` each row resamples its own counted items.
 
     Resamples run in ``lax.map`` steps of ``batch_size`` resamples vmapped at once, so memory
-    is ``O(batch_size * N)`` whatever ``num_resamples`` is (1000 resamples of a million pairs
-    fit easily on a CPU; about 10 s on 2 CPU cores, one draw per item and resample).
+    is ``O(batch_size * N)`` whatever ``num_resamples`` is: 1000 resamples of a million pairs
+    took about 14 s of CPU time (18-20 s wall on a shared 2-core CPU) with a 0.35 GB peak
+    resident set.
 
     Args:
       key: PRNG key.
@@ -329,11 +330,16 @@ def _bootstrap_shared(
 ) -> tuple[jax.Array, jax.Array]:
     n = values.shape[-1]
     positions, count = _counted_positions(mask, n)
-    valid = jnp.arange(n, dtype=jnp.int32) < count
-    estimate = statistic(jnp.take(values, positions, axis=-1), valid)
+    if mask is None:  # every item counts: no position lookup, a constant all-True `valid`
+        valid = jnp.ones((n,), bool)
+        estimate = statistic(values, valid)
+    else:
+        valid = jnp.arange(n, dtype=jnp.int32) < count
+        estimate = statistic(jnp.take(values, positions, axis=-1), valid)
 
     def one(resample: jax.Array) -> jax.Array:
-        items = positions[_draws(key, resample, n, count)]
+        draws = _draws(key, resample, n, count)
+        items = draws if mask is None else positions[draws]
         return statistic(jnp.take(values, items, axis=-1), valid)
 
     resamples = jnp.arange(num_resamples, dtype=jnp.uint32)
