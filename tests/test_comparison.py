@@ -216,3 +216,15 @@ def test_cli_compare_end_to_end(pairs, tmp_path, capsys):
     assert cli.main([*argv, "--force"]) == 0
     out_text = capsys.readouterr().out
     assert "ENCORE (tau=2)" in out_text and "figures:" in out_text
+
+
+def test_calibration_ratings_set_the_entropies(pairs):
+    calibration = np.asarray(ej.simulate_rule_ensemble(
+        jax.random.key(9), 1000, informativeness=np.zeros(K, np.float32),
+        spread=np.linspace(0.5, 3.0, K, dtype=np.float32)).chosen)
+    report = ej.compare_methods(jax.random.key(0), pairs, LEVELS, calibration=calibration,
+                                **OPTIONS)
+    entropies = np.asarray(ej.rating_entropy(calibration, LEVELS))
+    np.testing.assert_allclose(report["entropies"], entropies, rtol=1e-6)
+    assert report["protocol"]["entropy_source"].startswith("calibration set (1000")
+    assert [r["entropy"] for r in report["rules"]] == pytest.approx(list(entropies), rel=1e-6)

@@ -232,3 +232,19 @@ def test_rule_summary_flags_strong_rank_disagreement(rng):
     assert not any(r["rank_disagreement"] for r in unflagged)
     with pytest.raises(ValueError, match="rated no pair"):
         ej.rule_summary(chosen, rejected, 3, chosen_mask=np.zeros((32, 4), bool))
+
+
+def test_shape_annotations_hold_at_run_time(rng):
+    import beartype
+    from jaxtyping import jaxtyped
+
+    def checked(fn):
+        return jaxtyped(typechecker=beartype.beartype)(fn)
+
+    values = rng.random((2, N)).astype(np.float32)
+    checked(ej.pair_credit)(values - 0.5, tie="half")
+    checked(ej.bootstrap_ci)(jax.random.key(0), values, num_resamples=B, mask=rng.random(N) < 0.5)
+    checked(ej.entropy_accuracy_correlation)(rng.random(10).astype(np.float32),
+                                              rng.random(10).astype(np.float32))
+    ratings = rng.integers(0, 3, (N, 4)).astype(np.int32)
+    checked(ej.rule_summary)(ratings, ratings[::-1], 3)
