@@ -127,7 +127,8 @@ def bt_loss(
       weights: ``w`` ``[K]``.
       diffs: ``d = chosen - rejected`` ``[N, K]`` (integer ratings are converted to float).
       mask: optional boolean ``[N]``, ``True`` = pair included (the set ``M``; all pairs by
-        default). Use it to pad ragged batches to a static shape.
+        default). Use it to pad ragged batches to a static shape. An all-``False`` mask raises
+        (under an outer ``jit`` it gives NaN).
 
     Returns:
       The scalar loss (nats per pair).

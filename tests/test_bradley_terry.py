@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
+from strategies import LBFGS
 
 import encore_jax as ej
 
 # Shared shapes and optimizer instances: the fit loop is compiled once per configuration.
 NUM_PAIRS, NUM_RULES = 256, 4
-LBFGS, LBFGS_STEPS = optax.lbfgs(), 40
+LBFGS_STEPS = 40
 SHORT = dict(num_steps=25, record_every=10)  # one compiled loop for the short fits below
 
 
@@ -132,11 +133,10 @@ def test_lbfgs_decreases_the_loss_and_reaches_a_stationary_point():
 
 def test_tolerance_freezes_the_weights_once_converged():
     diffs = well_conditioned_problem()
-    fit = ej.fit_bt_weights(diffs, optimizer=LBFGS, num_steps=LBFGS_STEPS, record_every=1,
-                            tol=1e-4)
+    fit = ej.fit_bt_weights(diffs, optimizer=LBFGS, num_steps=LBFGS_STEPS, tol=1e-4)
     grads = np.abs(np.asarray(fit.grad_history)).max(axis=1)
-    first = int(np.argmax(grads <= 1e-4))
-    assert 0 < first < LBFGS_STEPS
+    first = int(np.argmax(grads <= 1e-4))  # records every 10 steps: 0, 10, ..., 40
+    assert 0 < first < len(grads) - 1
     np.testing.assert_array_equal(fit.weight_history[first:],
                                   np.broadcast_to(fit.weight_history[first],
                                                   fit.weight_history[first:].shape))
@@ -238,3 +238,22 @@ def test_default_optimizer_is_reused():
 
     assert _default_optimizer() is _default_optimizer()
     assert isinstance(_default_optimizer(), optax.GradientTransformation)
+
+
+def test_shape_annotations_hold_at_run_time():
+    import beartype
+    from jaxtyping import jaxtyped
+
+    def checked(fn):
+        return jaxtyped(typechecker=beartype.beartype)(fn)
+
+    weights, diffs = random_problem(7)
+    checked(ej.bt_loss)(weights, diffs)
+    checked(ej.bt_gradient)(weights, diffs.astype(np.int32), mask=np.ones(NUM_PAIRS, bool))
+    fit = checked(ej.fit_bt_weights)(diffs, init=np.full(NUM_RULES, 0.1, np.float32), **SHORT)
+    assert isinstance(fit, ej.BTFit)
+    ens = checked(ej.simulate_rule_ensemble)(
+        jax.random.key(0), 4096, informativeness=np.array([1.0, 0.0, 1.0, 2.0], np.float32),
+        spread=np.array([1.0, np.inf, 1.0, 1.0], np.float32),
+    )
+    assert isinstance(ens, ej.RuleEnsemble)

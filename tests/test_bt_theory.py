@@ -10,11 +10,11 @@ import itertools
 
 import jax
 import numpy as np
-import optax
 import scipy.optimize
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.special import expit
+from strategies import LBFGS
 
 import encore_jax as ej
 from encore_jax.simulate import rating_distributions
@@ -23,7 +23,7 @@ NUM_RULES = 4
 NOISE = np.array([True, True, False, False])  # rules 0, 1: pure noise; rules 2, 3: informative
 DELTA = 1e-6  # failure probability per concentration bound (12 examples: < 1e-4 per test)
 Z_SCORE = 5.0  # CLT bounds: P(|N(0,1)| > 5) = 5.7e-7 per coordinate
-LBFGS, LBFGS_STEPS = optax.lbfgs(), 40  # L-BFGS reaches the MLE to float precision here
+LBFGS_STEPS = 40  # L-BFGS reaches the MLE to float precision here
 
 
 def difference_moments(beta, spread, num_levels):

@@ -172,17 +172,13 @@ def test_ratings_are_consistent_and_deterministic():
     pref = np.asarray(a.preferred_a)[:, None]
     np.testing.assert_array_equal(a.chosen, np.where(pref, a.ratings_a, a.ratings_b))
     np.testing.assert_array_equal(a.rejected, np.where(pref, a.ratings_b, a.ratings_a))
-    # A legacy uint32 key works too.
-    legacy = ej.simulate_rule_ensemble(jax.random.PRNGKey(3), 8, informativeness=beta,
-                                       spread=spread)
-    assert legacy.ratings_a.shape == (8, NUM_RULES)
 
 
 def test_jit_and_vmap_keep_num_levels_static():
-    beta, spread = jnp.array([0.0, 1.0]), jnp.array([jnp.inf, 2.0])
+    beta, spread = jnp.array([0.0, 1.0, 2.0, 0.5]), jnp.array([jnp.inf, 2.0, 1.0, 3.0])
 
     def sim(key, beta, spread):
-        return ej.simulate_rule_ensemble(key, 32, informativeness=beta, spread=spread)
+        return ej.simulate_rule_ensemble(key, NUM_PAIRS, informativeness=beta, spread=spread)
 
     eager = sim(jax.random.key(1), beta, spread)
     jitted = jax.jit(sim)(jax.random.key(1), beta, spread)
@@ -191,7 +187,7 @@ def test_jit_and_vmap_keep_num_levels_static():
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6)
     batched = jax.vmap(sim, in_axes=(0, None, None))(jax.random.split(jax.random.key(2), 3),
                                                      beta, spread)
-    assert batched.ratings_a.shape == (3, 32, 2) and batched.num_levels == 5
+    assert batched.ratings_a.shape == (3, NUM_PAIRS, NUM_RULES) and batched.num_levels == 5
     assert len(jax.tree_util.tree_leaves(batched)) == 5
 
 
