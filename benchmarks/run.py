@@ -79,18 +79,25 @@ def _block(x: Any) -> Any:
     return jax.block_until_ready(x)
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
-    """First call (warm-up, compile included for JAX), then ``repeats`` timed calls."""
-    start = time.perf_counter()
-    result = _block(fn())
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
+def timed(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict[str, Any]]:
+    """A first call of each function (warm-up; compile included for JAX), then ``repeats``
+    rounds calling each once in turn: interleaved, so that a change of machine load during
+    the run (other processes share these cores) hits every implementation alike."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, fn in fns.items():
         start = time.perf_counter()
-        _block(fn())
-        times.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times,
-            "first_call_s": first, "result": result}
+        result = _block(fn())
+        out[name] = {"first_call_s": time.perf_counter() - start, "times_s": [],
+                     "result": result}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            _block(fn())
+            out[name]["times_s"].append(time.perf_counter() - start)
+    for timing in out.values():
+        timing["median_s"] = statistics.median(timing["times_s"])
+        timing["min_s"] = min(timing["times_s"])
+    return out
 
 
 def compiled(fn: Callable[..., Any], *args: Any) -> tuple[Callable[..., Any], float]:
@@ -113,16 +120,6 @@ def with_speedup(entries: list[dict], baseline: str) -> list[dict]:
         e["baseline"] = baseline
         e["speedup"] = base / e["median_s"]
     return entries
-
-
-def memcpy_gbps(nbytes: int, repeats: int) -> dict[str, Any]:
-    src = np.random.default_rng(0).integers(0, 255, nbytes, dtype=np.uint8)
-    dst = np.empty_like(src)
-    timing = timed(lambda: np.copyto(dst, src), repeats)
-    return {"bytes": nbytes, "median_s": timing["median_s"],
-            "gbps": nbytes / timing["median_s"] / 1e9,
-            "note": "np.copyto of a buffer the size of the largest entropy input; GB/s = "
-                    "bytes copied / s (each byte read once and written once)"}
 
 
 # ------------------------------------------------------------------------------------------
@@ -148,42 +145,50 @@ def scipy_entropy_per_rule(ratings: np.ndarray, num_levels: int) -> np.ndarray:
     ])
 
 
-def bench_entropy(
-    n: int, repeats: int, memcpy: float | None, kernels: tuple[str, ...]
-) -> list[dict]:
+def bench_entropy(n: int, repeats: int, kernels: tuple[str, ...]) -> list[dict]:
     ratings = np.random.default_rng(n).integers(0, LEVELS, size=(n, RULES), dtype=np.int8)
     on_device = jax.device_put(ratings)
     size = {"rows": n, "rules": RULES, "levels": LEVELS, "dtype": "int8",
             "bytes": int(ratings.nbytes)}
-    out = []
-    reference = numpy_offset_bincount_entropy(ratings, LEVELS)
-    timing = timed(lambda: numpy_offset_bincount_entropy(ratings, LEVELS), repeats)
-    out.append(entry("numpy_offset_bincount+scipy_entr", size, timing))
-    timing = timed(lambda: scipy_entropy_per_rule(ratings, LEVELS), repeats)
-    out.append(entry("scipy.stats.entropy_per_rule", size, timing))
-    program, compile_s = compiled(lambda r: ej.rating_entropy(r, LEVELS), on_device)
-    timing = timed(lambda: program(on_device), repeats)
-    error = float(np.max(np.abs(np.asarray(timing["result"]) - reference)))
-    out.append(entry("encore_jax.rating_entropy (jit)", size, timing, compile_s=compile_s,
-                     max_abs_error_vs_numpy=error,
-                     kernel=entropy_module._histogram_kernel_name(LEVELS)))
-    timing = timed(lambda: ej.rating_entropy(on_device, LEVELS), repeats)
-    out.append(entry("encore_jax.rating_entropy (eager, host range check)", size, timing))
-    expected = np.bincount(
-        np.add(ratings, np.arange(RULES, dtype=np.intp) * LEVELS, dtype=np.intp).ravel(),
-        minlength=RULES * LEVELS).reshape(RULES, LEVELS) if kernels else None
+    copy = np.empty_like(ratings)
+    fns = {
+        "numpy_offset_bincount+scipy_entr": lambda: numpy_offset_bincount_entropy(ratings, LEVELS),
+        "scipy.stats.entropy_per_rule": lambda: scipy_entropy_per_rule(ratings, LEVELS),
+        "memcpy (np.copyto, same bytes)": lambda: np.copyto(copy, ratings),
+    }
+    program, entropy_compile_s = compiled(lambda r: ej.rating_entropy(r, LEVELS), on_device)
+    fns["encore_jax.rating_entropy (jit)"] = lambda: program(on_device)
+    fns["encore_jax.rating_entropy (eager, host range check)"] = (
+        lambda: ej.rating_entropy(on_device, LEVELS))
+    kernel_compile_s = {}
     for name in kernels:
         fn = functools.partial(entropy_module._HISTOGRAM_KERNELS[name], mask=None,
                                num_levels=LEVELS)
-        program, compile_s = compiled(fn, on_device)
-        timing = timed(lambda program=program: program(on_device), repeats)
-        exact = bool(np.array_equal(np.asarray(timing["result"]), expected))
-        out.append(entry(f"histogram kernel '{name}' (jit)", size, timing,
-                         compile_s=compile_s, counts_equal_bincount=exact))
-    for e in out:
+        kernel, kernel_compile_s[name] = compiled(fn, on_device)
+        fns[f"histogram kernel '{name}' (jit)"] = (lambda kernel=kernel: kernel(on_device))
+    timings = timed(fns, repeats)
+    reference = timings["numpy_offset_bincount+scipy_entr"]["result"]
+    expected = np.bincount(
+        np.add(ratings, np.arange(RULES, dtype=np.intp) * LEVELS, dtype=np.intp).ravel(),
+        minlength=RULES * LEVELS).reshape(RULES, LEVELS)
+    copy_gbps = ratings.nbytes / timings["memcpy (np.copyto, same bytes)"]["median_s"] / 1e9
+    out = []
+    for name, timing in timings.items():
+        extra: dict[str, Any] = {}
+        if name == "encore_jax.rating_entropy (jit)":
+            extra = {"compile_s": entropy_compile_s,
+                     "kernel": entropy_module._histogram_kernel_name(LEVELS)}
+        if name.startswith("encore_jax.rating_entropy"):
+            extra["max_abs_error_vs_numpy"] = float(
+                np.max(np.abs(np.asarray(timing["result"]) - reference)))
+        if name.startswith("histogram kernel"):
+            kernel = name.split("'")[1]
+            extra = {"compile_s": kernel_compile_s[kernel], "counts_equal_bincount":
+                     bool(np.array_equal(np.asarray(timing["result"]), expected))}
+        e = entry(name, size, timing, **extra)
         e["gbps"] = ratings.nbytes / e["median_s"] / 1e9
-        if memcpy:
-            e["fraction_of_memcpy"] = e["gbps"] / memcpy
+        e["fraction_of_memcpy_gbps"] = e["gbps"] / copy_gbps
+        out.append(e)
     return with_speedup(out, "numpy_offset_bincount+scipy_entr")
 
 
@@ -217,11 +222,8 @@ def bench_bt(n: int, repeats: int) -> list[dict]:
             return LogisticRegression(penalty=None, fit_intercept=False, solver="lbfgs",
                                       max_iter=10_000).fit(features, labels)
 
-    timing = timed(sklearn_fit, repeats)
-    model = timing["result"]
+    model = sklearn_fit()  # the target log-loss; timed below, interleaved with the fit
     target = bt_log_loss(diffs, model.coef_[0])
-    out = [entry("sklearn LogisticRegression(penalty=None, lbfgs)", size, timing,
-                 log_loss=target, iterations=int(model.n_iter_[0]))]
     on_device = jax.device_put(diffs)
     tried = []
     for steps in BT_STEP_SCHEDULE:
@@ -233,19 +235,23 @@ def bench_bt(n: int, repeats: int) -> list[dict]:
 
         program, compile_s = compiled(fit, on_device)
         gap = (bt_log_loss(diffs, np.asarray(program(on_device))) - target) / target
-        tried.append({"steps": steps, "relative_gap": gap})
+        tried.append({"steps": steps, "relative_gap": gap, "compile_s": compile_s})
         if gap <= BT_TARGET_GAP:
-            timing = timed(lambda program=program: program(on_device), repeats)
-            out.append(entry("encore_jax.fit_bt_weights(optax.lbfgs) (jit)", size, timing,
-                             compile_s=compile_s, steps=steps, relative_gap_to_sklearn=gap,
-                             log_loss=bt_log_loss(diffs, np.asarray(timing["result"])),
-                             steps_tried=tried))
             break
     else:
-        out.append({"implementation": "encore_jax.fit_bt_weights(optax.lbfgs) (jit)",
-                    "size": size, "reached_target": False, "steps_tried": tried})
-        return out
-    return with_speedup(out, out[0]["implementation"])
+        return [{"implementation": "encore_jax.fit_bt_weights(optax.lbfgs) (jit)",
+                 "size": size, "reached_target": False, "steps_tried": tried}]
+    sk_name = "sklearn LogisticRegression(penalty=None, lbfgs)"
+    jax_name = "encore_jax.fit_bt_weights(optax.lbfgs) (jit)"
+    timings = timed({sk_name: sklearn_fit, jax_name: lambda: program(on_device)}, repeats)
+    out = [
+        entry(sk_name, size, timings[sk_name], log_loss=target,
+              iterations=int(model.n_iter_[0])),
+        entry(jax_name, size, timings[jax_name], compile_s=compile_s, steps=steps,
+              relative_gap_to_sklearn=gap, steps_tried=tried,
+              log_loss=bt_log_loss(diffs, np.asarray(timings[jax_name]["result"]))),
+    ]
+    return with_speedup(out, sk_name)
 
 
 def bench_compose(n: int, repeats: int) -> list[dict]:
@@ -254,18 +260,24 @@ def bench_compose(n: int, repeats: int) -> list[dict]:
     weights = rng.dirichlet(np.ones(RULES)).astype(np.float32)
     size = {"rows": n, "rules": RULES, "dtype": "float32", "bytes": int(scores.nbytes)}
     s_dev, w_dev = jax.device_put(scores), jax.device_put(weights)
-    timing = timed(lambda: scores @ weights, repeats)
-    reference = timing["result"]
-    out = [entry("numpy matmul", size, timing)]
     program, compile_s = compiled(ej.compose, s_dev, w_dev)
-    timing = timed(lambda: program(s_dev, w_dev), repeats)
-    error = float(np.max(np.abs(np.asarray(timing["result"]) - reference)))
-    out.append(entry("encore_jax.compose (jit)", size, timing, compile_s=compile_s,
-                     max_abs_error_vs_numpy=error))
-    timing = timed(lambda: ej.compose(s_dev, w_dev), repeats)
-    out.append(entry("encore_jax.compose (eager, host finiteness check)", size, timing))
-    for e in out:
+    timings = timed({
+        "numpy matmul": lambda: scores @ weights,
+        "encore_jax.compose (jit)": lambda: program(s_dev, w_dev),
+        "encore_jax.compose (eager, host finiteness check)": lambda: ej.compose(s_dev, w_dev),
+    }, repeats)
+    reference = timings["numpy matmul"]["result"]
+    out = []
+    for name, timing in timings.items():
+        extra: dict[str, Any] = {}
+        if name != "numpy matmul":
+            extra["max_abs_error_vs_numpy"] = float(
+                np.max(np.abs(np.asarray(timing["result"]) - reference)))
+        if name == "encore_jax.compose (jit)":
+            extra["compile_s"] = compile_s
+        e = entry(name, size, timing, **extra)
         e["gbps"] = scores.nbytes / e["median_s"] / 1e9
+        out.append(e)
     return with_speedup(out, "numpy matmul")
 
 
@@ -283,16 +295,19 @@ def bench_bootstrap(n: int, resamples: int, repeats: int) -> list[dict]:
     margins = rng.normal(0.3, 1.0, size=n).astype(np.float32)
     credit = (margins > 0).astype(np.float32)
     size = {"items": n, "resamples": resamples}
-    timing = timed(lambda: numpy_bootstrap(credit, resamples), repeats)
-    replicates = timing["result"]
-    low, high = np.percentile(replicates, [2.5, 97.5])
-    out = [entry("numpy loop", size, timing, interval=[float(low), float(high)])]
     key = jax.random.key(0)
     c_dev = jax.device_put(credit)
-    timing = timed(lambda: ej.bootstrap_ci(key, c_dev, num_resamples=resamples), repeats)
-    ci = timing["result"]
-    out.append(entry("encore_jax.bootstrap_ci", size, timing,
-                     interval=[float(ci.low), float(ci.high)]))
+    timings = timed({
+        "numpy loop": lambda: numpy_bootstrap(credit, resamples),
+        "encore_jax.bootstrap_ci": lambda: ej.bootstrap_ci(key, c_dev, num_resamples=resamples),
+    }, repeats)
+    low, high = np.percentile(timings["numpy loop"]["result"], [2.5, 97.5])
+    ci = timings["encore_jax.bootstrap_ci"]["result"]
+    out = [
+        entry("numpy loop", size, timings["numpy loop"], interval=[float(low), float(high)]),
+        entry("encore_jax.bootstrap_ci", size, timings["encore_jax.bootstrap_ci"],
+              interval=[float(ci.low), float(ci.high)]),
+    ]
     return with_speedup(out, "numpy loop")
 
 
@@ -331,7 +346,7 @@ def machine() -> dict[str, Any]:
 def targets(report: dict) -> dict[str, Any]:
     """The issue's CPU targets, judged at the largest size of each case."""
     def largest(case: str, implementation: str) -> dict | None:
-        rows = [e for e in report["cases"][case] if e["implementation"] == implementation]
+        rows = [e for e in report["cases"].get(case, ()) if e["implementation"] == implementation]
         return rows[-1] if rows else None
 
     out: dict[str, Any] = {}
@@ -402,16 +417,13 @@ def main(argv: list[str] | None = None) -> dict:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "cases": {},
     }
-    largest_entropy = sizes["entropy"][-1] * RULES
-    report["memcpy"] = memcpy_gbps(largest_entropy, repeats)
-    copy_gbps = report["memcpy"]["gbps"]
     if wanted("entropy"):
         # Every histogram formulation at the middle size; the reference compare-and-sum is
         # too slow on CPU to time at the largest (measured 2.5 s and 15 s to compile there).
         kernels = {1: ("blocked", "compare", "scatter"), 2: ("blocked", "scatter")}
         report["cases"]["entropy"] = [
             e for i, n in enumerate(sizes["entropy"])
-            for e in bench_entropy(n, repeats, copy_gbps, kernels.get(i, ()))
+            for e in bench_entropy(n, repeats, kernels.get(i, ()))
         ]
     if wanted("bt_fit"):
         report["cases"]["bt_fit"] = [e for n in sizes["bt_fit"] for e in bench_bt(n, repeats)]

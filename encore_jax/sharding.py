@@ -125,7 +125,11 @@ def shard_rows(
 
 
 def _replicated(mesh: Mesh, x: Any) -> jax.Array:
-    return jax.device_put(x, NamedSharding(mesh, P()))
+    """``x`` (the same host value on every process) on every device of the mesh; built
+    shard by shard, as ``device_put`` cannot address other hosts' devices."""
+    host = np.asarray(x)
+    return jax.make_array_from_callback(host.shape, NamedSharding(mesh, P()),
+                                        lambda index: host[index])
 
 
 def _local_rows(x: jax.Array, rows: int) -> jax.Array:
@@ -431,8 +435,11 @@ def sharded_fit_bt_weights(
 
 
 @functools.cache
-def _bootstrap_program(mesh: Mesh, n: int, batch_size: int, statistic: Callable) -> Callable:
-    def local(key, values, mask, resamples):
+def _bootstrap_program(
+    mesh: Mesh, n: int, batch_size: int, statistic: Callable, key_impl: Any
+) -> Callable:
+    def local(key_data, values, mask, resamples):
+        key = key_data if key_impl is None else jax.random.wrap_key_data(key_data, impl=key_impl)
         positions, count = metrics._counted_positions(mask, n)
         valid = jnp.arange(n, dtype=jnp.int32) < count
 
@@ -507,10 +514,13 @@ def sharded_bootstrap_ci(
     resamples = jax.make_array_from_callback(resamples.shape, sharding, lambda i: resamples[i])
     # An all-True mask draws exactly what no mask draws (positions 0..N-1, count N).
     counted = np.ones(n, bool) if mask is None else mask
-    key, values_r = _replicated(mesh, key), _replicated(mesh, values)
-    mask_r = _replicated(mesh, counted)
-    program = _bootstrap_program(mesh, n, batch_size, statistic)
-    replicates = program(key, values_r, mask_r, resamples)[:num_resamples]
+    # A typed key travels as its raw data and is re-wrapped on the devices.
+    typed = jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key)
+    key_impl = jax.random.key_impl(key) if typed else None
+    key_data = _replicated(mesh, jax.random.key_data(key) if typed else key)
+    values_r, mask_r = _replicated(mesh, values), _replicated(mesh, counted)
+    program = _bootstrap_program(mesh, n, batch_size, statistic, key_impl)
+    replicates = program(key_data, values_r, mask_r, resamples)[:num_resamples]
     replicates = jnp.moveaxis(replicates, 0, -1)
     estimate = _estimate(values_r, mask_r, n, statistic)
     low, high = metrics._percentile_interval(replicates, confidence)

@@ -143,26 +143,34 @@ def bt_loss_and_gradient_within_the_summation_bound():
     assert np.all(np.abs(grad - expected) <= grad_bound), (grad - expected, grad_bound)
 
 
+def sgd_step(diffs, mask):
+    """eta = 1 / L for the BT loss: convex, Hessian (1/n) sum s_i (1 - s_i) d_i d_i^T <=
+    D^T D / (4 n), so L = lambda_max(D^T D) / (4 n) bounds its smoothness and gradient descent
+    with step 1 / L is non-expansive: per-step gradient differences add up, never grow."""
+    d = diffs[mask].astype(np.float64)
+    return 4 * d.shape[0] / np.linalg.eigvalsh(d.T @ d).max()
+
+
+def fit_gap_bound(weights, diffs, mask, eta, steps):
+    """Bound on ||w_sharded - w_single|| after ``steps`` SGD steps: the gradient-difference
+    bound at weights up to twice the final size, times eta, per step, plus the rounding of
+    each update (2 u |w|)."""
+    w = np.asarray(weights, np.float64)
+    _, grad_bound = summation_bounds((2 * np.abs(w)).astype(np.float32), diffs, mask)
+    return steps * (eta * np.linalg.norm(grad_bound) + 2 * U * np.linalg.norm(2 * w))
+
+
 @check
 def bt_fit_within_the_accumulated_bound():
     diffs, mask = bt_problem()
-    d = diffs[mask].astype(np.float64)
-    # The BT loss is convex with Hessian (1/n) sum s_i (1 - s_i) d_i d_i^T <= D^T D / (4 n),
-    # so L = lambda_max(D^T D) / (4 n) bounds its smoothness and gradient descent with step
-    # eta = 1 / L is non-expansive: per-step gradient differences add up, never grow.
-    eta = 4 * d.shape[0] / np.linalg.eigvalsh(d.T @ d).max()
-    steps = 40
+    eta, steps = sgd_step(diffs, mask), 40
     optimizer = optax.sgd(eta)
     got = sharding.sharded_fit_bt_weights(diffs, mask=mask, optimizer=optimizer,
                                           num_steps=steps, record_every=steps)
     expected = bradley_terry.fit_bt_weights(diffs, mask=mask, optimizer=optimizer,
                                             num_steps=steps, record_every=steps)
-    w = np.asarray(expected.weights, np.float64)
-    # Gradient-difference bound at weights up to twice the final size, plus the rounding of
-    # each update (2 u |w| per coordinate).
-    _, grad_bound = summation_bounds((2 * np.abs(w)).astype(np.float32), diffs, mask)
-    bound = steps * (eta * np.linalg.norm(grad_bound) + 2 * U * np.linalg.norm(2 * w))
-    gap = np.linalg.norm(np.asarray(got.weights, np.float64) - w)
+    gap = np.linalg.norm(np.asarray(got.weights, np.float64) - np.asarray(expected.weights))
+    bound = fit_gap_bound(expected.weights, diffs, mask, eta, steps)
     assert gap <= bound, (gap, bound)
 
 

@@ -2,7 +2,9 @@
 forced CPU devices in one subprocess (JAX fixes the device count at start-up, and one
 process pays the start-up once); argument errors are checked here on one device."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,19 +16,65 @@ from jax.sharding import Mesh
 from encore_jax import sharding
 
 SCRIPT = Path(__file__).with_name("sharded_checks.py")
+MULTIHOST_SCRIPT = Path(__file__).with_name("multihost_checks.py")
 
 
-def test_sharded_results_equal_single_device_on_8_cpu_devices():
+def cpu_env(devices):
     env = dict(os.environ)
     env["XLA_FLAGS"] = (
-        env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+        env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={devices}"
     ).strip()
     env["JAX_PLATFORMS"] = "cpu"
+    return env
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def two_processes():
+    """Starts the two-process jax.distributed run early, so that it overlaps the 8-device
+    run (each pays JAX start-up and compilation)."""
+    port = str(free_port())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(MULTIHOST_SCRIPT), str(i), "2", port], env=cpu_env(2),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for i in range(2)
+    ]
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_sharded_results_equal_single_device_on_8_cpu_devices(two_processes):
     result = subprocess.run(
-        [sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, str(SCRIPT)], env=cpu_env(8), capture_output=True, text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("ok ") >= 9
+
+
+def test_two_processes_each_get_the_single_process_results(two_processes):
+    outputs = []
+    for proc in two_processes:
+        try:
+            output, _ = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+        assert proc.returncode == 0, output
+        outputs.append(json.loads(output.strip().splitlines()[-1]))
+    # Each process asserted equality with the single-process results; both report the same.
+    assert [o.pop("process") for o in outputs] == [0, 1]
+    assert outputs[0] == outputs[1]
 
 
 def test_mesh_must_have_the_data_axis():

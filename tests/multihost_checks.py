@@ -1,0 +1,77 @@
+"""One process of a two-process (``jax.distributed``) run on this machine: 2 CPU devices per
+process, 4 in the mesh, gloo collectives. Each process passes only its own rows (an uneven
+split); every process must get the single-process results for all rows.
+
+Run by tests/test_sharding.py (which starts both processes):
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 \
+        python tests/multihost_checks.py PROCESS_ID NUM_PROCESSES PORT
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import jax
+
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+PROCESS, PROCESSES, PORT = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+jax.distributed.initialize(coordinator_address=f"127.0.0.1:{PORT}",
+                           num_processes=PROCESSES, process_id=PROCESS)
+
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+from sharded_checks import fit_gap_bound, sgd_step, summation_bounds  # noqa: E402
+
+import encore_jax as ej  # noqa: E402
+from encore_jax import bradley_terry, metrics, sharding  # noqa: E402
+
+
+def main() -> None:
+    assert jax.process_count() == PROCESSES and jax.device_count() == 2 * PROCESSES
+    rng = np.random.default_rng(5)
+    rows = 1001
+    mine = np.array_split(np.arange(rows), PROCESSES)[PROCESS]  # 501 and 500 rows
+    mesh = sharding.data_mesh()
+
+    ratings = rng.integers(0, 7, size=(rows, 5)).astype(np.int32)
+    mask = rng.random(ratings.shape) < 0.8
+    counts = sharding.sharded_rating_histogram(ratings[mine], 7, mask=mask[mine], mesh=mesh)
+    np.testing.assert_array_equal(counts, ej.rating_histogram(ratings, 7, mask=mask))
+    entropies = sharding.sharded_rating_entropy(ratings[mine], 7, mask=mask[mine], mesh=mesh)
+    np.testing.assert_array_equal(entropies, ej.rating_entropy(ratings, 7, mask=mask))
+
+    scores = rng.normal(size=(rows, 5)).astype(np.float32)
+    weights = rng.dirichlet(np.ones(5)).astype(np.float32)
+    composite = sharding.sharded_compose(scores[mine], weights, mesh=mesh)
+    np.testing.assert_array_equal(composite, ej.compose(scores, weights)[mine])
+
+    diffs = (rng.normal(size=(rows, 5)) + 0.2).astype(np.float32)
+    pairs = np.ones(rows, bool)
+    loss_bound, grad_bound = summation_bounds(weights, diffs, pairs)  # derived there
+    loss = sharding.sharded_bt_loss(weights, diffs[mine], mesh=mesh)
+    assert abs(float(loss) - float(bradley_terry.bt_loss(weights, diffs))) <= loss_bound
+    grad = np.asarray(sharding.sharded_bt_gradient(weights, diffs[mine], mesh=mesh))
+    assert np.all(np.abs(grad - np.asarray(bradley_terry.bt_gradient(weights, diffs)))
+                  <= grad_bound)
+    eta, steps = sgd_step(diffs, pairs), 20
+    optimizer = optax.sgd(eta)
+    fit = sharding.sharded_fit_bt_weights(diffs[mine], mesh=mesh, optimizer=optimizer,
+                                          num_steps=steps)
+    expected = bradley_terry.fit_bt_weights(diffs, optimizer=optimizer, num_steps=steps)
+    gap = np.linalg.norm(np.asarray(fit.weights, np.float64) - np.asarray(expected.weights))
+    assert gap <= fit_gap_bound(expected.weights, diffs, pairs, eta, steps)
+
+    key = jax.random.key(3)
+    credit = (rng.random(rows) < 0.6).astype(np.float32)
+    ci = sharding.sharded_bootstrap_ci(key, credit, num_resamples=30, mesh=mesh)
+    reference = metrics.bootstrap_ci(key, credit, num_resamples=30)
+    np.testing.assert_array_equal(ci.replicates, reference.replicates)
+
+    print(json.dumps({"process": PROCESS, "entropies": np.asarray(entropies).tolist(),
+                      "fit": np.asarray(fit.weights).tolist(), "low": float(ci.low)}))
+
+
+if __name__ == "__main__":
+    main()
