@@ -194,3 +194,13 @@ def test_non_finite_observed_score_is_an_error(scores):
     values[9, 3] = np.inf
     with pytest.raises(ValueError, match="inf at row 9, rule 3"):
         list(streaming.iter_composite_scores([values], weights))
+
+
+def test_progress_bar_can_be_forced(table, capsys):
+    ratings, mask = table
+    got = streaming.streaming_rating_histogram(
+        zip(split(ratings), split(mask), strict=True), NUM_LEVELS, chunk_rows=128,
+        progress=True,
+    )
+    np.testing.assert_array_equal(got, ej.rating_histogram(ratings, NUM_LEVELS, mask=mask))
+    assert capsys.readouterr().out == ""  # the bar draws on stderr only
