@@ -123,6 +123,8 @@ def _check_levels(values: np.ndarray, mask: np.ndarray, num_levels: int, first_r
     if values.size == 0 or (values.min() >= 0 and values.max() < num_levels):
         return  # every entry, observed or not, is a level
     bad = mask & ((values < 0) | (values >= num_levels))
+    if not bad.any():
+        return  # the out-of-range entries are all masked out
     i, k = (int(j) for j in np.argwhere(bad)[0])
     raise ValueError(f"ratings has level {values[i, k]} at row {first_row + i}, rule {k}, "
                      f"outside 0..{num_levels - 1} (num_levels={num_levels}); levels are "
