@@ -414,11 +414,13 @@ def entropy_accuracy_correlation(
         p = I_{1 - r^2}((n - 2) / 2, 1 / 2)      (regularised incomplete beta)
 
     exact for Pearson under bivariate normality (``scipy.stats.pearsonr``) and the usual
-    t approximation for Spearman (``scipy.stats.spearmanr``). Intervals use Fisher's
-    ``z = atanh(r)``: ``tanh(z -+ z_{(1+c)/2} s)`` with ``s = 1 / sqrt(n - 3)`` for Pearson
-    (as ``pearsonr(...).confidence_interval()``) and ``s = sqrt(1.06 / (n - 3))`` for Spearman
-    (Fieller, Hartley & Pearson 1957, an approximation); with ``n = 3`` the interval is
-    ``[-1, 1]``. The ENCORE paper reports ``r`` of about -0.84 to -0.96 over 10 rules.
+    t approximation for Spearman (``scipy.stats.spearmanr``), which is poor for few rules
+    (perfectly ranked 3 rules give ``p = 0``; the exact permutation p-value is 1/3).
+    Intervals use Fisher's ``z = atanh(r)``: ``tanh(z -+ z_{(1+c)/2} s)`` with
+    ``s = 1 / sqrt(n - 3)`` for Pearson (as ``pearsonr(...).confidence_interval()``) and
+    ``s = sqrt(1.06 / (n - 3))`` for Spearman (Fieller, Hartley & Pearson 1957, an
+    approximation); with ``n = 3`` the interval is ``[-1, 1]``. The ENCORE paper reports
+    ``r`` of about -0.84 to -0.96 over 10 rules.
 
     Args:
       entropies: ``H`` ``[K]``, finite, not all equal.
@@ -646,7 +648,10 @@ def rule_summary(
     ties share their mean rank. A rule is flagged when ``|entropy_rank - bt_rank| >=
     disagreement * (K - 1)``: with the default 0.5 the two rankings put it in opposite
     halves of the order (for K = 10, at least 5 places apart), e.g. a high-entropy rule that
-    Bradley-Terry still weights heavily because its spread ratings track quality.
+    Bradley-Terry still weights heavily because its spread ratings track quality. With
+    fewer than 4 rules a one-place difference would already count, so nothing is flagged.
+    The flag compares point estimates; it is not a significance test (on pure-noise rules
+    the BT weights are all near 0 and their ranks are noise).
 
     Args:
       chosen, rejected: integer ratings ``[N, K]`` in ``0..L-1`` of the preferred and the
@@ -731,7 +736,7 @@ def rule_summary(
         bt = [float(x) for x in np.asarray(bt_weights)]
         bt_rank = list(_host_average_ranks(-np.asarray(bt_weights, np.float64)))
         gap = np.abs(entropy_rank - np.asarray(bt_rank))
-        flags = [bool(num_rules > 1 and g >= disagreement * (num_rules - 1)) for g in gap]
+        flags = [bool(num_rules >= 4 and g >= disagreement * (num_rules - 1)) for g in gap]
     coverage = np.asarray(observed).mean(axis=0)
     entropies, weights, accuracy = (np.asarray(a, np.float64) for a in
                                     (entropies, weights, accuracy))
