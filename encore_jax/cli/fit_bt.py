@@ -29,7 +29,7 @@ examples:
   encore-jax fit-bt ratings.csv --pair-index pairs.csv --id-column response_id
 
 Fits w minimising L(w) = -(1/N) sum_i log sigmoid(w . d_i) (+ l2/2 |theta|^2) with
-d_i = chosen_i - rejected_i, by optax (adam, learning rate 0.05, unless --learning-rate).
+d_i = chosen_i - rejected_i, by optax (adam at bradley_terry.DEFAULT_LEARNING_RATE unless --learning-rate).
 "simplex" keeps w >= 0 summing to one, comparable to ENCORE's weights; with --levels the
 table shows each rule's entropy and ENCORE weight over both responses' ratings. Pairs with
 a missing rating are left out of the fit (masked), never filled.
@@ -149,7 +149,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--parameterization", choices=("free", "simplex"), default="free",
                         help="free weights, or non-negative weights summing to one")
     parser.add_argument("--learning-rate", type=positive_float, default=None,
-                        help="adam learning rate (default: 0.05)")
+                        help="adam learning rate (default: bradley_terry.DEFAULT_LEARNING_RATE)")
     add_binning_options(parser, levels_required=False)
     parser.add_argument("--temperature", type=positive_float, default=2.0,
                         help="ENCORE temperature for the comparison column (default 2)")
