@@ -6,10 +6,10 @@
 Cases (each at three sizes to show how cost grows; the targets are judged at the largest):
 
 * ``entropy``: per-rule entropy of int8 ratings ``[N, 100]``, 11 levels, against the best
-  NumPy formulation (one ``np.bincount`` over ``rule * L + level``, then
-  ``scipy.special.entr``) and against ``scipy.stats.entropy`` per rule; achieved GB/s
-  (input bytes / time) next to a host memory-copy GB/s measured in the same run; every
-  histogram formulation of :mod:`encore_jax.entropy` timed too.
+  NumPy formulation (one ``np.bincount`` over ``rule * L + level`` with a preallocated index
+  buffer, then ``scipy.special.entr``) and against ``scipy.stats.entropy`` per rule; achieved
+  GB/s (input bytes / time) next to a memory copy of the same bytes (``np.copyto``), timed in
+  the same rounds; every histogram formulation of :mod:`encore_jax.entropy` timed too.
 * ``bt_fit``: Bradley–Terry weights, ``N`` pairs x 100 rules, ``optax.lbfgs`` inside
   :func:`encore_jax.fit_bt_weights`, against scikit-learn's ``LogisticRegression(
   penalty=None, fit_intercept=False, solver="lbfgs")`` on the symmetrised pairs: the fewest
@@ -127,11 +127,17 @@ def with_speedup(entries: list[dict], baseline: str) -> list[dict]:
 # ------------------------------------------------------------------------------------------
 
 
-def numpy_offset_bincount_entropy(ratings: np.ndarray, num_levels: int) -> np.ndarray:
+def numpy_offset_bincount_entropy(
+    ratings: np.ndarray, num_levels: int, index: np.ndarray | None = None
+) -> np.ndarray:
+    """One ``np.bincount`` over ``rule * L + level``, then ``scipy.special.entr``. ``index``
+    is an optional preallocated ``intp`` buffer of the ratings' shape: reusing it keeps
+    the timing free of page faults on a fresh 8-bytes-per-rating array (measured at up to
+    2 s for 1e8 ratings on this VM, against 0.15 s for the addition itself)."""
     from scipy.special import entr
 
     k = ratings.shape[1]
-    index = np.add(ratings, np.arange(k, dtype=np.intp) * num_levels, dtype=np.intp)
+    index = np.add(ratings, np.arange(k, dtype=np.intp) * num_levels, out=index, dtype=np.intp)
     counts = np.bincount(index.ravel(), minlength=k * num_levels).reshape(k, num_levels)
     return entr(counts / counts.sum(axis=1, keepdims=True)).sum(axis=1)
 
@@ -151,8 +157,10 @@ def bench_entropy(n: int, repeats: int, kernels: tuple[str, ...]) -> list[dict]:
     size = {"rows": n, "rules": RULES, "levels": LEVELS, "dtype": "int8",
             "bytes": int(ratings.nbytes)}
     copy = np.empty_like(ratings)
+    index = np.empty(ratings.shape, np.intp)
     fns = {
-        "numpy_offset_bincount+scipy_entr": lambda: numpy_offset_bincount_entropy(ratings, LEVELS),
+        "numpy_offset_bincount+scipy_entr": (
+            lambda: numpy_offset_bincount_entropy(ratings, LEVELS, index)),
         "scipy.stats.entropy_per_rule": lambda: scipy_entropy_per_rule(ratings, LEVELS),
         "memcpy (np.copyto, same bytes)": lambda: np.copyto(copy, ratings),
     }
