@@ -13,14 +13,15 @@ from encore_jax import entropy
 
 CHUNK = entropy._CHUNK_ROWS
 
-# (rows, dtype, L, low, high, masked): rows span the blocked kernel's paths (reference below
-# one chunk; chunk loop; loop plus a ragged tail of one row and of 300 rows); uint8 with
-# L = 100 uses the dtype maximum as the mask sentinel, int8 with L = 130 widens to int32.
+# (rows, dtype, L, low, high, masked) span the blocked kernel's paths: the reference for few
+# compares; a chunk loop plus a ragged tail of 300 rows and of one row; a padded tail chunk
+# alone. uint8 with L = 100 masks with the dtype maximum as sentinel; int8 with L = 130
+# widens to int32.
 CASES = [
     (500, np.int32, 5, -2, 7, True),
     (2 * CHUNK + 300, np.int8, 11, -3, 14, True),
     (CHUNK + 1, np.uint8, 100, 0, 256, True),
-    (CHUNK, np.int8, 130, -128, 128, False),
+    (3000, np.int8, 130, -128, 128, False),
 ]
 
 
