@@ -70,9 +70,11 @@ def histogram_and_entropy_equal_single_device():
 
 @check
 def histogram_on_the_blocked_cpu_kernel_per_shard():
-    # 8194 rows per device: the blocked kernel's chunk loop plus a ragged tail.
+    # 8194 rows x 16 rules x 11 levels per device: above _SMALL_COMPARES, so the blocked
+    # kernel's chunk loop plus a ragged tail.
     rows = 8 * entropy._CHUNK_ROWS + 13
-    ratings = RNG.integers(0, 11, size=(rows, 3)).astype(np.int8)
+    assert (rows // 8) * 16 * 11 > entropy._SMALL_COMPARES
+    ratings = RNG.integers(0, 11, size=(rows, 16)).astype(np.int8)
     np.testing.assert_array_equal(
         sharding.sharded_rating_histogram(ratings, 11), ej.rating_histogram(ratings, 11)
     )
