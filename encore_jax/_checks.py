@@ -39,7 +39,41 @@ def as_array(name: str, x: Any) -> jax.Array:
         raise TypeError(f"{name} could not be converted to an array: {err}") from err
     if arr.dtype == object or arr.dtype.kind in "USV":
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    bad = first_unrepresentable(arr)
+    if bad is not None:
+        index, target = bad
+        raise ValueError(
+            f"{name} has {arr[index]} at index {index}, outside the range of {target} "
+            f"(JAX's default dtype for {arr.dtype} without 64-bit mode: enable "
+            "jax_enable_x64 for such values); values are never wrapped or rounded to inf"
+        )
     return jnp.asarray(arr)
+
+
+def first_unrepresentable(arr: np.ndarray) -> tuple[tuple[int, ...], np.dtype] | None:
+    """``(index, dtype)`` of the first entry of the host array ``arr`` that JAX's default
+    dtype for it cannot hold, or ``None`` when every entry fits.
+
+    Without 64-bit mode JAX converts int64 / uint64 / float64 host arrays to int32 / uint32 /
+    float32: an integer outside the narrower range would silently wrap around and a finite
+    float beyond it would become inf. Costs a min / max pass over 64-bit host arrays only.
+    """
+    target = np.dtype(jax.dtypes.canonicalize_dtype(arr.dtype))
+    if target == arr.dtype or arr.size == 0 or arr.dtype.kind not in "iuf":
+        return None
+    if arr.dtype.kind in "iu":
+        low, high = np.iinfo(target).min, np.iinfo(target).max
+    else:
+        low, high = -np.finfo(target).max, np.finfo(target).max
+    if arr.min() >= low and arr.max() <= high:  # NaN / inf fail this and are examined below
+        return None
+    with np.errstate(invalid="ignore"):
+        bad = (arr < low) | (arr > high)
+        if arr.dtype.kind == "f":
+            bad &= np.isfinite(arr)  # NaN and inf are for the finiteness checks to name
+    if not bad.any():
+        return None
+    return tuple(int(i) for i in np.argwhere(bad)[0]), target
 
 
 def check_ndim(name: str, x: jax.Array, ndim: int, shape_doc: str) -> None:
