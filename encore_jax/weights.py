@@ -47,8 +47,9 @@ def entropy_weights(
 
     ``w_k = exp(-H_k / tau) / sum_j exp(-H_j / tau)``; lower entropy, higher weight.
     As ``tau -> inf`` the weights become uniform; as ``tau -> 0`` they put all mass on the
-    lowest-entropy rule (split evenly among exact ties). The softmax subtracts the maximum
-    logit, so large ``H / tau`` neither overflows nor underflows to NaN.
+    lowest-entropy rule (split evenly among exact ties). The logits are measured from the
+    lowest entropy, ``-(H_k - min_j H_j) / tau``, so any finite ``H`` and ``tau`` give weights
+    free of NaN: a huge ``H / tau`` (or a ``tau`` too small for the dtype) gives the limit.
 
     Args:
       entropies: ``H``, entropies ``[..., K]`` (any base, any estimator).
@@ -64,7 +65,15 @@ def entropy_weights(
 
 @jax.jit
 def _softmax_neg(entropies: jax.Array, temperature: ArrayLike) -> jax.Array:
-    return jax.nn.softmax(-entropies / temperature, axis=-1)
+    tau = jnp.asarray(temperature).astype(entropies.dtype)
+    # A tau below the dtype's range (1e-300 in float32) rounds to 0, where the lowest entropy
+    # would get 0 / 0 = NaN; the smallest normal number gives the same (tau -> 0) weights.
+    tau = jnp.maximum(tau, jnp.finfo(entropies.dtype).tiny)
+    # Measure entropies from the lowest one: its logit is then exactly 0 and every other
+    # logit is <= 0, possibly -inf (a huge H / tau), never NaN as -H / tau = -inf for all
+    # rules would be. softmax is shift-invariant, so no gradient flows through the minimum.
+    gap = entropies - jax.lax.stop_gradient(jnp.min(entropies, axis=-1, keepdims=True))
+    return jax.nn.softmax(-gap / tau, axis=-1)
 
 
 def encore_weights(
