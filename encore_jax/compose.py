@@ -103,5 +103,6 @@ def pair_margins(
     weights = _validated_weights(weights)
     chosen = _validated_scores("chosen", chosen, weights)
     rejected = _validated_scores("rejected", rejected, weights)
+    _checks.check_ndim("chosen", chosen, 2, "[N, K]")
     _checks.check_same_shape("chosen", chosen, "rejected", rejected)
     return _margins(chosen, rejected, weights)
