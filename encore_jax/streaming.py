@@ -299,6 +299,7 @@ def _composite_pieces(
                              "needs every rule (pass missing='null' to write a null composite)")
         if not complete.all():  # masked cells may hold anything; their composite is null
             values = np.where(observed, values, 0)
+        values = _device_values(values, row)
         size = chunk_rows or max(n, 1)
         composite = np.empty(n, np.float32)
         for start in range(0, n, size):
@@ -311,6 +312,20 @@ def _composite_pieces(
         chunk_rows = size
         yield ids, values, complete, composite
         row += n
+
+
+def _device_values(values: np.ndarray, first_row: int) -> np.ndarray:
+    """``values`` in a form JAX converts without wrapping or overflow: integers beyond its
+    default integer range (int64 without 64-bit mode) as float64 (rounded, not wrapped);
+    a finite float beyond its float range is an error naming the row and rule."""
+    if values.dtype.kind in "iu" and _checks.first_unrepresentable(values) is not None:
+        values = values.astype(np.float64)
+    bad = _checks.first_unrepresentable(values)
+    if bad is not None:
+        (i, k), target = bad
+        raise ValueError(f"scores has {values[i, k]} at row {first_row + i}, rule {k}, beyond "
+                         f"the {target} range (enable jax_enable_x64 for such scores)")
+    return values
 
 
 def iter_composite_scores(
