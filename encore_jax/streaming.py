@@ -377,8 +377,11 @@ def compose_to_file(
 
     ``phi_i = sum_k w_k psi_ik`` (as :func:`encore_jax.compose`) for each row ``i``; the output
     table has the id column (when the input has ids) and ``score_column``, in input order.
-    Only one chunk is in memory at a time. ``out`` is written in place (the ``compose``
-    command adds atomic, no-overwrite writing).
+    Only one chunk is in memory at a time. The table (and the metadata sidecar of a CSV /
+    JSONL output) is written to a temporary file next to ``out`` and moved into place only
+    when every row succeeded: an error or interruption midway leaves ``out`` as it was (an
+    existing ``out`` is replaced on success; the ``compose`` command refuses that without
+    ``--force``).
 
     Args:
       source: a wide score / ratings file path, or an iterable of chunks as
@@ -399,7 +402,14 @@ def compose_to_file(
       ``{"path", "rows", "null_rows"}``: the output path, rows written, rows with a null
       composite (``missing="null"`` only).
     """
-    from encore_jax.data import TableWriter
+    from encore_jax.cli._common import atomic_write_all
+    from encore_jax.data import (
+        TableWriter,
+        detect_format,
+        embeds_metadata,
+        sidecar_path,
+        write_json,
+    )
 
     weights = _validated_weights(weights)
     _checks.check_choice("missing", missing, MISSING_POLICIES)
@@ -410,18 +420,35 @@ def compose_to_file(
     pieces = _composite_pieces(chunks, weights, chunk_rows, missing)
     from encore_jax.cli._common import progress as progress_bar
 
-    rows = nulls = 0
-    with TableWriter(out, metadata=metadata, file_format=out_format) as writer:
-        for ids, _, complete, composite in progress_bar(
-            pieces, total=total, description="composing", enabled=progress,
-            advance=lambda piece: piece[3].shape[0],
-        ):
-            columns: dict[str, Any] = {}
-            if ids is not None:
-                columns[id_column or "response_id"] = np.asarray(ids, dtype=str)
-            columns[score_column] = np.ma.masked_array(composite, mask=~complete)
-            writer.write(columns)
-            rows += composite.shape[0]
-            nulls += int((~complete).sum())
-    return {"path": str(out), "rows": rows, "null_rows": nulls}
+    out_format = detect_format(out, out_format)
+    target = Path(out)
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"{target.parent}: no such directory for the output {target.name}")
+    if target.is_dir():
+        raise IsADirectoryError(f"{target}: is a directory")
+    embedded = embeds_metadata(out_format)
+    counted = {"rows": 0, "nulls": 0}
+
+    def write(tmp: Path) -> None:
+        with TableWriter(tmp, metadata=metadata if embedded else None,
+                         file_format=out_format) as writer:
+            for ids, _, complete, composite in progress_bar(
+                pieces, total=total, description="composing", enabled=progress,
+                advance=lambda piece: piece[3].shape[0],
+            ):
+                columns: dict[str, Any] = {}
+                if ids is not None:
+                    columns[id_column or "response_id"] = np.asarray(ids, dtype=str)
+                columns[score_column] = np.ma.masked_array(composite, mask=~complete)
+                writer.write(columns)
+                counted["rows"] += composite.shape[0]
+                counted["nulls"] += int((~complete).sum())
+            if writer.names is None:
+                raise ValueError(f"{target}: the source has no chunks; nothing was written")
+
+    items = [(target, write)]
+    if metadata is not None and not embedded:  # the sidecar, staged with the table
+        items.append((sidecar_path(target), lambda tmp: write_json(tmp, metadata)))
+    atomic_write_all(items, force=True)
+    return {"path": str(out), "rows": counted["rows"], "null_rows": counted["nulls"]}
 
