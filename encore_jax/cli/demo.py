@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
+from pathlib import Path
 from typing import Any
 
-from encore_jax.cli._common import EXIT_OK
+from encore_jax.cli._common import EXIT_OK, UsageError, positive_int
 
 NUM_LEVELS = 5
 
@@ -88,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     from encore_jax.cli.compare import comparison_kwargs, emit, figure_targets
     from encore_jax.comparison import compare_methods
 
+    if args.out is not None and Path(args.out).exists() and not args.force:
+        raise UsageError(f"{args.out} exists; pass --force to overwrite it")  # before any work
     figure_paths = None
     if not args.no_figures:
         if args.figures is None:
@@ -123,7 +126,7 @@ def register(commands: Any) -> None:
         "demo", help="ENCORE vs baselines on a built-in simulated 10-rule ensemble",
         description=__doc__.split("\n\n", 1)[1].strip() if __doc__ else None,
     )
-    parser.add_argument("--train-per-eval", type=int, default=3,
+    parser.add_argument("--train-per-eval", type=positive_int, default=3,
                         help="simulated train pairs per eval pair (default: 3)")
     parser.add_argument("--no-figures", action="store_true", help="do not write figures")
     add_comparison_options(parser)
