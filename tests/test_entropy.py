@@ -155,34 +155,4 @@ def test_out_of_range_levels_poison_entropy_under_jit():
     assert np.isfinite(h[0]) and np.isnan(h[1])
 
 
-@pytest.mark.parametrize(
-    ("call", "error", "match"),
-    [
-        (lambda: ej.rating_histogram(np.array([[0, 3]]), 3), ValueError, "level 3 at index"),
-        (lambda: ej.rating_histogram(np.array([[0, -1]]), 3), ValueError, "never clipped"),
-        (lambda: ej.rating_histogram(np.array([[0.0, 1.0]]), 3), TypeError, "integer"),
-        (lambda: ej.rating_histogram(np.array([0, 1]), 3), ValueError, r"\[N, K\]"),
-        (lambda: ej.rating_histogram(np.zeros((3, 0), int), 3), ValueError, "no rules"),
-        (lambda: ej.rating_histogram(np.zeros((3, 2), int), 1), ValueError, "num_levels"),
-        (lambda: ej.rating_histogram(np.zeros((3, 2), int), 3, mask=np.ones((3, 1), bool)),
-         ValueError, "mask"),
-        (lambda: ej.rating_histogram(np.zeros((3, 2), int), 3, mask=np.ones((3, 2))),
-         TypeError, "boolean"),
-        (lambda: ej.rating_entropy(np.zeros((3, 2), int), 3,
-                                   mask=np.array([[1, 0], [1, 0], [1, 0]], bool)),
-         ValueError, "no observed ratings"),
-        (lambda: ej.rating_entropy(np.zeros((0, 2), int), 3), ValueError, "zero rows"),
-        (lambda: ej.rating_entropy(np.zeros((3, 2), int), 3, estimator="mle"),
-         ValueError, "estimator"),
-        (lambda: ej.rating_entropy(np.zeros((3, 2), int), 3, base=1), ValueError, "base"),
-        (lambda: ej.entropy_from_counts(np.array([[1.0, -1.0]])), ValueError, "non-negative"),
-        (lambda: ej.entropy_from_counts(np.array([[1.0, np.nan]])), ValueError, "finite"),
-        (lambda: ej.entropy_from_counts(np.array([[0, 0]])), ValueError, "no observed"),
-        (lambda: ej.discretize(np.array([0.5, np.nan]), 3), ValueError, "finite"),
-        (lambda: ej.discretize(np.array([0.5, 1.01]), 3), ValueError, "outside"),
-        (lambda: ej.discretize(np.array([0.5]), 3, low=1.0, high=0.0), ValueError, "low < high"),
-    ],
-)
-def test_bad_input_is_rejected_with_a_clear_message(call, error, match):
-    with pytest.raises(error, match=match):
-        call()
+# Bad inputs (and their documented results) are rows of the table in tests/test_reliability.py.

@@ -1,0 +1,1485 @@
+"""Reliability: what every public function and every ``encore-jax`` command does with bad
+input, then fuzzing, numerical edge cases, float32 against float64, determinism, streaming
+chunk sizes and interrupted command-line runs.
+
+How to read the table
+---------------------
+``TABLE`` is the reliability table: one ``Row(where, bad, call, expect)`` per bad input tried.
+
+* ``where``: the public function (a name in ``encore_jax.__all__``) or the command
+  (``encore-jax <command>``);
+* ``bad``: the bad input, in words; the test id is ``"<where>: <bad>"``;
+* ``call``: a function of a fresh temporary directory; it writes any input file there and
+  calls the function, or, for a command, returns its arguments;
+* ``expect``, one of
+
+  - ``Raises(error, match)``: the call raises ``error`` (``DataError`` is a ``ValueError``)
+    with a message matching the regular expression ``match``, which names the argument and
+    the value, or the file, row and column;
+  - ``Gives(result, check)``: a documented result, in words, that ``check(value)`` asserts;
+  - ``Exits(match)``: the command exits with status 2 and its last stderr line reads
+    ``encore-jax <command>: error: ...`` matching ``match`` (one line in all unless argparse
+    rejected an option, which prints its usage first), and no file is left behind;
+  - ``Prints(result, check)``: the command succeeds; ``check`` asserts on its ``--json``.
+
+Each row is one case of ``test_reliability_table``: ``pytest tests/test_reliability.py -v``
+prints the table as test ids, ``-k rating_entropy`` runs one function's rows. The bad inputs
+are issue 9's categories: NaN / inf, out-of-range and negative levels, float levels where
+integers are required, wrong rank, mismatched K, zero rows, one rule, all entries masked, a
+rule with a single observed level, temperature 0 / negative / inf / NaN, ``k`` > K or 0,
+empty and truncated files, wrong column names, duplicate rule names and non-UTF-8 bytes,
+plus values JAX's 32-bit default dtypes cannot hold. ``test_every_public_function_and_command_
+has_rows`` keeps the table complete. Rows marked "regression" are bugs this table found.
+
+"Under jit" rows: inside an outer ``jax.jit`` value checks cannot raise (see
+``encore_jax/_checks.py``); the documented result there is NaN or an invalid marker, never a
+silently clipped or dropped value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import scipy.special
+import scipy.stats
+
+import encore_jax as ej
+from encore_jax import cli
+from encore_jax.data import DataError
+
+# ------------------------------------------------------------------------------------------
+# Row kinds
+# ------------------------------------------------------------------------------------------
+
+
+class Raises(NamedTuple):
+    error: type[BaseException]
+    match: str
+
+
+class Gives(NamedTuple):
+    result: str
+    check: Callable[[Any], Any]
+
+
+class Exits(NamedTuple):
+    match: str
+
+
+class Prints(NamedTuple):
+    result: str
+    check: Callable[[dict[str, Any]], Any]
+
+
+class Row(NamedTuple):
+    where: str
+    bad: str
+    call: Callable[[Path], Any]
+    expect: Raises | Gives | Exits | Prints
+
+    @property
+    def id(self) -> str:
+        return f"{self.where}: {self.bad}"
+
+
+# ------------------------------------------------------------------------------------------
+# Shared inputs (small, one shape each, so that kernels compile once for many rows)
+# ------------------------------------------------------------------------------------------
+
+L = 3
+R = np.array([[0, 1], [1, 2], [2, 0], [0, 0]], np.int32)  # ratings [N=4, K=2] in 0..2
+S = np.array([[0.5, 1.0], [0.0, 0.25], [1.0, 0.5], [0.75, 0.0]], np.float32)  # scores [4, 2]
+W = np.array([0.25, 0.75], np.float32)  # weights [K=2]
+H = np.array([0.5, 1.0], np.float32)  # entropies [K=2]
+D = S - S[::-1]  # rating differences [4, 2]
+M = np.ones(R.shape, bool)
+KEY = jax.random.key(0)
+SUBSETS = ("refusals-dangerous", "refusals-offensive", "xstest-should-refuse",
+           "xstest-should-respond", "donotanswer")
+ACCURACIES = dict.fromkeys(SUBSETS, 0.5)
+
+
+def put(array: np.ndarray, index: tuple[int, ...], value: Any, dtype: Any = None) -> np.ndarray:
+    """A copy of ``array`` (as ``dtype``) with one entry replaced."""
+    out = np.array(array, dtype=dtype)
+    out[index] = value
+    return out
+
+
+def pairs(chosen: np.ndarray = R, rejected: np.ndarray = R[::-1], **fields: Any) -> ej.Pairs:
+    return ej.Pairs(chosen, rejected, **fields)
+
+
+def file(tmp: Path, name: str, content: str | bytes) -> Path:
+    path = tmp / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def parquet(tmp: Path, name: str, columns: dict[str, Any], *, truncate: int | None = None,
+            names: list[str] | None = None) -> Path:
+    path = tmp / name
+    table = pa.table(columns)
+    if names is not None:  # pyarrow allows repeated column names; rename to make them
+        table = table.rename_columns(names)
+    pq.write_table(table, path)
+    if truncate is not None:
+        path.write_bytes(path.read_bytes()[:truncate])
+    return path
+
+
+def npz(tmp: Path, name: str, *, truncate: int | None = None, **arrays: Any) -> Path:
+    path = tmp / name
+    np.savez(path, **arrays)
+    if truncate is not None:
+        path.write_bytes(path.read_bytes()[:truncate])
+    return path
+
+
+LONG_REPEATED = "response_id,rule,rating\nx,a,1\nx,a,2\n"  # response x, rule a rated twice
+RATINGS_CSV = "a,b\n0,1\n1,2\n2,0\n0,0\n"
+SCORES_CSV = "a,b\n0.5,1.0\n0.0,0.25\n1.0,0.5\n0.75,0.0\n"
+SCORE_ROWS = SCORES_CSV.split("\n", 1)[1]
+PAIRS_CSV = "chosen_a,chosen_b,rejected_a,rejected_b\n" + "".join(
+    f"{i % 3},{(2 * i) % 3},{(i + 1) % 3},{i % 2}\n" for i in range(8))
+LABEL_CSV = "a_x,a_y,b_x,b_y\n" + "".join(f"{i % 3},{(2 * i) % 3},{(i + 1) % 3},{i % 2}\n"
+                                          for i in range(8))
+
+
+def ratings_file(tmp: Path, text: str = RATINGS_CSV, name: str = "r.csv") -> Path:
+    return file(tmp, name, text)
+
+
+def weights_json(tmp: Path, text: str, name: str = "w.json") -> Path:
+    return file(tmp, name, text)
+
+
+def under_jit(fn: Callable[..., Any], *args: Any) -> Any:
+    return jax.jit(fn)(*args)
+
+
+def equal(expected: Any) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(expected))
+    return check
+
+
+def close(expected: Any, rtol: float = 1e-6, atol: float = 0.0) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        np.testing.assert_allclose(np.asarray(value), np.asarray(expected), rtol=rtol,
+                                   atol=atol)
+    return check
+
+
+def positive_zero(value: Any) -> None:
+    """Every entry is +0.0: a one-level rule's entropy, never -0.0 (printed in JSON)."""
+    host = np.asarray(value)
+    assert np.all(host == 0) and not np.any(np.signbit(host)), host
+
+
+def nan_at(rule: int) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        host = np.asarray(value)
+        assert np.isnan(host[rule]) and np.isfinite(np.delete(host, rule)).all(), host
+    return check
+
+
+def shaped(shape: tuple[int, ...], dtype: Any) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        assert value.shape == shape and value.dtype == dtype, (value.shape, value.dtype)
+    return check
+
+
+def plugin_entropy(counts: np.ndarray) -> np.ndarray:
+    return scipy.stats.entropy(np.asarray(counts, np.float64), axis=-1)
+
+
+# ------------------------------------------------------------------------------------------
+# The table: library functions
+# ------------------------------------------------------------------------------------------
+
+ENTROPY_ROWS = [
+    Row("rating_histogram", "level L (3 with num_levels=3)",
+        lambda t: ej.rating_histogram(put(R, (2, 1), 3), L),
+        Raises(ValueError, "level 3 at index")),
+    Row("rating_histogram", "negative level",
+        lambda t: ej.rating_histogram(put(R, (1, 0), -1), L),
+        Raises(ValueError, r"level -1 at index \(1, 0\).*never clipped")),
+    Row("rating_histogram", "float levels",
+        lambda t: ej.rating_histogram(R.astype(np.float32), L), Raises(TypeError, "integer")),
+    Row("rating_histogram", "NaN among float levels",
+        lambda t: ej.rating_histogram(put(R, (0, 0), np.nan, np.float32), L),
+        Raises(TypeError, "integer rating levels")),
+    Row("rating_histogram", "boolean ratings",
+        lambda t: ej.rating_histogram(R > 0, L), Raises(TypeError, "integer")),
+    Row("rating_histogram", "wrong rank: 1-D", lambda t: ej.rating_histogram(R[:, 0], L),
+        Raises(ValueError, r"\[N, K\]")),
+    Row("rating_histogram", "wrong rank: 3-D", lambda t: ej.rating_histogram(R[None], L),
+        Raises(ValueError, r"\[N, K\] \(2 dims\), got shape \(1, 4, 2\)")),
+    Row("rating_histogram", "no rules [N, 0]",
+        lambda t: ej.rating_histogram(np.zeros((3, 0), np.int32), L),
+        Raises(ValueError, "no rules")),
+    Row("rating_histogram", "num_levels 1",
+        lambda t: ej.rating_histogram(R, 1), Raises(ValueError, "num_levels must be >= 2")),
+    Row("rating_histogram", "num_levels a float",
+        lambda t: ej.rating_histogram(R, 3.0), Raises(TypeError, "num_levels must be an int")),
+    Row("rating_histogram", "mask of another shape",
+        lambda t: ej.rating_histogram(R, L, mask=np.ones((4, 1), bool)),
+        Raises(ValueError, "mask has shape")),
+    Row("rating_histogram", "non-boolean mask",
+        lambda t: ej.rating_histogram(R, L, mask=np.ones(R.shape)), Raises(TypeError, "boolean")),
+    Row("rating_histogram", "int64 level 2**32 + 1 (regression: wrapped to 1, counted)",
+        lambda t: ej.rating_histogram(put(R, (0, 0), 2**32 + 1, np.int64), L),
+        Raises(ValueError, r"4294967297 at index \(0, 0\), outside the range of int32")),
+    Row("rating_histogram", "zero rows",
+        lambda t: ej.rating_histogram(np.zeros((0, 2), np.int32), L),
+        Gives("zero counts [K, L]", equal(np.zeros((2, L))))),
+    Row("rating_histogram", "one rule",
+        lambda t: ej.rating_histogram(R[:, :1], L), Gives("counts [1, L]", equal([[2, 1, 1]]))),
+    Row("rating_histogram", "all entries masked",
+        lambda t: ej.rating_histogram(R, L, mask=np.zeros(R.shape, bool)),
+        Gives("zero counts", equal(np.zeros((2, L))))),
+    Row("rating_histogram", "out-of-range level under a False mask entry",
+        lambda t: ej.rating_histogram(put(R, (0, 0), 99), L, mask=put(M, (0, 0), False)),
+        Gives("masked entries may hold any value: not counted", equal([[1, 1, 1], [2, 1, 1]]))),
+    Row("rating_histogram", "level L under jit",
+        lambda t: under_jit(lambda r: ej.rating_histogram(r, L), put(R, (2, 1), 3)),
+        Gives("matches no bin (never clipped into L - 1)", equal([[2, 1, 1], [1, 1, 1]]))),
+    Row("discretize", "NaN score", lambda t: ej.discretize(np.array([0.5, np.nan]), 3),
+        Raises(ValueError, r"nan at index \(1,\); values must be finite")),
+    Row("discretize", "inf score", lambda t: ej.discretize(np.array([np.inf]), 3),
+        Raises(ValueError, "finite")),
+    Row("discretize", "score above high", lambda t: ej.discretize(np.array([0.5, 1.01]), 3),
+        Raises(ValueError, r"at index \(1,\), outside \[low, high\] = \[0.0, 1.0\]")),
+    Row("discretize", "negative score with low=0", lambda t: ej.discretize(np.array([-0.1]), 3),
+        Raises(ValueError, "never clipped")),
+    Row("discretize", "low > high", lambda t: ej.discretize(np.array([0.5]), 3, low=1.0, high=0.0),
+        Raises(ValueError, "low < high")),
+    Row("discretize", "NaN low", lambda t: ej.discretize(np.array([0.5]), 3, low=math.nan),
+        Raises(ValueError, "finite low < high")),
+    Row("discretize", "range below float32 resolution",
+        lambda t: ej.discretize(np.array([1.0], np.float32), 3, low=1.0, high=1.0 + 1e-12),
+        Raises(ValueError, "equal in the scores' dtype float32")),
+    Row("discretize", "boolean scores", lambda t: ej.discretize(np.array([True]), 3),
+        Raises(TypeError, "real-valued")),
+    Row("discretize", "num_levels 1", lambda t: ej.discretize(np.array([0.5]), 1),
+        Raises(ValueError, "num_levels")),
+    Row("discretize", "float64 score beyond float32 (regression: inf, a warning)",
+        lambda t: ej.discretize(np.array([1e39]), 3, high=1e40),
+        Raises(ValueError, "1e\\+39 at index \\(0,\\), outside the range of float32")),
+    Row("discretize", "zero scores", lambda t: ej.discretize(np.zeros(0, np.float32), 3),
+        Gives("an empty int32 array", shaped((0,), jnp.int32))),
+    Row("discretize", "top score of a range float32 rounds (regression: gave level L)",
+        lambda t: ej.discretize(np.array([3.132256], np.float32), 2, low=2.739233746429086,
+                                high=3.1322559465620907),
+        Gives("the last level L - 1", equal([1]))),
+    Row("discretize", "NaN and out-of-range scores under jit",
+        lambda t: under_jit(lambda s: ej.discretize(s, 4), jnp.array([-0.5, 0.5, 1.5, jnp.nan])),
+        Gives("invalid levels -1 (below, NaN) and L (above)", equal([-1, 2, 4, -1]))),
+    Row("entropy_from_counts", "negative count",
+        lambda t: ej.entropy_from_counts(np.array([[1.0, -1.0]])),
+        Raises(ValueError, "non-negative")),
+    Row("entropy_from_counts", "NaN count",
+        lambda t: ej.entropy_from_counts(np.array([[1.0, np.nan]])), Raises(ValueError, "finite")),
+    Row("entropy_from_counts", "inf count",
+        lambda t: ej.entropy_from_counts(np.array([[np.inf, 1.0]])),
+        Raises(ValueError, r"inf at index \(0, 0\)")),
+    Row("entropy_from_counts", "a row with zero total (all masked / zero rows)",
+        lambda t: ej.entropy_from_counts(np.array([[2, 1], [0, 0]])),
+        Raises(ValueError, r"rule\(s\) at index \[\(1,\)\] have no observed")),
+    Row("entropy_from_counts", "wrong rank: a scalar",
+        lambda t: ej.entropy_from_counts(np.float32(3)), Raises(ValueError, "L >= 1")),
+    Row("entropy_from_counts", "boolean counts",
+        lambda t: ej.entropy_from_counts(np.array([[True, False]])),
+        Raises(TypeError, "real-valued")),
+    Row("entropy_from_counts", "estimator 'mle'",
+        lambda t: ej.entropy_from_counts(np.array([[1, 2]]), estimator="mle"),
+        Raises(ValueError, "estimator must be one of")),
+    Row("entropy_from_counts", "base 1",
+        lambda t: ej.entropy_from_counts(np.array([[1, 2]]), base=1), Raises(ValueError, "base")),
+    Row("entropy_from_counts", "int64 counts beyond int32 (regression: wrapped negative)",
+        lambda t: ej.entropy_from_counts(np.array([[3_000_000_000, 1_000_000_000]], np.int64)),
+        Gives("the entropy of the counts, as floats", close(plugin_entropy([[3, 1]]), 1e-6))),
+    Row("entropy_from_counts", "a single observed level (regression: -0.0)",
+        lambda t: ej.entropy_from_counts(np.array([[0, 5, 0]])), Gives("+0.0", positive_zero)),
+    Row("entropy_from_counts", "zero total under jit",
+        lambda t: under_jit(ej.entropy_from_counts, jnp.array([[2.0, 1.0], [0.0, 0.0]])),
+        Gives("NaN for that row", nan_at(1))),
+    Row("rating_entropy", "level L", lambda t: ej.rating_entropy(put(R, (3, 1), 3), L),
+        Raises(ValueError, r"level 3 at index \(3, 1\)")),
+    Row("rating_entropy", "negative level", lambda t: ej.rating_entropy(put(R, (3, 1), -2), L),
+        Raises(ValueError, "level -2")),
+    Row("rating_entropy", "float levels", lambda t: ej.rating_entropy(S, L),
+        Raises(TypeError, "use discretize")),
+    Row("rating_entropy", "wrong rank: 1-D", lambda t: ej.rating_entropy(R[0], L),
+        Raises(ValueError, r"\[N, K\]")),
+    Row("rating_entropy", "zero rows", lambda t: ej.rating_entropy(np.zeros((0, 2), np.int32), L),
+        Raises(ValueError, "zero rows")),
+    Row("rating_entropy", "a rule with every entry masked",
+        lambda t: ej.rating_entropy(R, L, mask=np.array([[1, 0]] * 4, bool)),
+        Raises(ValueError, r"index \[\(1,\)\] have no observed ratings")),
+    Row("rating_entropy", "all entries masked",
+        lambda t: ej.rating_entropy(R, L, mask=np.zeros(R.shape, bool)),
+        Raises(ValueError, "no observed ratings")),
+    Row("rating_entropy", "estimator 'mle'", lambda t: ej.rating_entropy(R, L, estimator="mle"),
+        Raises(ValueError, "estimator")),
+    Row("rating_entropy", "base 1",
+        lambda t: ej.rating_entropy(R, L, base=1),
+        Raises(ValueError, "base")),
+    Row("rating_entropy", "base inf", lambda t: ej.rating_entropy(R, L, base=math.inf),
+        Raises(ValueError, "base must be finite")),
+    Row("rating_entropy", "one rule", lambda t: ej.rating_entropy(R[:, :1], L),
+        Gives("[1] entropies", close(plugin_entropy([[2, 1, 1]])))),
+    Row("rating_entropy", "a rule with a single observed level",
+        lambda t: ej.rating_entropy(np.array([[2, 0], [2, 1], [2, 2], [2, 0]], np.int32), L),
+        Gives("entropy +0.0 for that rule", lambda h: positive_zero(h[0]))),
+    Row("rating_entropy", "level L under jit",
+        lambda t: under_jit(lambda r: ej.rating_entropy(r, L), put(R, (2, 1), 3)),
+        Gives("NaN for that rule (the rating is never dropped)", nan_at(1))),
+    Row("rating_entropy", "a rule with every entry masked, under jit",
+        lambda t: under_jit(lambda r, m: ej.rating_entropy(r, L, mask=m), R,
+                            np.array([[1, 0]] * 4, bool)),
+        Gives("NaN for that rule", nan_at(1))),
+]
+
+WEIGHT_ROWS = [
+    *[Row("entropy_weights", f"temperature {tau}",
+          lambda t, tau=tau: ej.entropy_weights(H, tau),
+          Raises(ValueError, "temperature must be finite and > 0"))
+      for tau in (0.0, -1.0, math.inf, math.nan)],
+    Row("entropy_weights", "temperature an array",
+        lambda t: ej.entropy_weights(H, np.array([1.0, 2.0])), Raises(TypeError, "real scalar")),
+    Row("entropy_weights", "temperature a bool", lambda t: ej.entropy_weights(H, True),
+        Raises(TypeError, "temperature must be a real scalar")),
+    Row("entropy_weights", "NaN entropy", lambda t: ej.entropy_weights(put(H, (1,), np.nan), 2.0),
+        Raises(ValueError, r"nan at index \(1,\)")),
+    Row("entropy_weights", "inf entropy", lambda t: ej.entropy_weights(put(H, (0,), np.inf), 2.0),
+        Raises(ValueError, "finite")),
+    Row("entropy_weights", "integer entropies", lambda t: ej.entropy_weights(np.array([1, 2]), 2.0),
+        Raises(TypeError, "float")),
+    Row("entropy_weights", "no rules", lambda t: ej.entropy_weights(np.zeros(0, np.float32), 2.0),
+        Raises(ValueError, "K >= 1")),
+    Row("entropy_weights", "wrong rank: a scalar", lambda t: ej.entropy_weights(np.float32(1), 2.0),
+        Raises(ValueError, r"\[\.\.\., K\]")),
+    Row("entropy_weights", "one rule", lambda t: ej.entropy_weights(H[:1], 2.0),
+        Gives("weight 1", equal([1.0]))),
+    Row("entropy_weights", "temperature 1e-300, below float32 (regression: NaN)",
+        lambda t: ej.entropy_weights(H, 1e-300),
+        Gives("all mass on the lowest entropy", equal([1, 0]))),
+    Row("entropy_weights", "temperature 1e-6 with tied lowest entropies",
+        lambda t: ej.entropy_weights(np.array([0.3, 0.3, 1.0], np.float32), 1e-6),
+        Gives("mass split evenly among the ties", equal([0.5, 0.5, 0.0]))),
+    Row("entropy_weights", "entropies near the float32 maximum (regression: NaN)",
+        lambda t: ej.entropy_weights(np.array([1e38, 3e38], np.float32), 1e-3),
+        Gives("the tau -> 0 limit", equal([1, 0]))),
+    Row("entropy_weights", "temperature 1e300",
+        lambda t: ej.entropy_weights(H, 1e300), Gives("uniform (tau -> inf)", equal([0.5, 0.5]))),
+    Row("entropy_weights", "integer-typed temperature (regression: strict promotion error)",
+        lambda t: ej.entropy_weights(H, np.int64(2)),
+        Gives("as the float temperature", close(scipy.special.softmax(-H.astype(float) / 2)))),
+    *[Row("encore_weights", f"temperature {tau}",
+          lambda t, tau=tau: ej.encore_weights(R, L, temperature=tau),
+          Raises(ValueError, "temperature")) for tau in (0.0, -2.0, math.inf, math.nan)],
+    Row("encore_weights", "level L", lambda t: ej.encore_weights(put(R, (0, 1), 3), L),
+        Raises(ValueError, "level 3")),
+    Row("encore_weights", "float levels", lambda t: ej.encore_weights(S, L),
+        Raises(TypeError, "integer")),
+    Row("encore_weights", "zero rows", lambda t: ej.encore_weights(np.zeros((0, 2), np.int32), L),
+        Raises(ValueError, "zero rows")),
+    Row("encore_weights", "all entries masked",
+        lambda t: ej.encore_weights(R, L, mask=np.zeros(R.shape, bool)),
+        Raises(ValueError, "no observed ratings")),
+    Row("encore_weights", "one rule", lambda t: ej.encore_weights(R[:, :1], L)[1],
+        Gives("weight 1", equal([1.0]))),
+    Row("encore_weights", "a rule with a single observed level",
+        lambda t: ej.encore_weights(np.array([[1, 0], [1, 1], [1, 2]], np.int32), L)[1],
+        Gives("the largest weight, softmax([0, log 3] / -2)",
+              close(scipy.special.softmax(-np.array([0.0, np.log(3)]) / 2)))),
+    Row("uniform_weights", "zero rules", lambda t: ej.uniform_weights(0),
+        Raises(ValueError, "num_rules must be >= 1")),
+    Row("uniform_weights", "a float number of rules", lambda t: ej.uniform_weights(2.0),
+        Raises(TypeError, "num_rules must be an int")),
+    Row("uniform_weights", "one rule",
+        lambda t: ej.uniform_weights(1),
+        Gives("[1.0]", equal([1.0]))),
+    Row("random_weights", "zero rules", lambda t: ej.random_weights(KEY, 0),
+        Raises(ValueError, "num_rules")),
+    Row("random_weights", "concentration 0",
+        lambda t: ej.random_weights(KEY, 3, concentration=0.0),
+        Raises(ValueError, "concentration")),
+    Row("random_weights", "concentration NaN",
+        lambda t: ej.random_weights(KEY, 3, concentration=math.nan),
+        Raises(ValueError, "concentration")),
+    Row("random_weights", "an int instead of a key", lambda t: ej.random_weights(0, 3),
+        Raises(TypeError, "PRNG key")),
+    Row("random_weights", "one rule",
+        lambda t: ej.random_weights(KEY, 1),
+        Gives("[1.0]", equal([1.0]))),
+    Row("single_rule_weights", "index K", lambda t: ej.single_rule_weights(3, 3),
+        Raises(ValueError, r"index must be in 0\.\.2, got 3")),
+    Row("single_rule_weights", "negative index", lambda t: ej.single_rule_weights(3, -1),
+        Raises(ValueError, "index")),
+    Row("single_rule_weights", "a float index", lambda t: ej.single_rule_weights(3, 1.0),
+        Raises(TypeError, "index must be an int")),
+    Row("single_rule_weights", "zero rules", lambda t: ej.single_rule_weights(0, 0),
+        Raises(ValueError, "num_rules")),
+    Row("lowest_entropy_weights", "k > K", lambda t: ej.lowest_entropy_weights(H, 3),
+        Raises(ValueError, "k must be <= K = 2, got 3")),
+    Row("lowest_entropy_weights", "k = 0", lambda t: ej.lowest_entropy_weights(H, 0),
+        Raises(ValueError, "k must be >= 1")),
+    Row("lowest_entropy_weights", "a float k", lambda t: ej.lowest_entropy_weights(H, 1.0),
+        Raises(TypeError, "k must be an int")),
+    Row("lowest_entropy_weights", "NaN entropy",
+        lambda t: ej.lowest_entropy_weights(put(H, (0,), np.nan), 1), Raises(ValueError, "finite")),
+    Row("lowest_entropy_weights", "wrong rank: [2, K]",
+        lambda t: ej.lowest_entropy_weights(np.stack([H, H]), 1), Raises(ValueError, r"\[K\]")),
+    Row("lowest_entropy_weights", "k = K", lambda t: ej.lowest_entropy_weights(H, 2),
+        Gives("uniform weights", equal([0.5, 0.5]))),
+]
+
+COMPOSE_ROWS = [
+    Row("compose", "K of scores != K of weights",
+        lambda t: ej.compose(np.ones((4, 3), np.float32), W),
+        Raises(ValueError, "last axis must be K = 2")),
+    Row("compose", "integer weights",
+        lambda t: ej.compose(S, np.ones(2, int)),
+        Raises(TypeError, "float")),
+    Row("compose", "NaN score", lambda t: ej.compose(put(S, (1, 1), np.nan), W),
+        Raises(ValueError, r"scores contains nan at index \(1, 1\)")),
+    Row("compose", "inf weight", lambda t: ej.compose(S, put(W, (0,), np.inf)),
+        Raises(ValueError, "weights contains inf")),
+    Row("compose", "wrong rank: weights [1, K]", lambda t: ej.compose(S, W[None]),
+        Raises(ValueError, r"weights must have shape \[K\]")),
+    Row("compose", "wrong rank: a scalar score", lambda t: ej.compose(np.float32(1), W),
+        Raises(ValueError, "last axis")),
+    Row("compose", "boolean scores",
+        lambda t: ej.compose(S > 0.3, W),
+        Raises(TypeError, "real-valued")),
+    Row("compose", "int64 score beyond int32 (regression: wrapped)",
+        lambda t: ej.compose(put(R, (0, 0), 2**40, np.int64), W),
+        Raises(ValueError, "outside the range of int32")),
+    Row("compose", "zero rows", lambda t: ej.compose(np.zeros((0, 2), np.float32), W),
+        Gives("an empty [0] array", shaped((0,), jnp.float32))),
+    Row("compose", "one rule", lambda t: ej.compose(S[:, :1], W[:1]),
+        Gives("w_0 * scores[:, 0]", close(S[:, 0] * W[0]))),
+    Row("pair_margins", "chosen and rejected with different N",
+        lambda t: ej.pair_margins(np.ones((4, 2)), np.ones((5, 2)), W),
+        Raises(ValueError, "shape")),
+    Row("pair_margins", "K of ratings != K of weights",
+        lambda t: ej.pair_margins(R, R, np.ones(3, np.float32)), Raises(ValueError, "K = 3")),
+    Row("pair_margins", "inf in rejected", lambda t: ej.pair_margins(S, put(S, (0, 0), -np.inf), W),
+        Raises(ValueError, "rejected contains -inf")),
+    Row("pair_margins", "wrong rank: 1-D pairs (regression: gave a scalar)",
+        lambda t: ej.pair_margins(S[0], S[1], W),
+        Raises(ValueError, r"chosen must have shape \[N, K\]")),
+    Row("pair_margins", "zero rows",
+        lambda t: ej.pair_margins(np.zeros((0, 2), np.int32), np.zeros((0, 2), np.int32), W),
+        Gives("an empty [0] array", shaped((0,), jnp.float32))),
+    Row("pair_margins", "uint8 ratings with rejected > chosen",
+        lambda t: ej.pair_margins(np.zeros((1, 2), np.uint8), np.full((1, 2), 4, np.uint8), W),
+        Gives("a negative margin, no unsigned wrap-around", close([-4.0]))),
+]
+
+BT_ROWS = [
+    *[Row(name, "K of weights != K of diffs", lambda t, fn=fn: fn(np.ones(3, np.float32), D),
+          Raises(ValueError, r"weights must have shape \[K\] = \(2,\) to match diffs"))
+      for name, fn in (("bt_loss", ej.bt_loss), ("bt_gradient", ej.bt_gradient))],
+    Row("bt_loss", "zero rows", lambda t: ej.bt_loss(W, np.zeros((0, 2), np.float32)),
+        Raises(ValueError, "at least one pair")),
+    Row("bt_loss", "NaN diff", lambda t: ej.bt_loss(W, put(D, (3, 0), np.nan)),
+        Raises(ValueError, r"diffs contains nan at index \(3, 0\)")),
+    Row("bt_loss", "wrong rank: 1-D diffs",
+        lambda t: ej.bt_loss(W, D[0]),
+        Raises(ValueError, r"\[N, K\]")),
+    Row("bt_loss", "mask selects no pair", lambda t: ej.bt_loss(W, D, mask=np.zeros(4, bool)),
+        Raises(ValueError, "selects no pair")),
+    Row("bt_loss", "integer weights",
+        lambda t: ej.bt_loss(np.ones(2, int), D),
+        Raises(TypeError, "float")),
+    Row("bt_loss", "one rule, all differences 0",
+        lambda t: ej.bt_loss(W[:1], np.zeros((4, 1), np.float32)),
+        Gives("log 2", close(np.log(2)))),
+    Row("bt_gradient", "inf weight", lambda t: ej.bt_gradient(put(W, (1,), np.inf), D),
+        Raises(ValueError, "weights contains inf")),
+    Row("bt_gradient", "mask of another shape",
+        lambda t: ej.bt_gradient(W, D, mask=np.ones(3, bool)),
+        Raises(ValueError, "mask has shape")),
+    Row("bt_gradient", "one rule at w = 0",
+        lambda t: ej.bt_gradient(np.zeros(1, np.float32), D[:, :1]),
+        Gives("-mean(d) / 2", close([-D[:, 0].mean() / 2], atol=1e-7))),
+    Row("fit_bt_weights", "num_steps 0", lambda t: ej.fit_bt_weights(D, num_steps=0),
+        Raises(ValueError, "num_steps must be >= 1")),
+    Row("fit_bt_weights", "record_every 0", lambda t: ej.fit_bt_weights(D, record_every=0),
+        Raises(ValueError, "record_every")),
+    Row("fit_bt_weights", "l2 NaN", lambda t: ej.fit_bt_weights(D, l2=math.nan),
+        Raises(ValueError, "l2 must be finite and >= 0")),
+    Row("fit_bt_weights", "l2 negative",
+        lambda t: ej.fit_bt_weights(D, l2=-1.0),
+        Raises(ValueError, "l2")),
+    Row("fit_bt_weights", "tol inf",
+        lambda t: ej.fit_bt_weights(D, tol=math.inf),
+        Raises(ValueError, "tol")),
+    Row("fit_bt_weights", "init with K + 1 weights",
+        lambda t: ej.fit_bt_weights(D, init=np.ones(3, np.float32)),
+        Raises(ValueError, "init must have shape")),
+    Row("fit_bt_weights", "simplex init with a zero weight",
+        lambda t: ej.fit_bt_weights(D, parameterization="simplex",
+                                    init=np.array([1.0, 0.0], np.float32)),
+        Raises(ValueError, "strictly positive")),
+    Row("fit_bt_weights", "unknown parameterization",
+        lambda t: ej.fit_bt_weights(D, parameterization="box"),
+        Raises(ValueError, "parameterization")),
+    Row("fit_bt_weights", "optimizer given by name",
+        lambda t: ej.fit_bt_weights(D, optimizer="adam"),
+        Raises(TypeError, "optax.GradientTransformation")),
+    Row("fit_bt_weights", "zero rows", lambda t: ej.fit_bt_weights(np.zeros((0, 2), np.float32)),
+        Raises(ValueError, "at least one pair")),
+    Row("fit_bt_weights", "NaN diff", lambda t: ej.fit_bt_weights(put(D, (0, 0), np.nan)),
+        Raises(ValueError, "finite")),
+    Row("fit_bt_weights", "mask selects no pair",
+        lambda t: ej.fit_bt_weights(D, mask=np.zeros(4, bool)),
+        Raises(ValueError, "selects no pair")),
+]
+
+SELECTION_ROWS = [
+    Row("select_rules", "k > K", lambda t: ej.select_rules(S, S, 3),
+        Raises(ValueError, "k must be <= K = 2")),
+    Row("select_rules", "k = 0",
+        lambda t: ej.select_rules(S, S, 0),
+        Raises(ValueError, "k must be >= 1")),
+    Row("select_rules", "a float k",
+        lambda t: ej.select_rules(S, S, 1.0),
+        Raises(TypeError, "k must be an int")),
+    Row("select_rules", "A and B with different K",
+        lambda t: ej.select_rules(S, np.ones((4, 3)), 1),
+        Raises(ValueError, "scores_b has shape")),
+    Row("select_rules", "wrong rank: 1-D", lambda t: ej.select_rules(S[0], S[0], 1),
+        Raises(ValueError, r"\[N, K\]")),
+    Row("select_rules", "NaN score", lambda t: ej.select_rules(put(S, (0, 0), np.nan), S, 1),
+        Raises(ValueError, "scores_a contains nan")),
+    Row("select_rules", "inf score", lambda t: ej.select_rules(S, put(S, (0, 0), np.inf), 1),
+        Raises(ValueError, "scores_b contains inf")),
+    Row("select_rules", "alpha negative", lambda t: ej.select_rules(S, S, 1, alpha=-1.0),
+        Raises(ValueError, "alpha must be finite and >= 0")),
+    Row("select_rules", "alpha NaN", lambda t: ej.select_rules(S, S, 1, alpha=math.nan),
+        Raises(ValueError, "alpha")),
+    Row("select_rules", "alpha 0 without relevance", lambda t: ej.select_rules(S, S, 1, alpha=0.0),
+        Raises(ValueError, "alpha=0 with relevance=None")),
+    Row("select_rules", "relevance of another K",
+        lambda t: ej.select_rules(S, S, 1, relevance=np.ones(3)),
+        Raises(ValueError, "relevance must have shape")),
+    Row("select_rules", "NaN relevance",
+        lambda t: ej.select_rules(S, S, 1, relevance=np.array([np.nan, 0.0], np.float32)),
+        Raises(ValueError, "relevance contains nan")),
+    Row("select_rules", "zero rows",
+        lambda t: ej.select_rules(np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32), 1),
+        Gives("an empty [0, K] mask", shaped((0, 2), jnp.bool_))),
+    Row("select_rules", "one rule", lambda t: ej.select_rules(S[:, :1], S[::-1, :1], 1),
+        Gives("the rule, for every pair", equal(np.ones((4, 1), bool)))),
+    Row("label_pairs", "non-boolean selection", lambda t: ej.label_pairs(S, S, np.ones(S.shape)),
+        Raises(TypeError, "selected must be boolean")),
+    Row("label_pairs", "selection of another shape",
+        lambda t: ej.label_pairs(S, S, np.ones((4, 3), bool)),
+        Raises(ValueError, "selected has shape")),
+    Row("label_pairs", "weights of another K",
+        lambda t: ej.label_pairs(S, S, M, weights=np.ones(3, np.float32)),
+        Raises(ValueError, "K = 2 rules")),
+    Row("label_pairs", "NaN weight",
+        lambda t: ej.label_pairs(S, S, M, weights=put(W, (0,), np.nan)),
+        Raises(ValueError, "weights contains nan")),
+    Row("label_pairs", "unknown tie policy", lambda t: ej.label_pairs(S, S, M, tie="c"),
+        Raises(ValueError, "tie must be one of")),
+    Row("label_pairs", "tie='random' without a key",
+        lambda t: ej.label_pairs(S, S, M, tie="random"),
+        Raises(ValueError, "key is required")),
+    Row("label_pairs", "zero rows",
+        lambda t: ej.label_pairs(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 2), bool)),
+        Gives("an empty [0] label array", shaped((0,), jnp.bool_))),
+    Row("label_pairs", "no rule selected",
+        lambda t: ej.label_pairs(S, S[::-1], np.zeros(S.shape, bool)),
+        Gives("a tie for every pair: B (False)", equal(np.zeros(4, bool)))),
+    Row("random_rule_selection", "k > K", lambda t: ej.random_rule_selection(KEY, 4, 2, 3),
+        Raises(ValueError, "k must be <= K = 2")),
+    Row("random_rule_selection", "k = 0", lambda t: ej.random_rule_selection(KEY, 4, 2, 0),
+        Raises(ValueError, "k must be >= 1")),
+    Row("random_rule_selection", "zero pairs", lambda t: ej.random_rule_selection(KEY, 0, 2, 1),
+        Raises(ValueError, "num_pairs must be >= 1")),
+    Row("random_rule_selection", "k = K", lambda t: ej.random_rule_selection(KEY, 4, 2, 2),
+        Gives("every rule", equal(np.ones((4, 2), bool)))),
+    Row("all_rules", "zero pairs", lambda t: ej.all_rules(0, 2), Raises(ValueError, "num_pairs")),
+    Row("all_rules", "a float number of rules", lambda t: ej.all_rules(4, 2.0),
+        Raises(TypeError, "num_rules must be an int")),
+    Row("all_rules", "one rule",
+        lambda t: ej.all_rules(4, 1),
+        Gives("[N, 1] of True", equal(np.ones((4, 1), bool)))),
+]
+
+ONE = np.ones(2, np.float32)
+
+
+def simulate(informativeness: Any = ONE, spread: Any = ONE, num_pairs: int = 4,
+             **options: Any) -> ej.RuleEnsemble:
+    return ej.simulate_rule_ensemble(KEY, num_pairs, informativeness=informativeness,
+                                     spread=spread, **options)
+
+
+SIMULATE_ROWS = [
+    Row("simulate_rule_ensemble", "spread 0",
+        lambda t: simulate(spread=np.array([1, 0], np.float32)),
+        Raises(ValueError, "spread has 0.0 at index 1")),
+    Row("simulate_rule_ensemble", "spread NaN",
+        lambda t: simulate(spread=put(ONE, (0,), np.nan)),
+        Raises(ValueError, "spread has nan at index 0")),
+    Row("simulate_rule_ensemble", "negative informativeness",
+        lambda t: simulate(put(ONE, (1,), -1)),
+        Raises(ValueError, "informativeness has -1.0 at index 1")),
+    Row("simulate_rule_ensemble", "inf informativeness",
+        lambda t: simulate(put(ONE, (0,), np.inf)),
+        Raises(ValueError, "informativeness contains inf")),
+    Row("simulate_rule_ensemble", "K of informativeness != K of spread",
+        lambda t: simulate(spread=np.ones(3, np.float32)),
+        Raises(ValueError, "spread has shape")),
+    Row("simulate_rule_ensemble", "no rules",
+        lambda t: simulate(ONE[:0], ONE[:0]),
+        Raises(ValueError, "no rules")),
+    Row("simulate_rule_ensemble", "zero pairs",
+        lambda t: simulate(num_pairs=0),
+        Raises(ValueError, "num_pairs must be >= 1")),
+    Row("simulate_rule_ensemble", "num_levels 1",
+        lambda t: simulate(num_levels=1),
+        Raises(ValueError, "num_levels")),
+    Row("simulate_rule_ensemble", "wrong rank: [1, K] parameters",
+        lambda t: simulate(ONE[None], ONE[None]),
+        Raises(ValueError, r"\[K\]")),
+]
+
+MARGINS = np.array([1.0, -1.0, 0.0, 2.0], np.float32)
+METRIC_ROWS = [
+    Row("pairwise_accuracy", "unknown tie policy",
+        lambda t: ej.pairwise_accuracy(MARGINS, tie="draw"),
+        Raises(ValueError, "tie must be one of")),
+    Row("pairwise_accuracy", "tie='random' without a key",
+        lambda t: ej.pairwise_accuracy(MARGINS, tie="random"), Raises(ValueError, "key")),
+    Row("pairwise_accuracy", "zero pairs", lambda t: ej.pairwise_accuracy(np.zeros(0, np.float32)),
+        Raises(ValueError, "empty")),
+    Row("pairwise_accuracy", "mask excludes every pair",
+        lambda t: ej.pairwise_accuracy(MARGINS, mask=np.zeros(4, bool)),
+        Raises(ValueError, "excludes every pair")),
+    Row("pairwise_accuracy", "inf margin",
+        lambda t: ej.pairwise_accuracy(put(MARGINS, (0,), np.inf)),
+        Raises(ValueError, "finite")),
+    Row("pairwise_accuracy", "NaN margin",
+        lambda t: ej.pairwise_accuracy(put(MARGINS, (2,), np.nan)),
+        Raises(ValueError, r"margins contains nan at index \(2,\)")),
+    Row("pairwise_accuracy", "wrong rank: [N, K]", lambda t: ej.pairwise_accuracy(S),
+        Raises(ValueError, r"\[N\]")),
+    Row("pairwise_accuracy", "mask of another shape",
+        lambda t: ej.pairwise_accuracy(MARGINS, mask=np.ones(3, bool)),
+        Raises(ValueError, "mask must be boolean")),
+    Row("pairwise_accuracy", "every margin 0 (all ties)",
+        lambda t: ej.pairwise_accuracy(np.zeros(4, np.float32)),
+        Gives("0 under the default tie='loss'", equal(0.0))),
+    Row("pair_credit", "wrong rank: a scalar", lambda t: ej.pair_credit(np.float32(1)),
+        Raises(ValueError, r"\[\.\.\., N\]")),
+    Row("pair_credit", "NaN margin", lambda t: ej.pair_credit(put(MARGINS, (0,), np.nan)),
+        Raises(ValueError, "finite")),
+    Row("pair_credit", "a key without tie='random'", lambda t: ej.pair_credit(MARGINS, key=KEY),
+        Raises(ValueError, "only then")),
+    Row("pair_credit", "zero pairs", lambda t: ej.pair_credit(np.zeros(0, np.float32)),
+        Gives("an empty array", shaped((0,), jnp.float32))),
+    Row("bootstrap_ci", "num_resamples 0", lambda t: ej.bootstrap_ci(KEY, MARGINS, num_resamples=0),
+        Raises(ValueError, "num_resamples must be >= 1")),
+    *[Row("bootstrap_ci", f"confidence {c}",
+          lambda t, c=c: ej.bootstrap_ci(KEY, MARGINS, confidence=c),
+          Raises(ValueError, r"confidence must be in \(0, 1\)")) for c in (0.0, 1.0, math.nan)],
+    Row("bootstrap_ci", "zero items", lambda t: ej.bootstrap_ci(KEY, np.zeros(0, np.float32)),
+        Raises(ValueError, "N >= 1")),
+    Row("bootstrap_ci", "NaN value", lambda t: ej.bootstrap_ci(KEY, put(MARGINS, (1,), np.nan)),
+        Raises(ValueError, "values contains nan")),
+    Row("bootstrap_ci", "mask counts no item",
+        lambda t: ej.bootstrap_ci(KEY, MARGINS, mask=np.zeros(4, bool)),
+        Raises(ValueError, "counts no item")),
+    Row("bootstrap_ci", "non-boolean mask",
+        lambda t: ej.bootstrap_ci(KEY, MARGINS, mask=np.ones(4)),
+        Raises(TypeError, "mask must be boolean")),
+    Row("bootstrap_ci", "unknown statistic",
+        lambda t: ej.bootstrap_ci(KEY, MARGINS, statistic="median"),
+        Raises(ValueError, "statistic")),
+    Row("bootstrap_ci", "one item",
+        lambda t: ej.bootstrap_ci(KEY, np.ones(1, np.float32), num_resamples=8).low,
+        Gives("the degenerate interval [x, x]", equal(1.0))),
+    Row("entropy_accuracy_correlation", "NaN entropy",
+        lambda t: ej.entropy_accuracy_correlation(np.array([1, np.nan, 2], np.float32),
+                                                  np.arange(3.0)),
+        Raises(ValueError, "entropies contains nan")),
+    Row("entropy_accuracy_correlation", "two rules",
+        lambda t: ej.entropy_accuracy_correlation(H, H), Raises(ValueError, "at least 3 rules")),
+    Row("entropy_accuracy_correlation", "constant entropies (every rule single-level)",
+        lambda t: ej.entropy_accuracy_correlation(np.zeros(4, np.float32), np.arange(4.0)),
+        Raises(ValueError, "entropies is constant")),
+    Row("entropy_accuracy_correlation", "K of entropies != K of accuracies",
+        lambda t: ej.entropy_accuracy_correlation(np.arange(4.0), np.arange(5.0)),
+        Raises(ValueError, "accuracies has shape")),
+    Row("entropy_accuracy_correlation", "confidence 1",
+        lambda t: ej.entropy_accuracy_correlation(np.arange(4.0), np.arange(4.0)[::-1],
+                                                  confidence=1.0),
+        Raises(ValueError, "confidence")),
+    Row("rewardbench_safety", "a subset missing",
+        lambda t: ej.rewardbench_safety({s: 0.5 for s in SUBSETS[:4]}),
+        Raises(ValueError, "lacks")),
+    Row("rewardbench_safety", "NaN accuracy",
+        lambda t: ej.rewardbench_safety({**ACCURACIES, "donotanswer": math.nan}),
+        Raises(ValueError, r"\['donotanswer'\] contains nan")),
+    Row("rewardbench_safety", "accuracy above 1",
+        lambda t: ej.rewardbench_safety({**ACCURACIES, "donotanswer": 1.5}),
+        Raises(ValueError, r"in \[0, 1\]")),
+    Row("rewardbench_safety", "unknown counts version",
+        lambda t: ej.rewardbench_safety(ACCURACIES, counts="v2"),
+        Raises(ValueError, "counts must be one of")),
+    Row("rewardbench_safety", "a zero count",
+        lambda t: ej.rewardbench_safety(ACCURACIES, counts=dict.fromkeys(SUBSETS, 0)),
+        Raises(ValueError, "positive int")),
+    Row("rewardbench_safety", "accuracies as a list", lambda t: ej.rewardbench_safety([0.5] * 5),
+        Raises(TypeError, "map subset names")),
+    Row("rule_summary", "float levels",
+        lambda t: ej.rule_summary(S, S, L),
+        Raises(TypeError, "integer")),
+    Row("rule_summary", "level L", lambda t: ej.rule_summary(put(R, (0, 0), 3), R, L),
+        Raises(ValueError, "chosen has level 3")),
+    Row("rule_summary", "chosen and rejected with different K",
+        lambda t: ej.rule_summary(R, R[:, :1], L), Raises(ValueError, "rejected has shape")),
+    Row("rule_summary", "zero rows",
+        lambda t: ej.rule_summary(np.zeros((0, 2), np.int32), np.zeros((0, 2), np.int32), L),
+        Raises(ValueError, "at least one pair")),
+    Row("rule_summary", "a rule whose entries are all masked",
+        lambda t: ej.rule_summary(R, R, L, chosen_mask=np.array([[1, 0]] * 4, bool),
+                                  rule_names=["x", "y"]),
+        Raises(ValueError, r"\['y'\] rated no pair")),
+    Row("rule_summary", "entropies of another K",
+        lambda t: ej.rule_summary(R, R, L, entropies=np.ones(3, np.float32)),
+        Raises(ValueError, "3 rules")),
+    Row("rule_summary", "bt_weights of another K",
+        lambda t: ej.rule_summary(R, R, L, bt_weights=np.ones(3, np.float32)),
+        Raises(ValueError, "bt_weights has 3")),
+    Row("rule_summary", "NaN BT weight",
+        lambda t: ej.rule_summary(R, R, L, bt_weights=put(W, (0,), np.nan)),
+        Raises(ValueError, "bt_weights contains nan")),
+    Row("rule_summary", "temperature 0", lambda t: ej.rule_summary(R, R, L, temperature=0.0),
+        Raises(ValueError, "temperature")),
+    Row("rule_summary", "duplicate-free but too few rule names",
+        lambda t: ej.rule_summary(R, R, L, rule_names=["x"]),
+        Raises(ValueError, "1 names for 2 rules")),
+    Row("rule_summary", "a rule with a single observed level",
+        lambda t: ej.rule_summary(np.array([[1, 0], [1, 2]], np.int32),
+                                  np.array([[1, 1], [1, 0]], np.int32), L)[0],
+        Gives("entropy +0.0, accuracy 1/2 (all ties, tie='half')",
+              lambda row: (positive_zero(row["entropy"]), close(0.5)(row["accuracy"])))),
+    Row("compare_methods", "num_levels 1", lambda t: ej.compare_methods(KEY, pairs(), 1),
+        Raises(ValueError, "num_levels")),
+    Row("compare_methods", "temperature 0",
+        lambda t: ej.compare_methods(KEY, pairs(), L, temperature=0.0),
+        Raises(ValueError, "temperature")),
+    Row("compare_methods", "a NaN temperature in the sweep",
+        lambda t: ej.compare_methods(KEY, pairs(), L, temperatures=(1.0, math.nan)),
+        Raises(ValueError, "temperature")),
+    Row("compare_methods", "top_k > K", lambda t: ej.compare_methods(KEY, pairs(), L, top_k=3),
+        Raises(ValueError, "top_k must be <= K = 2")),
+    Row("compare_methods", "level L",
+        lambda t: ej.compare_methods(KEY, pairs(put(R, (1, 1), 3)), L),
+        Raises(ValueError, "level 3")),
+    Row("compare_methods", "pairs without .chosen", lambda t: ej.compare_methods(KEY, (R, R), L),
+        Raises(TypeError, "must have .chosen and .rejected")),
+    Row("compare_methods", "train with another K",
+        lambda t: ej.compare_methods(KEY, pairs(), L, train=pairs(R[:, :1], R[:, :1])),
+        Raises(ValueError, "train has 1 rules")),
+    Row("compare_methods", "calibration with another K",
+        lambda t: ej.compare_methods(KEY, pairs(), L, calibration=R[:, :1]),
+        Raises(ValueError, "calibration has 1 rules")),
+    Row("compare_methods", "overlapping split",
+        lambda t: ej.compare_methods(KEY, pairs(), L, split=([0, 1], [1, 2])),
+        Raises(ValueError, "overlap")),
+    Row("compare_methods", "both train and split",
+        lambda t: ej.compare_methods(KEY, pairs(), L, train=pairs(), split=([0], [1])),
+        Raises(ValueError, "either train or split")),
+    Row("holdout_split", "one pair",
+        lambda t: ej.holdout_split(KEY, 1),
+        Raises(ValueError, "no train pair")),
+    Row("holdout_split", "zero pairs",
+        lambda t: ej.holdout_split(KEY, 0),
+        Raises(ValueError, "num_pairs")),
+    *[Row("holdout_split", f"test_fraction {f}",
+          lambda t, f=f: ej.holdout_split(KEY, 4, test_fraction=f),
+          Raises(ValueError, r"test_fraction must be in \(0, 1\)")) for f in (0.0, 1.0, math.nan)],
+    Row("holdout_split", "strata of another length",
+        lambda t: ej.holdout_split(KEY, 4, strata=["a"] * 3),
+        Raises(ValueError, "strata must have shape")),
+]
+
+STREAMING_ROWS = [
+    Row("streaming_rating_histogram", "no chunks", lambda t: ej.streaming_rating_histogram([], L),
+        Raises(ValueError, "chunks is empty")),
+    Row("streaming_rating_histogram", "only a zero-row chunk",
+        lambda t: ej.streaming_rating_histogram([np.zeros((0, 2), np.int32)], L),
+        Raises(ValueError, "chunks is empty")),
+    Row("streaming_rating_histogram", "a zero-row chunk, then rows",
+        lambda t: ej.streaming_rating_histogram([np.zeros((0, 2), np.int32), R], L),
+        Gives("the counts of the rows", equal(ej.rating_histogram(R, L)))),
+    Row("streaming_rating_histogram", "chunks with different K",
+        lambda t: ej.streaming_rating_histogram([R, R[:, :1]], L),
+        Raises(ValueError, "chunk 1 has 1 columns, the first chunk has 2")),
+    Row("streaming_rating_histogram", "float levels",
+        lambda t: ej.streaming_rating_histogram([S], L),
+        Raises(TypeError, "integer levels")),
+    Row("streaming_rating_histogram", "level L in the second chunk",
+        lambda t: ej.streaming_rating_histogram([R, put(R, (2, 1), 3)], L),
+        Raises(ValueError, "level 3 at row 6, rule 1")),
+    Row("streaming_rating_histogram", "negative level",
+        lambda t: ej.streaming_rating_histogram([R - 1], L),
+        Raises(ValueError, "level -1 at row 0")),
+    Row("streaming_rating_histogram", "int64 level 2**32 + 1",
+        lambda t: ej.streaming_rating_histogram([put(R, (0, 0), 2**32 + 1, np.int64)], L),
+        Raises(ValueError, "level 4294967297 at row 0")),
+    Row("streaming_rating_histogram", "wrong rank: a 1-D chunk",
+        lambda t: ej.streaming_rating_histogram([R[:, 0]], L),
+        Raises(ValueError, r"shape \[n, K\]")),
+    Row("streaming_rating_histogram", "chunk_rows 0",
+        lambda t: ej.streaming_rating_histogram([R], L, chunk_rows=0),
+        Raises(ValueError, "chunk_rows")),
+    Row("streaming_rating_histogram", "reader options with in-memory chunks",
+        lambda t: ej.streaming_rating_histogram([R], L, mask_value=-1),
+        Raises(ValueError, "file path only")),
+    Row("streaming_rating_histogram", "all entries masked",
+        lambda t: ej.streaming_rating_histogram([(R, np.zeros(R.shape, bool))], L),
+        Gives("zero counts", equal(np.zeros((2, L))))),
+    Row("streaming_rating_entropy", "a rule with every entry masked",
+        lambda t: ej.streaming_rating_entropy([(R, np.array([[1, 0]] * 4, bool))], L),
+        Raises(ValueError, r"index \[\(1,\)\] have no observed")),
+    Row("streaming_rating_entropy", "estimator 'mle'",
+        lambda t: ej.streaming_rating_entropy([R], L, estimator="mle"),
+        Raises(ValueError, "estimator")),
+    Row("streaming_rating_entropy", "a missing file",
+        lambda t: ej.streaming_rating_entropy(t / "none.csv", L),
+        Raises(DataError, "none.csv: no such file")),
+    Row("streaming_rating_entropy", "one rule",
+        lambda t: ej.streaming_rating_entropy([R[:2, :1], R[2:, :1]], L),
+        Gives("as rating_entropy", equal(ej.rating_entropy(R[:, :1], L)))),
+    Row("iter_composite_scores", "K of chunks != K of weights",
+        lambda t: list(ej.iter_composite_scores([S], np.ones(3, np.float32))),
+        Raises(ValueError, "chunk 0 has 2 rule columns but weights has 3")),
+    Row("iter_composite_scores", "NaN score in the second chunk",
+        lambda t: list(ej.iter_composite_scores([S, put(S, (1, 0), np.nan)], W)),
+        Raises(ValueError, "scores has nan at row 5, rule 0")),
+    Row("iter_composite_scores", "unknown missing policy",
+        lambda t: list(ej.iter_composite_scores([S], W, missing="zero")),
+        Raises(ValueError, "missing")),
+    Row("iter_composite_scores", "a missing score with missing='error'",
+        lambda t: list(ej.iter_composite_scores([(S, put(M, (2, 0), False))], W)),
+        Raises(ValueError, "row 2 has no score for rule 0")),
+    Row("iter_composite_scores", "int64 score 2**40 (regression: wrapped to 0)",
+        lambda t: next(ej.iter_composite_scores([put(R, (0, 0), 2**40, np.int64)], W))[0],
+        Gives("w . scores, rounded to float32", close(2**40 * 0.25 + 0.75))),
+    Row("iter_composite_scores", "float64 score beyond float32 (regression: inf, a warning)",
+        lambda t: list(ej.iter_composite_scores([S, put(S, (0, 1), 1e39, np.float64)], W)),
+        Raises(ValueError, r"1e\+39 at row 4, rule 1, beyond the float32 range")),
+    Row("iter_composite_scores", "no chunks", lambda t: list(ej.iter_composite_scores([], W)),
+        Gives("nothing", equal([]))),
+    Row("compose_to_file", "no chunks", lambda t: ej.compose_to_file([], W, t / "o.csv"),
+        Raises(ValueError, "o.csv: the source has no chunks; nothing was written")),
+    Row("compose_to_file", "NaN score in a late chunk (regression: partial file left)",
+        lambda t: ej.compose_to_file([S, S, put(S, (3, 1), np.nan)], W, t / "o.csv"),
+        Raises(ValueError, "scores has nan at row 11")),
+    Row("compose_to_file", "an unsupported output suffix",
+        lambda t: ej.compose_to_file([S], W, t / "o.txt"),
+        Raises(DataError, "unsupported format '.txt'")),
+    Row("compose_to_file", "an output directory that does not exist",
+        lambda t: ej.compose_to_file([S], W, t / "none" / "o.csv"),
+        Raises(FileNotFoundError, "no such directory")),
+]
+
+
+def csv_rows(tmp: Path, text: str, name: str = "r.csv") -> Path:
+    return file(tmp, name, text)
+
+
+DATA_ROWS = [
+    # read_ratings: one row per format for empty and truncated files
+    *[Row("read_ratings", f"empty {fmt} file",
+          lambda t, fmt=fmt: ej.read_ratings(file(t, f"r.{fmt}", b"")),
+          Raises(DataError, match)) for fmt, match in (
+              ("csv", "r.csv: empty file"), ("jsonl", "r.jsonl: empty file"),
+              ("parquet", "r.parquet: empty file"), ("npz", "r.npz: not a readable NPZ archive"))],
+    Row("read_ratings", "truncated parquet",
+        lambda t: ej.read_ratings(parquet(t, "r.parquet", {"a": [0, 1], "b": [1, 2]}, truncate=40)),
+        Raises(DataError, "r.parquet: not a readable parquet file")),
+    Row("read_ratings", "truncated NPZ",
+        lambda t: ej.read_ratings(npz(t, "r.npz", ratings=np.zeros((400, 2), np.int32),
+                                      truncate=900)),
+        Raises(DataError, "r.npz: .*(truncated|not a readable)")),
+    Row("read_ratings", "truncated JSONL (last line cut)",
+        lambda t: ej.read_ratings(file(t, "r.jsonl", '{"a": 0, "b": 1}\n{"a": 1, "b"')),
+        Raises(DataError, "r.jsonl: line 2: not valid JSON")),
+    Row("read_ratings", "truncated CSV (an unterminated quote)",
+        lambda t: ej.read_ratings(file(t, "r.csv", 'a,b\n0,1\n1,"2')),
+        Raises(DataError, "r.csv: row 3")),
+    Row("read_ratings", "header only (zero rows)",
+        lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n")),
+        Raises(DataError, "header only, no ratings")),
+    Row("read_ratings", "a missing file", lambda t: ej.read_ratings(t / "none.csv"),
+        Raises(DataError, "none.csv: no such file")),
+    Row("read_ratings", "an unknown suffix",
+        lambda t: ej.read_ratings(file(t, "r.txt", RATINGS_CSV)),
+        Raises(DataError, "unsupported format '.txt'")),
+    Row("read_ratings", "non-UTF-8 byte in row 3",
+        lambda t: ej.read_ratings(file(t, "r.csv", b"a,b\n0,1\n\xff,1\n")),
+        Raises(DataError, r"r.csv: not UTF-8 text \(invalid start byte\) at row 3")),
+    Row("read_ratings", "non-UTF-8 byte in the header",
+        lambda t: ej.read_ratings(file(t, "r.csv", b"a\xe9,b\n0,1\n")),
+        Raises(DataError, "not UTF-8 text .* at row 1")),
+    Row("read_ratings", "non-UTF-8 byte in JSONL line 2",
+        lambda t: ej.read_ratings(file(t, "r.jsonl", b'{"a": 0}\n{"a\xff": 1}\n')),
+        Raises(DataError, "not UTF-8 text .* at line 2")),
+    Row("read_ratings", "rule_columns names a missing column",
+        lambda t: ej.read_ratings(ratings_file(t), rule_columns=["a", "zz"]),
+        Raises(DataError, "no column 'zz'")),
+    Row("read_ratings", "id_column names a missing column",
+        lambda t: ej.read_ratings(ratings_file(t), id_column="id"),
+        Raises(DataError, "no column 'id'")),
+    Row("read_ratings", "long layout without a 'rating' column",
+        lambda t: ej.read_ratings(file(t, "r.csv", "response_id,rule,score\nx,a,1\n"),
+                                  layout="long"),
+        Raises(DataError, "no column 'rating'")),
+    Row("read_ratings", "duplicate rule names in a CSV header",
+        lambda t: ej.read_ratings(file(t, "r.csv", "a,b,a\n0,1,2\n")),
+        Raises(DataError, r"duplicate rule name 'a' \(columns 1 and 3\)")),
+    Row("read_ratings", "duplicate keys in a JSONL record",
+        lambda t: ej.read_ratings(file(t, "r.jsonl", '{"a": 0, "a": 1}\n')),
+        Raises(DataError, "duplicate key 'a'")),
+    Row("read_ratings", "duplicate parquet column names",
+        lambda t: ej.read_ratings(parquet(t, "r.parquet", {"a": [0], "b": [1]}, names=["a", "a"])),
+        Raises(DataError, "duplicate rule name 'a'")),
+    Row("read_ratings", "duplicate NPZ rule_names",
+        lambda t: ej.read_ratings(npz(t, "r.npz", ratings=R, rule_names=np.array(["a", "a"]))),
+        Raises(DataError, "duplicate rule name 'a'")),
+    Row("read_ratings", "duplicate names in rule_columns",
+        lambda t: ej.read_ratings(ratings_file(t), rule_columns=["a", "a"]),
+        Raises(DataError, "duplicate rule name")),
+    Row("read_ratings", "long layout: a repeated (response, rule) rating",
+        lambda t: ej.read_ratings(file(t, "r.csv", LONG_REPEATED), layout="long"),
+        Raises(DataError, "row 3: repeats the rating of response 'x' by rule 'a' \\(row 2\\)")),
+    Row("read_ratings", "float level 1.5",
+        lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n0,1.5\n")),
+        Raises(DataError, "row 2, column 'b': 1.5 is not an integer level")),
+    Row("read_ratings", "NaN cell", lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n0,nan\n")),
+        Raises(DataError, "column 'b': nan is not an integer level")),
+    Row("read_ratings", "NaN in JSONL",
+        lambda t: ej.read_ratings(file(t, "r.jsonl", '{"a": NaN}\n')),
+        Raises(DataError, "line 1, column 'a': nan is not an integer level")),
+    Row("read_ratings", "NaN in parquet",
+        lambda t: ej.read_ratings(parquet(t, "r.parquet", {"a": [0.0, np.nan]})),
+        Raises(DataError, "row 1, column 'a': nan is not an integer level")),
+    Row("read_ratings", "inf cell", lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n0,-inf\n")),
+        Raises(DataError, "-inf is not an integer level")),
+    Row("read_ratings", "a text cell", lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n0,high\n")),
+        Raises(DataError, "row 2, column 'b': 'high' is not a number")),
+    Row("read_ratings", "level L with num_levels",
+        lambda t: ej.read_ratings(ratings_file(t), num_levels=2),
+        Raises(DataError, "row 3, column 'b': level 2 is outside 0..1")),
+    Row("read_ratings", "negative level with num_levels",
+        lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n0,-1\n"), num_levels=3),
+        Raises(DataError, "level -1")),
+    Row("read_ratings", "level beyond int32",
+        lambda t: ej.read_ratings(file(t, "r.csv", "a\n3000000000\n")),
+        Raises(DataError, "outside the int32 range")),
+    Row("read_ratings", "a score outside bin_range",
+        lambda t: ej.read_ratings(file(t, "s.csv", SCORES_CSV + "1.5,0\n"), num_levels=4,
+                                  bin_range=(0, 1)),
+        Raises(DataError, "row 6, column 'a': 1.5 is outside the binning range")),
+    Row("read_ratings", "a rule with every cell empty",
+        lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n0,\n1,\n")).mask,
+        Gives("that column's mask all False (missing, never filled)", equal([[1, 0], [1, 0]]))),
+    Row("read_ratings", "one rule",
+        lambda t: ej.read_ratings(file(t, "r.csv", "a\n0\n2\n")).ratings,
+        Gives("ratings [N, 1]", equal([[0], [2]]))),
+    Row("read_scores", "NaN cell", lambda t: ej.read_scores(file(t, "s.csv", "a,b\n0.5,nan\n")),
+        Raises(DataError, "row 2, column 'b': nan is not a finite number")),
+    Row("read_scores", "inf in JSONL",
+        lambda t: ej.read_scores(file(t, "s.jsonl", '{"a": Infinity}\n')),
+        Raises(DataError, "line 1, column 'a': inf is not a finite number")),
+    Row("read_scores", "empty file",
+        lambda t: ej.read_scores(file(t, "s.jsonl", "")),
+        Raises(DataError, "empty file")),
+    Row("read_scores", "non-UTF-8 byte",
+        lambda t: ej.read_scores(file(t, "s.csv", b"a\n0.5\n\x80\n")),
+        Raises(DataError, "not UTF-8 text")),
+    Row("read_scores", "rule_columns names a missing column",
+        lambda t: ej.read_scores(file(t, "s.csv", SCORES_CSV), rule_columns=["c"]),
+        Raises(DataError, "no column 'c'")),
+    Row("read_scores", "rule_columns as one string",
+        lambda t: ej.read_scores(file(t, "s.csv", SCORES_CSV), rule_columns="a"),
+        Raises(TypeError, "sequence of names")),
+    Row("read_scores", "truncated parquet",
+        lambda t: ej.read_scores(parquet(t, "s.parquet", {"a": [0.5, 0.25]}, truncate=30)),
+        Raises(DataError, "not a readable parquet file")),
+    Row("read_rating_pairs", "no chosen_/rejected_ columns (wrong prefixes)",
+        lambda t: ej.read_rating_pairs(file(t, "p.csv", LABEL_CSV)), Raises(ValueError, "prefix")),
+    Row("read_rating_pairs", "a chosen column without its rejected partner",
+        lambda t: ej.read_rating_pairs(file(t, "p.csv", "chosen_a,chosen_b,rejected_a\n0,1,2\n")),
+        Raises(DataError, "chosen_b")),
+    Row("read_rating_pairs", "level L with num_levels",
+        lambda t: ej.read_rating_pairs(file(t, "p.csv", PAIRS_CSV), num_levels=2),
+        Raises(DataError, "is outside 0..1")),
+    Row("read_rating_pairs", "NaN rating",
+        lambda t: ej.read_rating_pairs(file(t, "p.csv", "chosen_a,rejected_a\nnan,1\n")),
+        Raises(DataError, "nan is not an integer level")),
+    Row("read_rating_pairs", "empty file",
+        lambda t: ej.read_rating_pairs(file(t, "p.parquet", b"")),
+        Raises(DataError, "empty file")),
+    Row("read_rating_pairs", "header only",
+        lambda t: ej.read_rating_pairs(file(t, "p.csv", "chosen_a,rejected_a\n")),
+        Raises(DataError, "header only")),
+    Row("read_rating_pairs", "non-UTF-8 byte",
+        lambda t: ej.read_rating_pairs(file(t, "p.csv", b"chosen_a,rejected_a\n1,\xfe\n")),
+        Raises(DataError, "not UTF-8 text")),
+    Row("read_rating_pairs", "a pair index naming an unknown response",
+        lambda t: ej.read_rating_pairs(file(t, "r.csv", "id,a\nx,1\ny,2\n"), id_column="id",
+                                       pair_index=file(t, "i.csv", "chosen_id,rejected_id\nx,z\n")),
+        Raises(DataError, "'z'")),
+    Row("read_rating_pairs", "a pair index over duplicate response ids",
+        lambda t: ej.read_rating_pairs(file(t, "r.csv", "id,a\nx,1\nx,2\n"), id_column="id",
+                                       pair_index=file(t, "i.csv", "chosen_id,rejected_id\nx,x\n")),
+        Raises(DataError, "'x' appears in more than one row")),
+    Row("iter_rating_chunks", "chunk_rows 0",
+        lambda t: list(ej.iter_rating_chunks(ratings_file(t), chunk_rows=0)),
+        Raises(ValueError, "chunk_rows must be >= 1")),
+    Row("iter_rating_chunks", "num_levels 1",
+        lambda t: list(ej.iter_rating_chunks(ratings_file(t), num_levels=1)),
+        Raises(ValueError, "num_levels must be >= 2")),
+    Row("iter_rating_chunks", "bin_range without num_levels",
+        lambda t: list(ej.iter_rating_chunks(ratings_file(t), bin_range=(0, 1))),
+        Raises(ValueError, "needs num_levels")),
+    Row("iter_rating_chunks", "a bad level after the first chunk",
+        lambda t: list(ej.iter_rating_chunks(file(t, "r.csv", RATINGS_CSV + "0,7\n"),
+                                             chunk_rows=2, num_levels=3)),
+        Raises(DataError, "row 6, column 'b': level 7")),
+    Row("iter_rating_chunks", "empty file",
+        lambda t: list(ej.iter_rating_chunks(file(t, "r.npz", b""))),
+        Raises(DataError, "not a readable NPZ")),
+    Row("iter_rating_chunks", "NPZ ratings of wrong rank",
+        lambda t: list(ej.iter_rating_chunks(npz(t, "r.npz", ratings=np.zeros(3, np.int32)))),
+        Raises(DataError, r"'ratings' must be \[N, K\]")),
+    Row("write_table", "a NaN value",
+        lambda t: ej.write_table(t / "o.csv", {"x": np.array([1.0, np.nan])}),
+        Raises(ValueError, "holds NaN or inf")),
+    Row("write_table", "columns of different lengths",
+        lambda t: ej.write_table(t / "o.csv", {"x": np.ones(3), "y": np.ones(2)}),
+        Raises(ValueError, "2 rows, expected 3")),
+    Row("write_table", "no columns",
+        lambda t: ej.write_table(t / "o.csv", {}),
+        Raises(ValueError, "columns is empty")),
+    Row("write_table", "a 2-D column",
+        lambda t: ej.write_table(t / "o.csv", {"x": np.ones((2, 2))}),
+        Raises(ValueError, "must be 1-D")),
+    Row("write_table", "an unknown suffix",
+        lambda t: ej.write_table(t / "o.txt", {"x": np.ones(2)}),
+        Raises(DataError, "unsupported format")),
+    Row("trl_reward_config", "duplicate rule names",
+        lambda t: ej.trl_reward_config(["a", "a"], [0.5, 0.5]),
+        Raises(ValueError, "duplicates")),
+    Row("trl_reward_config", "a NaN weight",
+        lambda t: ej.trl_reward_config(["a", "b"], [0.5, math.nan]),
+        Raises(ValueError, "finite")),
+    Row("trl_reward_config", "K names != K weights",
+        lambda t: ej.trl_reward_config(["a", "b"], [1.0]),
+        Raises(ValueError, r"expected \(2,\)")),
+]
+
+# ------------------------------------------------------------------------------------------
+# The table: commands (each call returns the arguments of `encore-jax`)
+# ------------------------------------------------------------------------------------------
+
+
+def bad_file_rows(command: str, extra: Callable[[Path], list[Any]], *, scores: bool = False,
+                  pairs_prefixes: tuple[str, str] | None = None) -> list[Row]:
+    """The file-level bad inputs of a command that reads one table: empty, truncated,
+    non-UTF-8, a NaN cell, header only, a missing file."""
+    where = f"encore-jax {command}"
+    if pairs_prefixes is None:
+        header = "a,b"
+    else:
+        header = ",".join(f"{p}{r}" for p in pairs_prefixes for r in ("x", "y"))
+    nan_reason = "nan is not a finite number" if scores else "nan is not an integer level"
+    ones = ",".join(["1"] * (header.count(",") + 1))
+    bad_row = b"\xff" + ones[1:].encode() + b"\n"  # an invalid start byte in row 3
+    return [
+        Row(where, "empty file", lambda t: [command, file(t, "r.csv", b""), *extra(t)],
+            Exits("r.csv: empty file")),
+        Row(where, "truncated parquet",
+            lambda t: [command, parquet(t, "r.parquet", {n: [0, 1] for n in header.split(",")},
+                                        truncate=40), *extra(t)],
+            Exits("r.parquet: not a readable parquet file")),
+        Row(where, "non-UTF-8 byte in row 3",
+            lambda t: [command, file(t, "r.csv", f"{header}\n{ones}\n".encode() + bad_row),
+                       *extra(t)],
+            Exits(r"r.csv: not UTF-8 text \(invalid start byte\) at row 3")),
+        Row(where, "a NaN cell",
+            lambda t: [command, file(t, "r.csv", f"{header}\n" + ",".join(
+                ["nan"] + ["1"] * header.count(",")) + "\n"), *extra(t)],
+            Exits(f"row 2, column '{header.split(',')[0]}': {nan_reason}")),
+        Row(where, "header only (zero rows)",
+            lambda t: [command, file(t, "r.csv", header + "\n"), *extra(t)], Exits("header only")),
+        Row(where, "a missing file", lambda t: [command, t / "none.csv", *extra(t)],
+            Exits("none.csv: no such file")),
+    ]
+
+
+def temperature_rows(command: str, extra: Callable[[Path], list[Any]]) -> list[Row]:
+    return [Row(f"encore-jax {command}", f"--temperature {tau}",
+                lambda t, tau=tau: [command, *extra(t), "--temperature", tau],
+                Exits(f"argument --temperature: must be finite and > 0, got {tau}"))
+            for tau in ("0", "-1", "inf", "nan")]
+
+
+HALVES = '{"rules": ["a", "b"], "weights": [0.5, 0.5]}'
+
+
+def compose_argv(t: Path, weights_text: str | bytes) -> list[Any]:
+    return ["compose", ratings_file(t), "--weights", weights_json(t, weights_text),
+            "--out", t / "o.csv"]
+
+
+def compare_argv(t: Path, *options: Any) -> list[Any]:
+    return ["compare", file(t, "p.csv", PAIRS_CSV), "--levels", 3, *options]
+
+
+def label_argv(t: Path, *options: Any, text: str = LABEL_CSV) -> list[Any]:
+    return ["label", file(t, "p.csv", text), "--out", t / "o.csv", *options]
+
+
+def levels3(t: Path) -> list[Any]:
+    return ["--levels", 3]
+
+
+def report(key: str, expected: Any) -> Callable[[dict[str, Any]], None]:
+    def check(document: dict[str, Any]) -> None:
+        value = document
+        for part in key.split("."):
+            value = value[int(part)] if isinstance(value, list) else value[part]
+        np.testing.assert_allclose(value, expected, rtol=1e-6, atol=1e-7)
+    return check
+
+
+W_OUT = "w.json"
+
+COMMAND_ROWS = [
+    # entropy
+    *bad_file_rows("entropy", levels3),
+    Row("encore-jax entropy", "level L",
+        lambda t: ["entropy", ratings_file(t), "--levels", 2],
+        Exits(r"row 3, column 'b': level 2 is outside 0..1 \(num_levels=2\); levels are never "
+              "clipped")),
+    Row("encore-jax entropy", "negative level",
+        lambda t: ["entropy", file(t, "r.csv", "a,b\n0,-1\n"), "--levels", 3],
+        Exits("level -1 is outside")),
+    Row("encore-jax entropy", "float level 1.5",
+        lambda t: ["entropy", file(t, "r.csv", "a,b\n0,1.5\n"), "--levels", 3],
+        Exits("1.5 is not an integer level")),
+    Row("encore-jax entropy", "inf cell",
+        lambda t: ["entropy", file(t, "r.csv", "a,b\n0,inf\n"), "--levels", 3],
+        Exits("inf is not an integer level")),
+    Row("encore-jax entropy", "--rule-columns names a missing column",
+        lambda t: ["entropy", ratings_file(t), "--levels", 3, "--rule-columns", "a,zz"],
+        Exits("no column 'zz'")),
+    Row("encore-jax entropy", "duplicate rule names",
+        lambda t: ["entropy", file(t, "r.csv", "a,b,a\n0,1,2\n"), "--levels", 3],
+        Exits("duplicate rule name 'a' \\(columns 1 and 3\\)")),
+    Row("encore-jax entropy", "a rule with every entry missing",
+        lambda t: ["entropy", file(t, "r.csv", "a,b\n0,\n1,\n"), "--levels", 3],
+        Exits("rule column 'b' has no observed rating")),
+    Row("encore-jax entropy", "--levels 1", lambda t: ["entropy", ratings_file(t), "--levels", 1],
+        Exits("argument --levels: must be >= 2")),
+    Row("encore-jax entropy", "--levels 2.5",
+        lambda t: ["entropy", ratings_file(t), "--levels", "2.5"],
+        Exits("argument --levels: must be an integer")),
+    Row("encore-jax entropy", "a score outside --bin-range",
+        lambda t: ["entropy", file(t, "s.csv", SCORES_CSV + "0.5,-0.1\n"), "--levels", 4,
+                   "--bin-range", 0, 1],
+        Exits("-0.1 is outside the binning range")),
+    Row("encore-jax entropy", "--chunk-rows 0",
+        lambda t: ["entropy", ratings_file(t), "--levels", 3, "--chunk-rows", 0],
+        Exits("argument --chunk-rows: must be >= 1")),
+    Row("encore-jax entropy", "--base 1",
+        lambda t: ["entropy", ratings_file(t), "--levels", 3, "--base", 1],
+        Exits("base must be finite, > 0 and != 1")),
+    Row("encore-jax entropy", "a rule with a single observed level",
+        lambda t: ["entropy", file(t, "r.csv", "a,b\n2,0\n2,1\n"), "--levels", 3, "--json"],
+        Prints("entropy 0.0 for that rule", report("rules.0.entropy", 0.0))),
+    # weights
+    *bad_file_rows("weights", levels3),
+    *temperature_rows("weights", lambda t: [ratings_file(t), "--levels", 3]),
+    Row("encore-jax weights", "level L", lambda t: ["weights", ratings_file(t), "--levels", 2],
+        Exits("level 2 is outside 0..1")),
+    Row("encore-jax weights", "duplicate names in --rule-columns",
+        lambda t: ["weights", ratings_file(t), "--levels", 3, "--rule-columns", "a,a"],
+        Exits("duplicate rule name 'a'")),
+    Row("encore-jax weights", "duplicate keys in JSONL",
+        lambda t: ["weights", file(t, "r.jsonl", '{"a": 1, "a": 2}\n'), "--levels", 3],
+        Exits("duplicate key 'a'")),
+    Row("encore-jax weights", "long layout: a repeated rating",
+        lambda t: ["weights", file(t, "r.csv", LONG_REPEATED), "--levels", 3, "--layout", "long"],
+        Exits("repeats the rating")),
+    Row("encore-jax weights", "--out exists (no --force)",
+        lambda t: ["weights", ratings_file(t), "--levels", 3, "--out", file(t, W_OUT, "keep")],
+        Exits("w.json exists; pass --force")),
+    Row("encore-jax weights", "--out and --trl the same file",
+        lambda t: ["weights", ratings_file(t), "--levels", 3, "--out", t / "o.json",
+                   "--trl", t / "o.json"],
+        Exits("name the same file")),
+    Row("encore-jax weights", "one rule",
+        lambda t: ["weights", file(t, "r.csv", "a\n0\n1\n"), "--levels", 3, "--json"],
+        Prints("weight 1.0", report("rules.0.weight", 1.0))),
+    # compose
+    *bad_file_rows("compose", lambda t: ["--weights", weights_json(t, HALVES),
+                                         "--out", t / "o.csv"], scores=True),
+    *temperature_rows("compose", lambda t: [ratings_file(t), "--levels", 3, "--out", t / "o.csv"]),
+    Row("encore-jax compose", "weights JSON names a rule FILE lacks (mismatched K)",
+        lambda t: compose_argv(t, '{"rules": ["a", "b", "c"], "weights": [0.2, 0.3, 0.5]}'),
+        Exits("no column 'c'")),
+    Row("encore-jax compose", "weights JSON with a NaN weight",
+        lambda t: compose_argv(t, '{"rules": ["a", "b"], "weights": [NaN, 1]}'),
+        Exits("w.json: 'weights' must be finite")),
+    Row("encore-jax compose", "weights JSON with duplicate rules",
+        lambda t: compose_argv(t, '{"rules": ["a", "a"], "weights": [1, 1]}'),
+        Exits("duplicate rule name 'a'")),
+    Row("encore-jax compose", "weights JSON with fewer weights than rules",
+        lambda t: compose_argv(t, '{"rules": ["a", "b"], "weights": [1]}'),
+        Exits("2 rules but 1 weights")),
+    Row("encore-jax compose", "non-UTF-8 weights JSON",
+        lambda t: compose_argv(t, b'{"rules": ["a\xff"]}'),
+        Exits("w.json: not UTF-8 text")),
+    Row("encore-jax compose", "truncated weights JSON",
+        lambda t: compose_argv(t, '{"rules": ["a", "b"], "weig'),
+        Exits("w.json: not valid JSON")),
+    Row("encore-jax compose", "empty weights JSON",
+        lambda t: compose_argv(t, ""),
+        Exits("w.json: not valid JSON")),
+    Row("encore-jax compose", "a bad value after the first chunk (nothing written)",
+        lambda t: ["compose", file(t, "r.csv", SCORES_CSV + SCORE_ROWS * 2 + "x,1\n"),
+                   "--levels", 3, "--bin-range", 0, 1, "--out", t / "o.parquet",
+                   "--chunk-rows", 2],
+        Exits("row 14, column 'a': 'x' is not a number")),
+    Row("encore-jax compose", "--out is FILE itself",
+        lambda t: ["compose", ratings_file(t), "--levels", 3, "--out", t / "r.csv"],
+        Exits("--out must differ")),
+    Row("encore-jax compose", "neither --weights nor --levels",
+        lambda t: ["compose", ratings_file(t), "--out", t / "o.csv"],
+        Exits("needs --weights FILE, or --levels")),
+    Row("encore-jax compose", "--out in a missing directory",
+        lambda t: ["compose", ratings_file(t), "--levels", 3, "--out", t / "none" / "o.csv"],
+        Exits("no such directory")),
+    Row("encore-jax compose", "an unknown --out suffix",
+        lambda t: ["compose", ratings_file(t), "--levels", 3, "--out", t / "o.txt"],
+        Exits("unsupported format '.txt'")),
+    Row("encore-jax compose", "--out exists (no --force)",
+        lambda t: ["compose", ratings_file(t), "--levels", 3, "--out", file(t, "o.csv", "keep")],
+        Exits("o.csv exists; pass --force")),
+    Row("encore-jax compose", "--chunk-rows 0",
+        lambda t: ["compose", ratings_file(t), "--levels", 3, "--out", t / "o.csv",
+                   "--chunk-rows", 0],
+        Exits("must be >= 1")),
+    Row("encore-jax compose", "a missing rating",
+        lambda t: ["compose", file(t, "r.csv", "a,b\n0,1\n1,\n"), "--levels", 3,
+                   "--out", t / "out.csv", "--json"],
+        Prints("a missing composite for that row (counted, never filled)", report("missing", 1))),
+    # label
+    *bad_file_rows("label", lambda t: ["--k", 1, "--out", t / "o.csv"], scores=True,
+                   pairs_prefixes=("a_", "b_")),
+    Row("encore-jax label", "--k 0",
+        lambda t: label_argv(t, "--k", 0),
+        Exits("argument --k: must be >= 1, got 0")),
+    Row("encore-jax label", "--k > K",
+        lambda t: label_argv(t, "--k", 3),
+        Exits("--k 3 exceeds the number of rules K = 2")),
+    Row("encore-jax label", "no a_/b_ columns (wrong prefixes)",
+        lambda t: ["label", file(t, "p.csv", PAIRS_CSV), "--out", t / "o.csv"],
+        Exits("no rating columns with prefixes 'a_' / 'b_'")),
+    Row("encore-jax label", "--alpha -1",
+        lambda t: label_argv(t, "--alpha", -1),
+        Exits("alpha must be finite and >= 0")),
+    Row("encore-jax label", "--alpha nan",
+        lambda t: label_argv(t, "--alpha", "nan"),
+        Exits("argument --alpha: must be finite")),
+    Row("encore-jax label", "--k with --selection all",
+        lambda t: label_argv(t, "--k", 1, "--selection", "all"),
+        Exits("--k has no effect")),
+    Row("encore-jax label", "every pair has a missing rating",
+        lambda t: ["label", file(t, "p.csv", "a_x,a_y,b_x,b_y\n1,,0,1\n"), "--out", t / "o.csv"],
+        Exits("no pair has every rating observed")),
+    Row("encore-jax label", "duplicate rule columns",
+        lambda t: ["label", file(t, "p.csv", "a_x,b_x,a_x\n1,2,3\n"), "--out", t / "o.csv"],
+        Exits("duplicate")),
+    Row("encore-jax label", "--weights for rules FILE lacks",
+        lambda t: label_argv(t, "--weights",
+                             weights_json(t, '{"rules": ["x", "z"], "weights": [0.5, 0.5]}')),
+        Exits("no column 'a_z'")),
+    Row("encore-jax label", "one rule",
+        lambda t: ["label", file(t, "p.csv", "a_x,b_x\n2,1\n0,1\n"), "--out", t / "out.csv",
+                   "--json"],
+        Prints("k = 1: the only rule labels every pair", report("a_preferred_fraction", 0.5))),
+    # fit-bt
+    *bad_file_rows("fit-bt", lambda t: ["--steps", 2], scores=True,
+                   pairs_prefixes=("chosen_", "rejected_")),
+    *temperature_rows("fit-bt", lambda t: [file(t, "p.csv", PAIRS_CSV), "--levels", 3]),
+    Row("encore-jax fit-bt", "--steps 0",
+        lambda t: ["fit-bt", file(t, "p.csv", PAIRS_CSV), "--steps", 0],
+        Exits("argument --steps: must be >= 1")),
+    Row("encore-jax fit-bt", "--l2 -1",
+        lambda t: ["fit-bt", file(t, "p.csv", PAIRS_CSV), "--l2", -1],
+        Exits("l2 must be finite and >= 0, got -1.0")),
+    Row("encore-jax fit-bt", "wrong prefixes", lambda t: ["fit-bt", file(t, "p.csv", LABEL_CSV)],
+        Exits("no rating columns with prefixes 'chosen_' / 'rejected_'")),
+    Row("encore-jax fit-bt", "level L with --levels",
+        lambda t: ["fit-bt", file(t, "p.csv", PAIRS_CSV), "--levels", 2], Exits("is outside 0..1")),
+    Row("encore-jax fit-bt", "float level with --levels",
+        lambda t: ["fit-bt", file(t, "p.csv", "chosen_a,rejected_a\n0.5,1\n"), "--levels", 3],
+        Exits("0.5 is not an integer level")),
+    Row("encore-jax fit-bt", "every pair has a missing rating",
+        lambda t: ["fit-bt", file(t, "p.csv", "chosen_a,rejected_a\n1,\n,0\n")],
+        Exits("nothing to fit")),
+    Row("encore-jax fit-bt", "--bin-range without --levels",
+        lambda t: ["fit-bt", file(t, "p.csv", PAIRS_CSV), "--bin-range", 0, 1],
+        Exits("--bin-range needs --levels")),
+    # compare
+    *bad_file_rows("compare", levels3, pairs_prefixes=("chosen_", "rejected_")),
+    *temperature_rows("compare", lambda t: [file(t, "p.csv", PAIRS_CSV), "--levels", 3]),
+    Row("encore-jax compare", "--levels 1",
+        lambda t: ["compare", file(t, "p.csv", PAIRS_CSV), "--levels", 1],
+        Exits("must be >= 2")),
+    Row("encore-jax compare", "level L",
+        lambda t: ["compare", file(t, "p.csv", PAIRS_CSV), "--levels", 2],
+        Exits("is outside 0..1")),
+    Row("encore-jax compare", "--top-k > K",
+        lambda t: compare_argv(t, "--top-k", 3),
+        Exits("top_k must be <= K = 2")),
+    Row("encore-jax compare", "a NaN temperature in --temperatures",
+        lambda t: compare_argv(t, "--temperatures", "1,nan"),
+        Exits("temperatures must be finite and > 0, got nan")),
+    Row("encore-jax compare", "--confidence 1",
+        lambda t: compare_argv(t, "--confidence", 1),
+        Exits(r"must be in \(0, 1\)")),
+    Row("encore-jax compare", "--resamples 0",
+        lambda t: compare_argv(t, "--resamples", 0),
+        Exits("must be >= 1")),
+    Row("encore-jax compare", "--bt-l2 nan",
+        lambda t: compare_argv(t, "--bt-l2", "nan"),
+        Exits("l2 must be finite and >= 0, got nan")),
+    Row("encore-jax compare", "wrong prefixes",
+        lambda t: ["compare", file(t, "p.csv", LABEL_CSV), "--levels", 3],
+        Exits("no rating columns with prefixes")),
+    Row("encore-jax compare", "--train with other rules (mismatched K)",
+        lambda t: compare_argv(t, "--train",
+            file(t, "q.csv", "chosen_a,rejected_a\n0,1\n1,0\n")),
+        Exits("has rules \\['a'\\]")),
+    Row("encore-jax compare", "--calibration without the pairs' rule columns",
+        lambda t: compare_argv(t, "--calibration",
+                   file(t, "c.csv", "a,z\n0,1\n")), Exits("no column 'b'")),
+    Row("encore-jax compare", "--out exists (no --force)",
+        lambda t: compare_argv(t, "--out", file(t, "o.json", "keep")),
+        Exits("o.json exists; pass --force")),
+    Row("encore-jax compare", "--figures is a file",
+        lambda t: compare_argv(t, "--figures", file(t, "figs", "x")),
+        Exits("exists and is not a directory")),
+    # theory
+    Row("encore-jax theory", "an unknown check",
+        lambda t: ["theory", "nope"],
+        Exits("unknown check 'nope'")),
+    # demo: every bad option is refused before the simulation runs
+    *temperature_rows("demo", lambda t: []),
+    Row("encore-jax demo", "--train-per-eval 0 (regression: ran, then failed on an empty set)",
+        lambda t: ["demo", "--train-per-eval", 0],
+        Exits("argument --train-per-eval: must be >= 1")),
+    Row("encore-jax demo", "--resamples 0",
+        lambda t: ["demo", "--resamples", 0],
+        Exits("must be >= 1")),
+    Row("encore-jax demo", "--top-k 0", lambda t: ["demo", "--top-k", 0], Exits("must be >= 1")),
+    Row("encore-jax demo", "--confidence 0",
+        lambda t: ["demo", "--confidence", 0],
+        Exits(r"must be in \(0, 1\)")),
+    Row("encore-jax demo", "--out exists (regression: refused only after the whole run)",
+        # --top-k 11 > K = 10 fails once the comparison starts: the refusal must come first
+        lambda t: ["demo", "--out", file(t, "o.json", "keep"), "--no-figures", "--top-k", 11],
+        Exits("o.json exists; pass --force")),
+    Row("encore-jax demo", "--figures is a file",
+        lambda t: ["demo", "--figures", file(t, "figs", "x")],
+        Exits("exists and is not a directory")),
+]
+
+TABLE = [*ENTROPY_ROWS, *WEIGHT_ROWS, *COMPOSE_ROWS, *BT_ROWS, *SELECTION_ROWS, *SIMULATE_ROWS,
+         *METRIC_ROWS, *STREAMING_ROWS, *DATA_ROWS, *COMMAND_ROWS]
+
+
+def outputs(directory: Path) -> list[str]:
+    """Files named as outputs in the rows (``o.*``, ``out.*``) and hidden staging files."""
+    return sorted(p.name for p in directory.rglob("*")
+                  if p.name.startswith(("o.", "out.", ".o.", ".out.", ".w.json")))
+
+
+def run_command(argv: list[Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str, bool]:
+    """(exit code, stdout, stderr, argparse refused an option) of ``encore-jax argv``."""
+    try:
+        code, refused = cli.main([str(a) for a in argv]), False
+    except SystemExit as stop:
+        code, refused = stop.code, True
+    out, err = capsys.readouterr()
+    return code, out, err, refused
+
+
+@pytest.mark.parametrize("row", TABLE, ids=[row.id for row in TABLE])
+def test_reliability_table(row: Row, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    expect = row.expect
+    if isinstance(expect, Raises):
+        with pytest.raises(expect.error, match=expect.match):
+            row.call(tmp_path)
+        assert outputs(tmp_path) == [], "a failed call left output behind"
+    elif isinstance(expect, Gives):
+        expect.check(row.call(tmp_path))
+    else:
+        argv = row.call(tmp_path)
+        before = sorted(p.name for p in tmp_path.rglob("*"))
+        code, out, err, refused = run_command(argv, capsys)
+        if isinstance(expect, Prints):
+            assert code == 0, err
+            expect.check(json.loads(out))
+            return
+        lines = err.strip().splitlines()
+        assert code == 2, (code, err)
+        assert lines and lines[-1].startswith(f"encore-jax {argv[0]}: error: "), err
+        assert refused or len(lines) == 1, err
+        assert __import__("re").search(expect.match, lines[-1]), (expect.match, lines[-1])
+        assert sorted(p.name for p in tmp_path.rglob("*")) == before, "output left behind"
+
+
+def test_table_ids_are_unique() -> None:
+    ids = [row.id for row in TABLE]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+def test_every_public_function_and_command_has_rows() -> None:
+    functions = {name for name in ej.__all__
+                 if callable(getattr(ej, name)) and not isinstance(getattr(ej, name), type)}
+    commands = {"encore-jax " + name.replace("_", "-") for name in cli.COMMAND_MODULES}
+    covered = {row.where for row in TABLE}
+    assert functions | commands == covered, (sorted((functions | commands) - covered),
+                                             sorted(covered - functions - commands))
