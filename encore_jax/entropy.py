@@ -379,7 +379,7 @@ def _rating_entropy(
     expected = ratings.shape[0] if mask is None else jnp.sum(mask, axis=0, dtype=jnp.int32)
     # An observed level outside 0..L-1 (possible only under an outer jit, where the range
     # check cannot raise) matches no bin; poison that rule rather than drop the rating.
-    return jnp.where(jnp.sum(counts, axis=-1) == expected, h, jnp.nan)
+    return jnp.where(jnp.sum(counts, axis=-1, dtype=jnp.int32) == expected, h, jnp.nan)
 
 
 def rating_entropy(
