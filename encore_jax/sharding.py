@@ -217,7 +217,7 @@ def _entropy_of_counts(
 ) -> jax.Array:
     h = _entropy_from_counts(counts, base, estimator)
     # A level outside 0..L-1 matches no bin (see rating_entropy): poison, never drop.
-    return jnp.where(jnp.sum(counts, axis=-1) == observed, h, jnp.nan)
+    return jnp.where(jnp.sum(counts, axis=-1, dtype=jnp.int32) == observed, h, jnp.nan)
 
 
 def sharded_rating_entropy(
