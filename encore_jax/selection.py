@@ -298,14 +298,18 @@ def _floyd_subset(key: jax.Array, num_pairs: int, num_rules: int, size: int) -> 
     rules = jnp.arange(num_rules, dtype=jnp.int32)
 
     def add_one(step: jax.Array, subset: jax.Array) -> jax.Array:
-        j = num_rules - size + step
-        t = jax.random.randint(jax.random.fold_in(key, step), (num_pairs, 1), 0, j + 1)
+        # int32 throughout: the loop index is int64 under jax_enable_x64, and the rule
+        # indices must compare with the draws in one dtype.
+        j = (num_rules - size + step).astype(jnp.int32)
+        t = jax.random.randint(jax.random.fold_in(key, step), (num_pairs, 1), 0, j + 1,
+                               dtype=jnp.int32)
         taken = jnp.any(subset & (rules[None, :] == t), axis=1, keepdims=True)
         return subset | (rules[None, :] == jnp.where(taken, j, t))
 
     # Step 0 cannot collide, so it starts the loop (and avoids XLA constant-folding a
     # reduction over an all-False constant mask).
-    first = jax.random.randint(jax.random.fold_in(key, 0), (num_pairs, 1), 0, num_rules - size + 1)
+    first = jax.random.randint(jax.random.fold_in(key, 0), (num_pairs, 1), 0, num_rules - size + 1,
+                               dtype=jnp.int32)
     return jax.lax.fori_loop(1, size, add_one, rules[None, :] == first)
 
 
