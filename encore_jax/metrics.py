@@ -474,7 +474,9 @@ def _fisher_interval(
     if n <= 3:
         return jnp.asarray(-1.0, jnp.float32), jnp.asarray(1.0, jnp.float32)
     z = jnp.arctanh(r)
-    half = jax.scipy.special.ndtri((1.0 + confidence) / 2.0) * np.sqrt(variance / (n - 3))
+    # In r's dtype: ndtri of a Python float is float64 under jax_enable_x64.
+    half = (jax.scipy.special.ndtri((1.0 + confidence) / 2.0)
+            * np.sqrt(variance / (n - 3))).astype(r.dtype)
     return jnp.tanh(z - half), jnp.tanh(z + half)
 
 
