@@ -40,6 +40,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -52,9 +57,11 @@ import pyarrow.parquet as pq
 import pytest
 import scipy.special
 import scipy.stats
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 import encore_jax as ej
-from encore_jax import cli
+from encore_jax import cli, data, sharding
 from encore_jax.data import DataError
 
 # ------------------------------------------------------------------------------------------
@@ -1483,3 +1490,535 @@ def test_every_public_function_and_command_has_rows() -> None:
     covered = {row.where for row in TABLE}
     assert functions | commands == covered, (sorted((functions | commands) - covered),
                                              sorted(covered - functions - commands))
+
+
+# ------------------------------------------------------------------------------------------
+# Fuzzing: shapes, dtypes, masks and corruptions drawn from small fixed sets
+# ------------------------------------------------------------------------------------------
+#
+# Shapes, dtypes and levels come from small sets, so each kernel compiles a handful of times.
+# A valid input must give finite results that agree with a NumPy oracle; an invalid one may
+# only raise ValueError or TypeError (never a dtype-promotion error, an IndexError, a
+# warning or a crash), and must raise where the table says it does.
+
+U32 = 2.0**-24  # float32 unit roundoff
+FUZZ_ROWS = (0, 1, 5)
+FUZZ_RULES = (1, 3)
+FUZZ_LEVELS = (2, 5)
+INT_DTYPES = (np.int8, np.uint8, np.int32, np.int64)
+FLOAT_DTYPES = (np.float16, np.float32, np.float64)
+REAL_DTYPES = (np.uint8, np.int32, np.int64, np.float16, np.float32, np.float64)
+
+
+def attempt(call: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    """``(result, None)``, or ``(None, error)`` for a documented ValueError / TypeError."""
+    try:
+        return call(), None
+    except (ValueError, TypeError) as err:
+        assert not isinstance(err, jax.dtypes.TypePromotionError), err
+        return None, err
+
+
+def expect(valid: bool, call: Callable[[], Any]) -> Any:
+    """Runs ``call``: a valid input must not raise and gives finite floats; an invalid one
+    must raise a documented error."""
+    result, err = attempt(call)
+    if not valid:
+        assert err is not None, "invalid input accepted"
+        return None
+    assert err is None, f"valid input rejected: {err!r}"
+    for leaf in jax.tree.leaves(result):
+        host = np.asarray(leaf)
+        if host.dtype.kind == "f":
+            assert np.isfinite(host).all(), host
+    return result
+
+
+def numpy_counts(ratings: np.ndarray, num_levels: int, mask: np.ndarray | None) -> np.ndarray:
+    observed = np.ones(ratings.shape, bool) if mask is None else mask
+    return np.stack([np.bincount(ratings[observed[:, k], k].astype(np.int64),
+                                 minlength=num_levels) for k in range(ratings.shape[1])])
+
+
+def entropy_bound(counts: np.ndarray) -> np.ndarray:
+    """|H_float32 - H| for plug-in entropies of counts ``[K, L]`` (exact in float32):
+    ``p_l = c_l / n`` rounds by u, ``log`` adds ~2u (|log p| + 1), the product u p|log p|,
+    the L-term sum (L - 1) u H, so |dH| <= u ((L + 3) H + 3) (a few-ulp ``log`` assumed)."""
+    h = plugin_entropy(counts)
+    return U32 * ((counts.shape[-1] + 3) * h + 3)
+
+
+@st.composite
+def rating_inputs(draw: st.DrawFn) -> tuple[np.ndarray, int, np.ndarray | None, str]:
+    n, k = draw(st.sampled_from(FUZZ_ROWS)), draw(st.sampled_from(FUZZ_RULES))
+    num_levels = draw(st.sampled_from(FUZZ_LEVELS))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    ratings = rng.integers(0, num_levels, (n, k))
+    coverage = draw(st.sampled_from((None, 0.0, 0.5, 1.0)))
+    mask = None if coverage is None else rng.random((n, k)) < coverage
+    corruption = draw(st.sampled_from(("none", "level L", "negative", "float", "NaN", "rank")))
+    dtype = draw(st.sampled_from(INT_DTYPES))
+    if corruption in ("level L", "negative") and n:
+        ratings[0, 0] = num_levels if corruption == "level L" else -1
+    ratings = ratings.astype(dtype)  # uint8 holds -1 as 255: still out of range
+    if corruption in ("float", "NaN"):
+        ratings = ratings.astype(np.float32)
+        if corruption == "NaN" and n:
+            ratings[0, 0] = np.nan
+    elif corruption == "rank":
+        ratings = ratings.reshape(-1) if draw(st.booleans()) else ratings[None]
+    return ratings, num_levels, mask, corruption
+
+
+@given(rating_inputs(), st.integers(1, 3))
+def test_fuzz_rating_functions(case: Any, chunk_rows: int) -> None:
+    ratings, num_levels, mask, corruption = case
+    shape_ok = corruption not in ("float", "NaN", "rank")
+    bad_level_seen = (corruption in ("level L", "negative") and ratings.shape[0] > 0
+                      and (mask is None or bool(mask[0, 0])))
+    hist_valid = shape_ok and not bad_level_seen
+    event(f"histogram input valid: {hist_valid}")
+    counts = expect(hist_valid, lambda: ej.rating_histogram(ratings, num_levels, mask=mask))
+    if hist_valid:
+        clean = np.where(mask if mask is not None else True, ratings, 0)
+        np.testing.assert_array_equal(counts, numpy_counts(clean, num_levels, mask))
+    observed_rules = hist_valid and bool(np.all(np.asarray(counts).sum(axis=1) > 0))
+    entropies = expect(observed_rules, lambda: ej.rating_entropy(ratings, num_levels, mask=mask))
+    if observed_rules:
+        expected = plugin_entropy(np.asarray(counts))
+        assert np.all(np.abs(np.asarray(entropies, np.float64) - expected)
+                      <= entropy_bound(np.asarray(counts)))
+        assert not np.any(np.signbit(entropies))
+    # Streaming: the rows in chunks of a drawn size give the in-memory counts (or the error).
+    chunks = [(ratings[i:i + chunk_rows], None if mask is None else mask[i:i + chunk_rows])
+              for i in range(0, ratings.shape[0], chunk_rows)] if ratings.ndim == 2 else [ratings]
+    streamed = expect(hist_valid and ratings.shape[0] > 0,
+                      lambda: ej.streaming_rating_histogram(chunks, num_levels, chunk_rows=2))
+    if streamed is not None:
+        np.testing.assert_array_equal(streamed, counts)
+
+
+@given(st.sampled_from(FLOAT_DTYPES), st.sampled_from(((1,), (3,), (2, 3))),
+       st.sampled_from(("none", "NaN", "inf")),
+       st.sampled_from((1e-300, 1e-6, 0.5, 2.0, 1e6, 0.0, -1.0, math.inf, math.nan)),
+       st.integers(0, 4), st.integers(0, 2**32 - 1))
+def test_fuzz_weightings(dtype: Any, shape: tuple[int, ...], corruption: str, temperature: float,
+                         k: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    entropies = rng.uniform(0, 3, shape).astype(dtype)
+    if corruption != "none":
+        entropies.flat[0] = np.nan if corruption == "NaN" else np.inf
+    finite = corruption == "none"
+    tau_ok = math.isfinite(temperature) and temperature > 0
+    weights = expect(finite and tau_ok, lambda: ej.entropy_weights(entropies, temperature))
+    if weights is not None:
+        np.testing.assert_allclose(np.asarray(weights, np.float64).sum(-1), 1.0,
+                                   rtol=4 * shape[-1] * float(np.finfo(weights.dtype).eps))
+        assert np.all(np.asarray(weights) >= 0)
+    num_rules = shape[-1]
+    lowest = expect(finite and len(shape) == 1 and 1 <= k <= num_rules,
+                    lambda: ej.lowest_entropy_weights(entropies, k))
+    if lowest is not None:
+        np.testing.assert_allclose(np.asarray(lowest).sum(), 1.0, rtol=1e-6)
+    # Counts: non-negative and finite with every row observed, else an error.
+    counts = np.floor(entropies.astype(np.float64) * 3) if finite else entropies
+    valid_counts = finite and bool(np.all(counts.sum(-1) > 0))
+    h = expect(valid_counts, lambda: ej.entropy_from_counts(counts.astype(dtype)))
+    if h is not None:
+        assert np.all(np.asarray(h) >= 0) and not np.any(np.signbit(h))
+
+
+@given(st.sampled_from(REAL_DTYPES), st.sampled_from(FUZZ_ROWS), st.sampled_from(FUZZ_RULES),
+       st.sampled_from(("none", "NaN", "inf", "K mismatch")), st.integers(0, 4),
+       st.integers(0, 2**32 - 1))
+def test_fuzz_composition_selection_and_accuracy(dtype: Any, n: int, num_rules: int,
+                                                 corruption: str, k: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 5, (n, num_rules)).astype(dtype)
+    b = rng.integers(0, 5, (n, num_rules)).astype(dtype)
+    if corruption in ("NaN", "inf") and n and a.dtype.kind == "f":
+        a[0, 0] = np.nan if corruption == "NaN" else np.inf
+    else:
+        corruption = "K mismatch" if corruption == "K mismatch" else "none"
+    weights = rng.dirichlet(np.ones(num_rules + (corruption == "K mismatch"))).astype(np.float32)
+    valid = corruption == "none"
+    event(f"scores valid: {valid}")
+    composite = expect(valid, lambda: ej.compose(a, weights))
+    margins = expect(valid, lambda: ej.pair_margins(a, b, weights))
+    if valid:
+        # float64 oracle; each K-term float32 dot product errs by at most K u sum|w s|
+        # (the float16 inputs are exact in float32, so no extra input rounding).
+        for got, x in ((composite, a.astype(np.float64)),
+                       (margins, a.astype(np.float64) - b.astype(np.float64))):
+            bound = (num_rules + 1) * U32 * (np.abs(x) @ np.abs(weights.astype(np.float64)))
+            assert np.all(np.abs(np.asarray(got, np.float64) - x @ weights) <= bound + 1e-30)
+    diffs = (a.astype(np.float32) - b.astype(np.float32)) if a.dtype.kind != "f" else a - b
+    bt_valid = valid and n > 0
+    expect(bt_valid, lambda: ej.bt_loss(weights, diffs))
+    expect(bt_valid, lambda: ej.bt_gradient(weights, diffs))
+    finite_scores = corruption in ("none", "K mismatch")
+    selected = expect(finite_scores and 1 <= k <= num_rules, lambda: ej.select_rules(a, b, k))
+    if selected is not None:
+        assert np.all(np.asarray(selected).sum(axis=1) == k)
+        labels = expect(True, lambda: ej.label_pairs(a, b, selected))
+        assert labels.shape == (n,)
+    if valid:
+        expect(n > 0, lambda: ej.pairwise_accuracy(margins, tie="half"))
+        credit = expect(True, lambda: ej.pair_credit(margins, tie="half"))
+        assert set(np.unique(np.asarray(credit)).tolist()) <= {0.0, 0.5, 1.0}
+
+
+@given(st.sampled_from((np.float32, np.float64, np.int32)), st.sampled_from(((0,), (5,), (2, 3))),
+       st.sampled_from(("none", "NaN", "inf", "below", "above")),
+       st.sampled_from((2, 5, 11)), st.floats(-1e3, 1e3), st.floats(1e-3, 1e3),
+       st.integers(0, 2**32 - 1))
+def test_fuzz_discretize(dtype: Any, shape: tuple[int, ...], corruption: str, num_levels: int,
+                         low: float, width: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    high = low + width
+    if dtype == np.int32:
+        low, high = math.floor(low), math.floor(low) + max(1, math.ceil(width))
+        scores = rng.integers(low, high + 1, shape).astype(dtype)
+    else:
+        # the range's own edges included: the float32 rounding of high is the hard case
+        scores = rng.choice([low, high, (low + high) / 2, rng.uniform(low, high)], shape)
+        scores = np.clip(scores.astype(dtype), low, high)  # in [low, high] after rounding too
+        scores = np.where((scores >= low) & (scores <= high), scores, dtype(low)).astype(dtype)
+    if corruption != "none" and scores.size:
+        scores = scores.astype(np.float64 if dtype == np.float64 else np.float32)
+        scores.flat[0] = {"NaN": np.nan, "inf": np.inf, "below": low - 1, "above": high + 1}[
+            corruption]
+    valid = corruption == "none" or scores.size == 0
+    levels = expect(valid, lambda: ej.discretize(scores, num_levels, low=low, high=high))
+    if levels is not None:
+        host = np.asarray(levels)
+        assert host.shape == scores.shape and np.all((host >= 0) & (host < num_levels))
+        order = np.argsort(scores.reshape(-1), kind="stable")
+        assert np.all(np.diff(host.reshape(-1)[order]) >= 0)  # monotone in the score
+
+
+@given(st.sampled_from(((5,), (2, 5))), st.sampled_from((None, "shared", "per row", "empty")),
+       st.sampled_from(("none", "NaN")), st.integers(0, 2**32 - 1))
+def test_fuzz_bootstrap(shape: tuple[int, ...], mask_kind: str | None, corruption: str,
+                        seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=shape).astype(np.float32)
+    if corruption == "NaN":
+        values.flat[0] = np.nan
+    mask = {None: None, "shared": rng.random(shape[-1]) < 0.7,
+            "per row": rng.random(shape) < 0.7, "empty": np.zeros(shape[-1], bool)}[mask_kind]
+    if mask is not None and mask_kind != "empty":
+        mask[..., 0] = True  # every row counts an item
+    valid = corruption == "none" and mask_kind != "empty"
+    ci = expect(valid, lambda: ej.bootstrap_ci(KEY, values, num_resamples=16, mask=mask))
+    if ci is not None:
+        counted = np.broadcast_to(True if mask is None else mask, shape)
+        low = np.where(counted, values, np.inf).min(-1)
+        high = np.where(counted, values, -np.inf).max(-1)
+        slack = 4 * U32 * np.abs(values).max()  # a mean of values rounds within 2 ulps here
+        assert np.all((ci.low >= low - slack) & (ci.low <= ci.high) & (ci.high <= high + slack))
+
+
+# ------------------------------------------------------------------------------------------
+# Numerical edge cases: huge counts, tiny temperatures, many rules
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float64, np.float32])
+def test_entropy_is_stable_for_counts_of_1e12(dtype: Any) -> None:
+    counts = np.array([[1e12, 1e12, 0, 0], [1e12, 3e11, 1, 7], [4e12, 1, 1, 1]]).astype(dtype)
+    got = np.asarray(ej.entropy_from_counts(counts), np.float64)
+    # Rounding the counts to float32 moves each p_l by 2u relatively, H by <= 2u (H + 1);
+    # the computation itself adds entropy_bound (derived there).
+    exact = plugin_entropy(counts)
+    bound = entropy_bound(counts.astype(np.float64)) + 2 * U32 * (exact + 1)
+    assert np.all(np.abs(got - exact) <= bound), (got, exact, bound)
+
+
+def test_weights_are_stable_for_tiny_temperatures() -> None:
+    entropies = np.array([0.70, 0.20, 0.2005, 1.6], np.float32)
+    for tau in (1e-6, 1e-12, 1e-30):
+        # float64 oracle: exp(-(0.0005) / 1e-6) = exp(-500) ~ 7e-218, 0 in float32
+        expected = scipy.special.softmax(-(entropies.astype(np.float64) - 0.2) / tau)
+        np.testing.assert_allclose(ej.entropy_weights(entropies, tau), expected, atol=1e-30)
+    grad = jax.grad(lambda h: ej.entropy_weights(h, 1e-6)[1])(jnp.asarray(entropies))
+    assert np.all(np.isfinite(grad))
+
+
+def test_entropy_and_weights_over_ten_thousand_rules() -> None:
+    rng = np.random.default_rng(5)
+    num_rules, num_levels = 10_000, 5
+    concentration = rng.choice([0.05, 1.0, 50.0], size=num_rules)
+    probs = rng.dirichlet(np.ones(num_levels), size=num_rules) ** concentration[:, None]
+    probs /= probs.sum(1, keepdims=True)
+    cdf = np.cumsum(probs, axis=1)
+    ratings = (rng.random((64, num_rules))[:, :, None] > cdf[None, :, :-1]).sum(-1)
+    ratings = ratings.astype(np.int8)
+    counts = (ratings[:, :, None] == np.arange(num_levels)).sum(0)
+    entropies = ej.rating_entropy(ratings, num_levels)
+    assert np.all(np.abs(np.asarray(entropies, np.float64) - plugin_entropy(counts))
+                  <= entropy_bound(counts))
+    weights = np.asarray(ej.entropy_weights(entropies, 2.0), np.float64)
+    expected = scipy.special.softmax(-np.asarray(entropies, np.float64) / 2.0)
+    # Softmax in float32: logits z = -(H - min H) / tau err by 2u|z|, exp adds ~2u, the
+    # K-term sum (K - 1) u: relative error <= u (4 max|z| + K + 4) (about 6e-4 at K = 1e4,
+    # a worst-case bound; the float32 sum is in fact far closer).
+    z = np.abs(np.asarray(entropies) - np.min(entropies)).max() / 2.0
+    np.testing.assert_allclose(weights, expected, rtol=U32 * (4 * z + num_rules + 4))
+    assert abs(weights.sum() - 1) <= U32 * (num_rules + 4)
+
+
+# ------------------------------------------------------------------------------------------
+# float32 against float64 on the same input
+# ------------------------------------------------------------------------------------------
+
+
+def precision_inputs() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(11)
+    ratings = rng.integers(0, 5, (64, 8))
+    ratings[:, 0] = np.where(rng.random(64) < 0.97, 2, ratings[:, 0])  # a low-entropy rule
+    chosen = rng.integers(0, 5, (64, 8)).astype(np.float32)
+    rejected = rng.integers(0, 5, (64, 8)).astype(np.float32)
+    return {"ratings": ratings.astype(np.int32), "mask": rng.random((64, 8)) < 0.9,
+            "chosen": chosen, "rejected": rejected, "diffs": chosen - rejected,
+            "weights": rng.dirichlet(np.ones(8)).astype(np.float32),
+            "values": rng.normal(size=64).astype(np.float32)}
+
+
+# Bounds on |float32 - float64| beyond 1e-5 relative, derived per function (u = 2^-24; the
+# float64 result is exact by comparison). Inputs are float32 values, so both runs see the
+# same numbers.
+
+
+def counts_of(x: dict[str, np.ndarray]) -> np.ndarray:
+    return numpy_counts(x["ratings"], 5, x["mask"])
+
+
+def softmax_bound(logit_range: float, num_rules: int, y: np.ndarray) -> np.ndarray:
+    """Softmax in float32: logits err by 2u|z|, exp adds ~2u, the K-term sum (K - 1) u, so
+    each weight is within u (4 max|z| + K + 4) relatively."""
+    return U32 * (4 * logit_range + num_rules + 4) * np.abs(y)
+
+
+def margin_terms(x: dict[str, np.ndarray]) -> np.ndarray:
+    """sum_k |w_k d_ik| per pair: a K-term float32 dot product errs by (K + 1) u times it."""
+    return np.abs(x["diffs"]).astype(np.float64) @ np.abs(x["weights"]).astype(np.float64)
+
+
+def bt_loss_bound(x: dict[str, np.ndarray], y: np.ndarray) -> np.ndarray:
+    # softplus is 1-Lipschitz in the margin; the mean of N terms adds (N + 1) u |L|.
+    return U32 * (66 * np.abs(y) + 9 * margin_terms(x).mean())
+
+
+def bt_gradient_bound(x: dict[str, np.ndarray], y: np.ndarray) -> np.ndarray:
+    # sigmoid is 1/4-Lipschitz in the margin; |sigmoid| <= 1; the mean adds (N + 1) u.
+    d = np.abs(x["diffs"]).astype(np.float64)
+    return U32 * (66 * d.mean(0) + 9 / 4 * (d * margin_terms(x)[:, None]).mean(0))
+
+
+def miller_madow_bits_bound(x: dict[str, np.ndarray], y: np.ndarray) -> np.ndarray:
+    counts = counts_of(x)
+    correction = ((counts > 0).sum(-1) - 1) / (2 * counts.sum(-1))
+    return (entropy_bound(counts) + 3 * U32 * correction) / np.log(2) + 2 * U32 * np.abs(y)
+
+
+def simulate_bound(x: dict[str, np.ndarray], y: np.ndarray) -> np.ndarray:
+    # logits a_l = (beta / 2) c_l -+ c_l^2 / (2 s^2): softmax_bound moves each q_l by a
+    # relative e, so H by e sum_l q_l |log q_l + 1| <= e (H + 1); then entropy_bound.
+    beta, spread = x["weights"] * 8.0, x["weights"] + 0.5
+    c = np.arange(5) - 2.0
+    logits = (beta[:, None] / 2) * c - c**2 / (2 * spread[:, None] ** 2)
+    z = np.ptp(logits, axis=1) + beta * 4
+    return U32 * ((4 * z + 9) * (y + 1) + 8 * y + 3)
+
+
+PRECISION_CASES = {
+    # name: (function of the inputs and a float dtype, the bound as a function of (x, y64))
+    "rating_entropy": (lambda x, f: ej.rating_entropy(x["ratings"], 5, mask=x["mask"]),
+                       lambda x, y: entropy_bound(counts_of(x))),
+    "sharded_rating_entropy (one-device mesh)": (
+        lambda x, f: sharding.sharded_rating_entropy(x["ratings"], 5, mask=x["mask"]),
+        lambda x, y: entropy_bound(counts_of(x))),
+    "entropy_from_counts (miller_madow, bits)": (
+        lambda x, f: ej.entropy_from_counts(counts_of(x).astype(f), base=2,
+                                            estimator="miller_madow"),
+        miller_madow_bits_bound),
+    "encore_weights": (lambda x, f: ej.encore_weights(x["ratings"], 5, mask=x["mask"])[1],
+                       lambda x, y: softmax_bound(np.log(5) / 2, 8, y)),
+    "entropy_weights": (
+        lambda x, f: ej.entropy_weights(np.abs(x["values"][:8]).astype(f), 0.5),
+        lambda x, y: softmax_bound(np.ptp(np.abs(x["values"][:8])) / 0.5, 8, y)),
+    "compose": (lambda x, f: ej.compose(x["chosen"].astype(f), x["weights"].astype(f)),
+                lambda x, y: 9 * U32 * (np.abs(x["chosen"]) @ np.abs(x["weights"]))),
+    "pair_margins": (  # cancellation: an absolute bound
+        lambda x, f: ej.pair_margins(x["chosen"].astype(f), x["rejected"].astype(f),
+                                     x["weights"].astype(f)),
+        lambda x, y: 10 * U32 * margin_terms(x)),
+    "bt_loss": (lambda x, f: ej.bt_loss(x["weights"].astype(f), x["diffs"].astype(f)),
+                bt_loss_bound),
+    "bt_gradient": (lambda x, f: ej.bt_gradient(x["weights"].astype(f), x["diffs"].astype(f)),
+                    bt_gradient_bound),
+    "bootstrap_ci mean": (  # a mean of N resampled values: (N + 1) u mean|x|
+        lambda x, f: ej.bootstrap_ci(KEY, x["values"].astype(f), num_resamples=32).replicates,
+        lambda x, y: 65 * U32 * np.abs(x["values"]).mean()),
+    "simulate_rule_ensemble entropy": (
+        lambda x, f: ej.simulate_rule_ensemble(
+            KEY, 4, informativeness=x["weights"].astype(f) * 8,
+            spread=x["weights"].astype(f) + 0.5).entropy,
+        simulate_bound),
+}
+
+
+@pytest.mark.parametrize("name", list(PRECISION_CASES))
+def test_float32_within_1e5_relative_of_float64(name: str) -> None:
+    """The float32 result of each function is within 1e-5 (relative) of the float64 result
+    on the same input (computed under ``jax.enable_x64``), or, where a relative bound cannot
+    hold (a sum that cancels, an entropy near 0), within the derived float32 rounding bound."""
+    call, bound = PRECISION_CASES[name]
+    inputs = precision_inputs()
+    got32 = np.asarray(call(inputs, np.float32))
+    assert got32.dtype == np.float32, got32.dtype
+    with jax.enable_x64(True):
+        got64 = np.asarray(call(inputs, np.float64))
+    assert got64.dtype == np.float64, got64.dtype
+    allowed = np.maximum(1e-5 * np.abs(got64), bound(inputs, got64))
+    gap = np.abs(got32.astype(np.float64) - got64)
+    assert np.all(gap <= allowed), (gap.max(), allowed[np.argmax(gap / allowed)])
+    relative = gap / np.maximum(np.abs(got64), 1e-300)
+    well_conditioned = bound(inputs, got64) <= 1e-5 * np.abs(got64)
+    assert np.all(relative[well_conditioned] <= 1e-5)
+
+
+# ------------------------------------------------------------------------------------------
+# Determinism: same key, same result (eager, jit, x64 mode); sharded: tests/sharded_checks.py
+# ------------------------------------------------------------------------------------------
+
+KEYED_CALLS = {
+    "random_weights": lambda key: ej.random_weights(key, 5),
+    "random_rule_selection": lambda key: ej.random_rule_selection(key, 16, 5, 2),
+    "simulate_rule_ensemble": lambda key: ej.simulate_rule_ensemble(
+        key, 16, informativeness=np.linspace(0, 2, 3).astype(np.float32),
+        spread=np.ones(3, np.float32)),
+    "bootstrap_ci": lambda key: ej.bootstrap_ci(key, np.linspace(0, 1, 16).astype(np.float32),
+                                                num_resamples=16),
+    "label_pairs tie='random'": lambda key: ej.label_pairs(S, S, M, tie="random", key=key),
+    "pairwise_accuracy tie='random'": lambda key: ej.pairwise_accuracy(
+        np.zeros(64, np.float32), tie="random", key=key),
+    "pair_credit tie='random'": lambda key: ej.pair_credit(np.zeros(64, np.float32),
+                                                           tie="random", key=key),
+    "holdout_split": lambda key: ej.holdout_split(key, 16, strata=["a", "b"] * 8),
+}
+
+
+def same_bits(a: Any, b: Any) -> bool:
+    leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(leaves_a) == len(leaves_b) and all(
+        np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)
+        for x, y in zip(leaves_a, leaves_b, strict=True))
+
+
+@pytest.mark.parametrize("name", list(KEYED_CALLS))
+def test_same_key_same_result_other_key_other_result(name: str) -> None:
+    call = KEYED_CALLS[name]
+    first = call(jax.random.key(7))
+    assert same_bits(first, call(jax.random.key(7)))
+    assert same_bits(first, call(jax.random.wrap_key_data(jax.random.key_data(jax.random.key(7)))))
+    assert not same_bits(first, call(jax.random.key(8)))
+
+
+def test_same_results_under_jit_and_in_x64_mode() -> None:
+    key = jax.random.key(3)
+    eager = ej.random_rule_selection(key, 16, 5, 2)
+    jitted = jax.jit(lambda k: ej.random_rule_selection(k, 16, 5, 2))(key)
+    entropies, accuracies = np.array([0.1, 0.9, 0.4, 1.3], np.float32), H[[0, 1, 0, 1]] / 2
+    correlation = ej.entropy_accuracy_correlation(entropies, accuracies)
+    with jax.enable_x64(True):  # regressions: both raised TypePromotionError under x64
+        wide = ej.random_rule_selection(key, 16, 5, 2)
+        wide_correlation = ej.entropy_accuracy_correlation(entropies, accuracies)
+    assert same_bits(eager, jitted) and same_bits(eager, wide)
+    # float32 results either way; under x64 the normal quantile is evaluated in float64 and
+    # then rounded, a difference of a few float32 ulps (8 u relative allows 8).
+    for got, expected in zip(wide_correlation[:8], correlation[:8], strict=True):
+        assert np.asarray(got).dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=8 * U32, atol=8 * U32)
+    fit = [ej.fit_bt_weights(D, num_steps=4, record_every=4) for _ in range(2)]
+    assert same_bits(*fit)  # no key: a fit is a pure function of its inputs
+
+
+# ------------------------------------------------------------------------------------------
+# Streaming: results independent of the chunking
+# ------------------------------------------------------------------------------------------
+
+
+@given(st.lists(st.integers(0, 9), min_size=1, max_size=6), st.sampled_from((1, 7, 64)),
+       st.integers(0, 2**32 - 1))
+def test_streaming_results_do_not_depend_on_chunk_sizes(pieces: list[int], chunk_rows: int,
+                                                        seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 40
+    ratings = rng.integers(0, 5, (n, 3)).astype(np.int32)
+    mask = rng.random((n, 3)) < 0.8
+    mask[0] = True
+    cuts = np.unique(np.clip(np.cumsum(pieces), 0, n))
+    bounds = [0, *cuts.tolist(), n]
+    chunks = [(ratings[a:b], mask[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    counts = ej.streaming_rating_histogram(chunks, 5, chunk_rows=chunk_rows)
+    np.testing.assert_array_equal(counts, ej.rating_histogram(ratings, 5, mask=mask))
+    np.testing.assert_array_equal(ej.streaming_rating_entropy(chunks, 5, chunk_rows=chunk_rows),
+                                  ej.rating_entropy(ratings, 5, mask=mask))
+    scores = ratings.astype(np.float32) / 4
+    composite = np.ma.concatenate(list(ej.iter_composite_scores(
+        [(scores[a:b], mask[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], W3,
+        chunk_rows=chunk_rows, missing="null")))
+    whole = next(ej.iter_composite_scores([(scores, mask)], W3, chunk_rows=n, missing="null"))
+    np.testing.assert_array_equal(np.ma.getmaskarray(composite), ~mask.all(axis=1))
+    # Each row is the same K-term float32 dot product whatever the chunk shape; should the
+    # kernel sum in another order, two orders differ by at most 2 K u sum_k |w_k s_k|.
+    bound = 2 * 3 * U32 * (np.abs(scores) @ np.abs(W3.astype(np.float64)))
+    assert np.all(np.abs(np.ma.getdata(composite) - np.ma.getdata(whole)) <= bound)
+
+
+W3 = np.array([0.2, 0.3, 0.5], np.float32)
+
+
+# ------------------------------------------------------------------------------------------
+# The command line interrupted midway leaves no partial output
+# ------------------------------------------------------------------------------------------
+
+
+def test_compose_interrupted_midway_leaves_no_partial_output(tmp_path: Path) -> None:
+    """`encore-jax compose` over 200k rows in chunks of 100 (2000 chunks), stopped as soon as
+    its staged output file has data: SIGINT (Ctrl-C) leaves nothing at all behind; SIGKILL,
+    which nothing can clean up after, leaves no --out file either, only the hidden staging
+    file ``.<name>.<random>.partial<suffix>`` (never a truncated file under the --out name)."""
+    rows = np.random.default_rng(0).integers(0, 5, (200_000, 2))
+    source = tmp_path / "big.csv"
+    source.write_text("a,b\n" + "\n".join(f"{a},{b}" for a, b in rows.tolist()) + "\n")
+    weights = weights_json(tmp_path, HALVES)
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    procs = {}
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        out = tmp_path / f"out_{sig.name}.csv"
+        procs[sig] = (out, subprocess.Popen(
+            [sys.executable, "-m", "encore_jax.cli", "compose", str(source), "--weights",
+             str(weights), "--out", str(out), "--chunk-rows", "100"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    for sig, (out, proc) in procs.items():
+        staged = f".{out.name}."
+        deadline = time.monotonic() + 120
+        while not any(p.name.startswith(staged) and p.stat().st_size > 0
+                      for p in tmp_path.iterdir()):
+            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+            assert time.monotonic() < deadline, "compose never started writing"
+            time.sleep(0.005)
+        proc.send_signal(sig)
+    for sig, (out, proc) in procs.items():
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode != 0, "finished before the signal: make the input larger"
+        assert not out.exists() and not data.sidecar_path(out).exists()
+        left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(f".{out.name}."))
+        if sig == signal.SIGINT:
+            assert b"KeyboardInterrupt" in err, err.decode()[-2000:]
+            assert left == []
+        else:
+            assert len(left) == 1 and left[0].endswith(".partial.csv"), left
