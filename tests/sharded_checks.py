@@ -188,6 +188,34 @@ def bootstrap_replicates_equal_single_device():
             np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
 
 
+@check
+def sharded_results_are_deterministic():
+    """Same inputs and key, same bits, run after run (issue 9); another key, other draws.
+
+    Summation order is fixed by the program, not by thread timing: the psum over devices and
+    each device's reductions must give the same float bits every time."""
+    # The shapes of the checks above, so that nothing new compiles but the default-Adam fit.
+    ratings = RNG.integers(0, 7, size=(1003, 5)).astype(np.int32)
+    mask = RNG.random(ratings.shape) < 0.8
+    diffs, pair_mask = bt_problem()
+    weights = RNG.dirichlet(np.ones(5)).astype(np.float32)
+    values = RNG.random(1003).astype(np.float32)
+    calls = {
+        "entropy": lambda key: sharding.sharded_rating_entropy(ratings, 7, mask=mask),
+        "compose": lambda key: sharding.sharded_compose(diffs, weights),
+        "gradient": lambda key: sharding.sharded_bt_gradient(weights, diffs, mask=pair_mask),
+        "fit": lambda key: sharding.sharded_fit_bt_weights(diffs, mask=pair_mask, num_steps=5,
+                                                           record_every=5).weights,
+        "bootstrap": lambda key: sharding.sharded_bootstrap_ci(key, values, num_resamples=50,
+                                                               mask=pair_mask).replicates,
+    }
+    for name, call in calls.items():
+        first, again = call(jax.random.key(5)), call(jax.random.key(5))
+        assert np.array_equal(np.asarray(first), np.asarray(again)), name
+    other = calls["bootstrap"](jax.random.key(6))
+    assert not np.array_equal(np.asarray(other), np.asarray(calls["bootstrap"](jax.random.key(5))))
+
+
 def main() -> int:
     failed = []
     for fn in CHECKS:
