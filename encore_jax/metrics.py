@@ -442,7 +442,8 @@ def entropy_accuracy_correlation(
     _checks.check_same_shape("entropies", entropies, "accuracies", accuracies)
     n = entropies.shape[0]
     if n < 3:
-        raise ValueError(f"need at least 3 rules for a correlation test, got {n}")
+        raise ValueError(f"entropies and accuracies need at least 3 rules for a correlation "
+                         f"test, got {n}")
     values = _correlation(entropies.astype(jnp.float32), accuracies.astype(jnp.float32),
                           confidence)
     return Correlation(*values, num_rules=n, confidence=float(confidence))
