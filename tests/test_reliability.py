@@ -1978,7 +1978,8 @@ def test_same_results_under_jit_and_in_x64_mode() -> None:
     for got, expected in zip(wide_correlation[:8], correlation[:8], strict=True):
         assert np.asarray(got).dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=8 * U32, atol=8 * U32)
-    fit = [ej.fit_bt_weights(D, num_steps=4, record_every=4) for _ in range(2)]
+    # the shape and settings of the fit row in the table: one compilation for both
+    fit = [ej.fit_bt_weights(D[:, :1], num_steps=3, record_every=3) for _ in range(2)]
     assert same_bits(*fit)  # no key: a fit is a pure function of its inputs
 
 
