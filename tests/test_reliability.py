@@ -932,10 +932,6 @@ STREAMING_ROWS = [
 ]
 
 
-def csv_rows(tmp: Path, text: str, name: str = "r.csv") -> Path:
-    return file(tmp, name, text)
-
-
 DATA_ROWS = [
     # read_ratings: one row per format for empty and truncated files
     *[Row("read_ratings", f"empty {fmt} file",
@@ -1988,6 +1984,9 @@ def test_same_results_under_jit_and_in_x64_mode() -> None:
 # ------------------------------------------------------------------------------------------
 
 
+W3 = np.array([0.2, 0.3, 0.5], np.float32)
+
+
 @given(st.lists(st.integers(0, 9), min_size=1, max_size=6), st.sampled_from((1, 7, 64)),
        st.integers(0, 2**32 - 1))
 def test_streaming_results_do_not_depend_on_chunk_sizes(pieces: list[int], chunk_rows: int,
@@ -2015,8 +2014,6 @@ def test_streaming_results_do_not_depend_on_chunk_sizes(pieces: list[int], chunk
     bound = 2 * 3 * U32 * (np.abs(scores) @ np.abs(W3.astype(np.float64)))
     assert np.all(np.abs(np.ma.getdata(composite) - np.ma.getdata(whole)) <= bound)
 
-
-W3 = np.array([0.2, 0.3, 0.5], np.float32)
 
 
 # ------------------------------------------------------------------------------------------
