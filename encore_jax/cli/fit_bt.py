@@ -29,7 +29,8 @@ examples:
   encore-jax fit-bt ratings.csv --pair-index pairs.csv --id-column response_id
 
 Fits w minimising L(w) = -(1/N) sum_i log sigmoid(w . d_i) (+ l2/2 |theta|^2) with
-d_i = chosen_i - rejected_i, by optax (adam at bradley_terry.DEFAULT_LEARNING_RATE unless --learning-rate).
+d_i = chosen_i - rejected_i, by optax (adam at bradley_terry.DEFAULT_LEARNING_RATE unless
+--learning-rate).
 "simplex" keeps w >= 0 summing to one, comparable to ENCORE's weights; with --levels the
 table shows each rule's entropy and ENCORE weight over both responses' ratings. Pairs with
 a missing rating are left out of the fit (masked), never filled.
