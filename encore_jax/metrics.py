@@ -64,13 +64,8 @@ def pairwise_accuracy(
     Returns:
       Scalar accuracy in ``[0, 1]``.
     """
-    _checks.check_choice("tie", tie, _checks.TIE_POLICIES)
-    if (tie == "random") != (key is not None):
-        raise ValueError("key is required with tie='random' and only then")
-    margins = _checks.as_array("margins", margins)
-    _checks.check_float_dtype("margins", margins)
+    margins = _validated_margins(margins, tie, key)
     _checks.check_ndim("margins", margins, 1, "[N]")
-    _checks.check_finite("margins", margins)
     if mask is None:
         if margins.shape[0] == 0:
             raise ValueError("margins is empty; accuracy over zero pairs is undefined")
@@ -89,13 +84,7 @@ def pairwise_accuracy(
 def _accuracy(
     margins: jax.Array, mask: jax.Array | None, key: jax.Array | None, tie: str
 ) -> jax.Array:
-    if tie == "loss":
-        credit = jnp.zeros(margins.shape, jnp.float32)
-    elif tie == "half":
-        credit = jnp.full(margins.shape, 0.5, jnp.float32)
-    else:
-        credit = jax.random.bernoulli(key, 0.5, margins.shape).astype(jnp.float32)
-    score = jnp.where(margins > 0, 1.0, jnp.where(margins == 0, credit, 0.0))
+    score = _credit(margins, key, tie)
     if mask is None:
         return jnp.mean(score)
     return jnp.sum(jnp.where(mask, score, 0.0)) / jnp.sum(mask, dtype=jnp.float32)
@@ -126,6 +115,11 @@ def pair_credit(
     Returns:
       float32 credits in ``{0, t, 1}`` with the shape of ``margins``.
     """
+    return _credit(_validated_margins(margins, tie, key), key, tie)
+
+
+def _validated_margins(margins: ArrayLike, tie: str, key: PRNGKeyArray | None) -> jax.Array:
+    """Checks the tie policy, its key, and finite real margins of shape ``[..., N]``."""
     _checks.check_choice("tie", tie, _checks.TIE_POLICIES)
     if (tie == "random") != (key is not None):
         raise ValueError("key is required with tie='random' and only then")
@@ -134,7 +128,7 @@ def pair_credit(
     if margins.ndim < 1:
         raise ValueError(f"margins must have shape [..., N], got shape {margins.shape}")
     _checks.check_finite("margins", margins)
-    return _credit(margins, key, tie)
+    return margins
 
 
 @functools.partial(jax.jit, static_argnames="tie")

@@ -24,7 +24,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from encore_jax import _checks
-from encore_jax.compose import _weighted_sum
+from encore_jax.compose import _validated_weights, _weighted_sum
 from encore_jax.entropy import _histogram, entropy_from_counts
 
 __all__ = [
@@ -243,15 +243,6 @@ def streaming_rating_entropy(
     return entropy_from_counts(
         counts.astype(np.int32 if fits else np.float32), base=base, estimator=estimator
     )
-
-
-def _validated_weights(weights: ArrayLike) -> jax.Array:
-    weights = _checks.as_array("weights", weights)
-    if not np.issubdtype(weights.dtype, np.floating):
-        raise TypeError(f"weights must be a float array, got dtype {weights.dtype}")
-    _checks.check_ndim("weights", weights, 1, "[K]")
-    _checks.check_finite("weights", weights)
-    return weights
 
 
 def _score_source(
