@@ -87,26 +87,24 @@ def finite_float(text: str) -> float:
     return value
 
 
-def levels_int(text: str) -> int:
-    """argparse type: an int >= 2 (a number of rating levels)."""
+def _int_at_least(minimum: int, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be >= 2, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
     return value
+
+
+def levels_int(text: str) -> int:
+    """argparse type: an int >= 2 (a number of rating levels)."""
+    return _int_at_least(2, text)
 
 
 def positive_int(text: str) -> int:
     """argparse type: an int >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+    return _int_at_least(1, text)
 
 
 def add_input_options(parser: argparse.ArgumentParser, *, pairs: bool = False,
