@@ -76,6 +76,16 @@ def first_unrepresentable(arr: np.ndarray) -> tuple[tuple[int, ...], np.dtype] |
     return tuple(int(i) for i in np.argwhere(bad)[0]), target
 
 
+def common_float_dtype(*arrays: Any) -> np.dtype:
+    """The widest float dtype among ``arrays``, or JAX's default float when none is a float.
+
+    Strict dtype promotion forbids implicit ``int @ float`` and ``float32 + float64``, so the
+    kernels convert every operand to this dtype explicitly (integer ratings included).
+    """
+    floats = [a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating)]
+    return max(floats, key=lambda d: d.itemsize) if floats else jnp.result_type(float)
+
+
 def check_ndim(name: str, x: jax.Array, ndim: int, shape_doc: str) -> None:
     if x.ndim != ndim:
         raise ValueError(f"{name} must have shape {shape_doc} ({ndim} dims), got shape {x.shape}")

@@ -52,11 +52,6 @@ class BTFit(NamedTuple):
     recorded_steps: Int[Array, " S"]
 
 
-def _float_dtype(*arrays: jax.Array) -> jnp.dtype:
-    floats = [a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating)]
-    return max(floats, key=lambda d: d.itemsize) if floats else jnp.result_type(float)
-
-
 def _validated_diffs(diffs: ArrayLike) -> jax.Array:
     diffs = _checks.as_array("diffs", diffs)
     _checks.check_float_dtype("diffs", diffs)
@@ -107,7 +102,7 @@ def _loss_and_grad(
 def _bt_loss_and_grad(
     weights: jax.Array, diffs: jax.Array, mask: jax.Array | None
 ) -> tuple[jax.Array, jax.Array]:
-    dtype = _float_dtype(weights, diffs)
+    dtype = _checks.common_float_dtype(weights, diffs)
     return _loss_and_grad(weights.astype(dtype), diffs.astype(dtype), mask)
 
 
@@ -350,7 +345,7 @@ def fit_bt_weights(
     _check_nonnegative("tol", tol)
     diffs = _validated_diffs(diffs)
     mask = _validated_pair_mask(mask, diffs.shape[0])
-    dtype = _float_dtype(diffs)
+    dtype = _checks.common_float_dtype(diffs)
     params = _initial_params(init, diffs.shape[1], dtype, parameterization)
     return _fit(
         diffs, mask, params, jnp.asarray(l2, dtype), jnp.asarray(tol, dtype), optimizer,

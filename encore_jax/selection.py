@@ -82,12 +82,6 @@ def _check_alpha(alpha: Any, has_relevance: bool) -> None:
         )
 
 
-def _float_dtype(*arrays: jax.Array) -> jnp.dtype:
-    """The widest float dtype among ``arrays`` (strict promotion forbids implicit mixing)."""
-    floats = [a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating)]
-    return max(floats, key=lambda d: d.itemsize) if floats else jnp.result_type(float)
-
-
 def _mask_from_indices(indices: jax.Array, num_rules: int) -> jax.Array:
     """Boolean ``[N, K]`` with ``True`` at the (distinct) ``indices`` ``[N, m]`` of each row."""
     if indices.shape[-1] <= _COMPARE_MAX_INDICES:
@@ -133,7 +127,7 @@ def _select(
     k: int,
 ) -> jax.Array:
     arrays = (scores_a, scores_b) if relevance is None else (scores_a, scores_b, relevance)
-    dtype = _float_dtype(*arrays)
+    dtype = _checks.common_float_dtype(*arrays)
     # Difference in the float dtype: unsigned integer ratings would wrap around.
     discrepancy = jnp.abs(scores_a.astype(dtype) - scores_b.astype(dtype))
     score = jnp.asarray(alpha, dtype) * discrepancy
@@ -212,7 +206,7 @@ def _label(
         margin = jnp.sum(jnp.where(selected, diffs, 0), axis=-1)
     else:
         arrays = (scores_a, scores_b) if weights is None else (scores_a, scores_b, weights)
-        dtype = _float_dtype(*arrays)
+        dtype = _checks.common_float_dtype(*arrays)
         diffs = scores_a.astype(dtype) - scores_b.astype(dtype)
         if weights is not None:
             diffs = diffs * weights.astype(dtype)[None, :]

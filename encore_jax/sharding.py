@@ -303,9 +303,7 @@ def sharded_compose(
 @functools.cache
 def _bt_program(mesh: Mesh) -> Callable[..., tuple[jax.Array, jax.Array]]:
     def local(weights: jax.Array, diffs: jax.Array, mask: jax.Array):
-        # The widest float of the two (integer diffs take the weights' dtype), explicitly.
-        floats = [a.dtype for a in (weights, diffs) if jnp.issubdtype(a.dtype, jnp.floating)]
-        dtype = max(floats, key=lambda d: d.itemsize)
+        dtype = _checks.common_float_dtype(weights, diffs)
         weights, diffs = weights.astype(dtype), diffs.astype(dtype)
         margins = diffs @ weights
         nll = jnp.where(mask, jax.nn.softplus(-margins), 0)
