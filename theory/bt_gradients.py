@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import math
 import sys
 import time
@@ -45,6 +44,7 @@ from encore_jax.bradley_terry import bt_gradient, fit_bt_weights
 from encore_jax.entropy import rating_entropy
 from encore_jax.simulate import simulate_rule_ensemble
 from encore_jax.weights import entropy_weights
+from theory._report import save_report
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "bt_gradients"
 FIGURE_NAME = "bt_gradients.png"
@@ -302,13 +302,8 @@ def run(
         and all(r["bounded_away_from_zero"] for r in rules if "bounded_away_from_zero" in r)
         and report["spearman_entropy_vs_abs_weight"]["theorem_rules"] < 0
     )
-    report["seconds"] = round(time.perf_counter() - start, 2)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    if figure:
-        write_figure(report, out_dir / FIGURE_NAME)
-    return report
+    return save_report(report, out_dir, started=start, figure_path_name=FIGURE_NAME,
+                       write_figure=write_figure if figure else None)
 
 
 def write_figure(report: dict[str, Any], path: Path) -> None:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
-import json
 import math
 import sys
 import time
@@ -54,6 +53,7 @@ from encore_jax.metrics import bootstrap_ci
 from encore_jax.selection import all_rules, label_pairs, random_rule_selection, select_rules
 from encore_jax.simulate import simulate_rule_ensemble
 from encore_jax.weights import encore_weights
+from theory._report import save_report
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "max_discrepancy_mi"
 FIGURE_NAME = "max_discrepancy_mi.png"
@@ -627,13 +627,8 @@ def run(
         all(r["counterexamples"] == 0 for r in within.values())
         and report["enumeration"]["probes"]["asymmetric_prior"]["counterexamples"] == 0
     )
-    report["seconds"] = round(time.perf_counter() - start, 2)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    if figure:
-        write_figure(report, out_dir / FIGURE_NAME)
-    return report
+    return save_report(report, out_dir, started=start, figure_path_name=FIGURE_NAME,
+                       write_figure=write_figure if figure else None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
