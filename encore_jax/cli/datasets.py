@@ -12,7 +12,8 @@ EPILOG = """\
 examples:
   encore-jax datasets                  # the shipped files, their sizes and the attribution
   encore-jax datasets --json
-  encore-jax entropy "$(encore-jax datasets --path ratings_levels)" --id-column response_id --levels 38
+  encore-jax entropy "$(encore-jax datasets --path ratings_levels)" \
+      --id-column response_id --levels 38
 
 The OASST1 files: pairs.csv (raw oriented values) and pairs_levels.csv (integer levels 0..37)
 in the wide pairs layout (chosen_<label> / rejected_<label>, group column group_id);
