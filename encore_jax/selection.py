@@ -15,8 +15,9 @@ Paper symbol to argument: relevance ``rho`` -> ``relevance``, the discrepancy co
 -> ``alpha`` (0.5 in the reference code), the subset size -> ``k`` (5 of 100 rules in the
 reference code), selection ``S`` -> ``selected``. The reference code labels by the
 unweighted sum and gives ties to B, which are the defaults here (``weights=None``,
-``tie_winner="b"``). The margin's ties are exact (see :func:`label_pairs`). ENCORE weights (:func:`encore_jax.encore_weights`) plug in as ``weights``, so
-both methods run on one rating matrix.
+``tie_winner="b"``); ties of the margin are exact (see :func:`label_pairs`). ENCORE
+weights (:func:`encore_jax.encore_weights`) plug in as ``weights``, so both methods run on
+one rating matrix.
 
 Baselines: :func:`random_rule_selection` (``k`` rules uniformly at random per pair) and
 :func:`all_rules`.
