@@ -535,6 +535,8 @@ def diagnose_file(
     bin_range: tuple[float, float] | None = None,
     file_format: str | None = None,
     calibration_format: str | None = None,
+    chosen_prefix: str = "chosen_",
+    rejected_prefix: str = "rejected_",
     weightings: Mapping[str, Any] | None = None,
     temperature: float = 2.0,
     num_resamples: int = 1000,
@@ -560,8 +562,9 @@ def diagnose_file(
       calibration_path: a wide ratings file (one row per response, a column per rule, named
         as the rules) whose level counts give the entropies; streamed too.
       calibration_group_column: its group column (same ids as ``group_column``).
-      chunk_rows, rule_columns, mask_value, bin_range, file_format, calibration_format: as the
-        :mod:`encore_jax.data` readers (``rule_columns`` without the prefixes).
+      chunk_rows, rule_columns, mask_value, bin_range, file_format, calibration_format,
+        chosen_prefix, rejected_prefix: as the :mod:`encore_jax.data` readers
+        (``rule_columns`` without the prefixes).
       weightings: extra weightings; they take whole arrays, so with any, the ratings they
         see (calibration, else the pairs) are held in memory.
       progress: optional wrapper of the chunk iterator (e.g. a progress bar).
@@ -573,7 +576,8 @@ def diagnose_file(
     names, chunks = iter_pair_chunks(path, num_levels, chunk_rows=chunk_rows,
                                      group_column=group_column, rule_columns=rule_columns,
                                      mask_value=mask_value, bin_range=bin_range,
-                                     file_format=file_format)
+                                     file_format=file_format, chosen_prefix=chosen_prefix,
+                                     rejected_prefix=rejected_prefix)
     k = len(names)
     calibrated = calibration_path is not None
     totals = _Totals(key, k, num_levels, num_resamples, calibrated)
