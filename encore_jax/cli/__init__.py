@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from encore_jax.cli._common import EXIT_BAD_INPUT, UsageError
 
 # Subcommand modules, in the order `encore-jax --help` lists them.
-COMMAND_MODULES = ("entropy", "weights", "compose", "label", "fit_bt", "compare", "theory", "demo")
+COMMAND_MODULES = ("entropy", "weights", "compose", "label", "fit_bt", "compare", "diagnose",
+                   "theory", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -72,7 +72,7 @@ def evaluate_weightings(key: jax.Array, ratings: Any, mask: Any, num_levels: int
     caller adds ENCORE from its streamed entropies.
     """
     if ratings is None:
-        return ({"uniform": np.full(num_rules, 1.0 / num_rules)},
+        return ({"uniform": np.asarray(uniform_weights(num_rules), np.float64)},
                 "built-in: encore (from the reported entropies), uniform")
     try:
         from encore_jax import weightings as contract
