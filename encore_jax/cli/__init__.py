@@ -19,7 +19,8 @@ from encore_jax.cli._common import EXIT_BAD_INPUT, UsageError
 from encore_jax.cli._compile_cache import DIR_VARIABLE, SWITCH_VARIABLE, configure_compile_cache
 
 # Subcommand modules, in the order `encore-jax --help` lists them.
-COMMAND_MODULES = ("entropy", "weights", "compose", "label", "fit_bt", "compare", "theory", "demo")
+COMMAND_MODULES = ("entropy", "weights", "compose", "label", "fit_bt", "compare", "diagnose",
+                   "theory", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""Workflows over files and tables, built on the core array functions and I/O."""
