@@ -49,9 +49,13 @@ import numpy as np
 
 from encore_jax.entropy import rating_entropy
 from encore_jax.simulate_rare import simulate_mixed_ensemble
+from encore_jax.weightings import (
+    WeightingData,
+    apply_weightings,
+    builtin_weightings,
+    unlabelled_pairs,
+)
 from encore_jax.weights import entropy_weights
-from encore_jax.weightings import WeightingData, apply_weightings, builtin_weightings, \
-    unlabelled_pairs
 
 TEMPERATURE = 2.0
 FAMILY_SEED = 12

@@ -46,7 +46,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, Integer, PRNGKeyArray
 
 from encore_jax import _checks
-from encore_jax.entropy import rating_entropy, rating_histogram
+from encore_jax.entropy import rating_histogram
 from encore_jax.weights import DEFAULT_TEMPERATURE, encore_weights, uniform_weights
 
 __all__ = [
