@@ -4,12 +4,13 @@
     python -m benchmarks.weighting_study --section oasst1
 
 Weightings compared (all label-free, temperature ``tau`` = 2): ``uniform``, ``encore``
-(ENCORE, arXiv 2503.20995) and the research extension ``research_decisive_encore``
-(``w_k ∝ (1 - t_k) exp(-H_k / tau)``, :mod:`encore_jax.weightings`). Two further candidates
-from ``encore_jax/theory/extensions.md`` are scored in the simulation only (study code, not
-in the library): ``candidate_decisive_entropy`` (ENCORE on the entropy of the ratings of the
-pairs the rule decides) and ``candidate_difference_entropy`` (ENCORE on the entropy of the
-pair differences ``a - b``).
+(ENCORE, arXiv 2503.20995) and the research extensions of :mod:`encore_jax.weightings`,
+``research_decisive_encore`` (``w_k ∝ (1 - t_k) exp(-H_k / tau)``) and
+``research_decisive_entropy`` (ENCORE on the entropy of the ratings of the pairs each rule
+decides; it was the study-only candidate ``candidate_decisive_entropy`` of the first run,
+added to the library after the simulation and before it was run on OASST1). One further
+candidate is scored in the simulation only (study code, not in the library):
+``candidate_difference_entropy`` (ENCORE on the entropy of the pair differences ``a - b``).
 
 Accuracy: composite pairwise accuracy on the labelled pairs, ties count 1/2, with exact ties:
 margins ``sum_k w_k d_k`` of float32 weights and integer differences ``d`` (levels, or
@@ -25,7 +26,11 @@ graded rules (:func:`encore_jax.simulate.rating_distributions`) with
 ``F ~ U{2..6}`` rare flags (:mod:`encore_jax.simulate_rare`) with base rate
 ``p ~ LogU(0.005, 0.2)``, informative with probability 1/2 (``gamma ~ U(0.5, 3)``,
 ``beta_sev ~ U(0, 1.5)``), else ``gamma = beta_sev = 0``. Family ``graded_plus_flags`` is
-every rule; ``graded_only`` the same ensembles without the flags (control). Weights are
+every rule; ``graded_only`` the same ensembles without the flags (control);
+``graded_plus_reliable_flags`` (a stress test where theory predicts the extension can lose:
+a rare but reliable flag deserves a large weight) the same graded rules and flag base rates
+with every flag informative, ``gamma ~ U(2, 4)``, ``beta_sev ~ U(0.5, 1.5)`` (drawn from a
+second generator, seed ``13``, so the other families are unchanged). Weights are
 computed from the pooled ratings of both responses of the pairs and from the same pairs
 with their sides swapped by a fair coin (:func:`encore_jax.weightings.unlabelled_pairs`):
 never from the labels. Differences are paired per ensemble; intervals are 95 % percentile
@@ -64,7 +69,6 @@ NUM_PAIRS = 2000
 NUM_LEVELS = 5
 NUM_RESAMPLES = 10_000
 OASST1_SCALE = 1680  # least common denominator of the OASST1 values (checked at run time)
-MAIN = ("uniform", "encore", "research_decisive_encore")
 
 
 def exact_accuracy(diffs: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -80,21 +84,12 @@ def exact_accuracy(diffs: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def _candidate_weights(data: WeightingData) -> dict[str, np.ndarray]:
-    """The two study-only candidates (see the module docstring)."""
+    """The study-only candidate (see the module docstring)."""
     a, b = np.asarray(data.pair_a), np.asarray(data.pair_b)
-    decisive = a != b
-    levels = np.concatenate([a, b])
-    rows = np.concatenate([decisive, decisive])
-    no_decisive = ~decisive.any(axis=0)
-    safe_levels = np.where(rows, levels, 0).astype(np.int32)
-    safe_rows = rows | no_decisive[None, :]  # a rule that never decides: entropy 0, weight 0
-    h_decisive = np.asarray(rating_entropy(safe_levels, data.num_levels, mask=safe_rows))
-    w_decisive = np.asarray(entropy_weights(h_decisive.astype(np.float32), TEMPERATURE))
-    w_decisive = np.where(no_decisive, 0.0, w_decisive).astype(np.float32)
     shifted = (a.astype(np.int32) - b.astype(np.int32) + data.num_levels - 1)
     h_diff = np.asarray(rating_entropy(shifted, 2 * data.num_levels - 1))
     w_diff = np.asarray(entropy_weights(h_diff.astype(np.float32), TEMPERATURE))
-    return {"candidate_decisive_entropy": w_decisive, "candidate_difference_entropy": w_diff}
+    return {"candidate_difference_entropy": w_diff}
 
 
 def _family_parameters(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -136,16 +131,26 @@ def _interval(values: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
 def simulation_section() -> dict:
     rng = np.random.default_rng(FAMILY_SEED)
     keys = jax.random.split(jax.random.key(FAMILY_SEED), NUM_ENSEMBLES)
-    scores: dict[str, dict[str, list[float]]] = {"graded_plus_flags": {}, "graded_only": {}}
+    reliable_rng = np.random.default_rng(FAMILY_SEED + 1)
+    scores: dict[str, dict[str, list[float]]] = {
+        "graded_plus_flags": {}, "graded_only": {}, "graded_plus_reliable_flags": {}}
     for index in range(NUM_ENSEMBLES):
         params = _family_parameters(rng)
+        flags = params["base_rate"].size
+        reliable = {**params, "firing_informativeness": reliable_rng.uniform(2, 4, flags),
+                    "severity_informativeness": reliable_rng.uniform(0.5, 1.5, flags)}
         key_sim, key_swap = jax.random.split(keys[index])
-        ensemble = simulate_mixed_ensemble(key_sim, NUM_PAIRS, num_levels=NUM_LEVELS, **params)
-        chosen, rejected = np.asarray(ensemble.chosen), np.asarray(ensemble.rejected)
         graded = params["informativeness"].size
-        for family, columns in (("graded_plus_flags", slice(None)),
-                                ("graded_only", slice(0, graded))):
-            result = _score(chosen[:, columns], rejected[:, columns], key_swap, True)
+        for family, family_params, columns in (
+            ("graded_plus_flags", params, slice(None)),
+            ("graded_only", params, slice(0, graded)),
+            ("graded_plus_reliable_flags", reliable, slice(None)),
+        ):
+            ensemble = simulate_mixed_ensemble(key_sim, NUM_PAIRS, num_levels=NUM_LEVELS,
+                                               **family_params)
+            chosen = np.asarray(ensemble.chosen)[:, columns]
+            rejected = np.asarray(ensemble.rejected)[:, columns]
+            result = _score(chosen, rejected, key_swap, True)
             for name, value in result.items():
                 scores[family].setdefault(name, []).append(value)
     ci_rng = np.random.default_rng(0)
@@ -154,7 +159,9 @@ def simulation_section() -> dict:
                       "temperature": TEMPERATURE,
                       "graded": "G~U{3..8}, beta~U(0,1.5), spread=4exp(-1.2beta)exp(N(0,0.3^2))",
                       "flags": "F~U{2..6}, p~LogU(0.005,0.2), informative w.p. 1/2: "
-                               "gamma~U(0.5,3), beta_sev~U(0,1.5); else 0, 0"}}
+                               "gamma~U(0.5,3), beta_sev~U(0,1.5); else 0, 0",
+                      "reliable_flags": "the same F and p, every flag informative: "
+                                        "gamma~U(2,4), beta_sev~U(0.5,1.5) (seed 13)"}}
     for family, table in scores.items():
         arrays = {name: np.asarray(values) for name, values in table.items()}
         out[family] = {

@@ -28,9 +28,11 @@ weights) passed to the workflows by object or, on the command line, by import pa
     # encore-jax compare ... --weighting mypackage.mymodule:inverse_entropy
 
 Built-ins (:func:`builtin_weightings`): ``"encore"`` (ENCORE, arXiv 2503.20995),
-``"uniform"``, and the research extension ``"research_decisive_encore"``
-(:func:`decisive_encore_weights`; not from the ENCORE paper; rationale in
-``encore_jax/theory/extensions.md``).
+``"uniform"``, and two research extensions, not from the ENCORE paper, robust to the base
+rate of rare flags (rationale and simulation study in ``encore_jax/theory/extensions.md``):
+``"research_decisive_encore"`` (:func:`decisive_encore_weights`, ENCORE times the decisive
+share ``1 - t_k``) and ``"research_decisive_entropy"`` (:func:`decisive_entropy_weights`,
+ENCORE on the entropy of the ratings of the pairs each rule decides).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, Integer, PRNGKeyArray
 
 from encore_jax import _checks
-from encore_jax.entropy import rating_histogram
+from encore_jax.entropy import entropy_from_counts, rating_histogram
 from encore_jax.weights import DEFAULT_TEMPERATURE, encore_weights, uniform_weights
 
 __all__ = [
@@ -56,6 +58,8 @@ __all__ = [
     "apply_weightings",
     "builtin_weightings",
     "decisive_encore_weights",
+    "decisive_entropies",
+    "decisive_entropy_weights",
     "resolve_weighting",
     "tie_rates",
     "unlabelled_pairs",
@@ -92,7 +96,7 @@ Weighting = Callable[[WeightingData], Float[Array, " K"]]
 """A function ``WeightingData -> [K]`` finite non-negative weights (any scale: callers use
 them as given, and a composite's pairwise accuracy depends only on their direction)."""
 
-EXTENSION_NAMES: tuple[str, ...] = ("research_decisive_encore",)
+EXTENSION_NAMES: tuple[str, ...] = ("research_decisive_encore", "research_decisive_entropy")
 """Names of the built-in research extensions (not from the ENCORE paper)."""
 
 
@@ -227,6 +231,79 @@ def decisive_encore_weights(
     return _normalised(jnp.clip(1.0 - tie_rates(data), 0.0, 1.0) * encore)
 
 
+def decisive_entropies(data: WeightingData) -> tuple[jax.Array, jax.Array]:
+    """Entropy of each rule's ratings on the pairs it decides: ``(H_dec [K], decides [K])``.
+
+    With unlabelled pairs: ``H_dec_k`` is the plug-in entropy (nats) of the pooled ratings of
+    both responses of the pairs rated by rule ``k`` on both sides with ``a_k != b_k``. Without
+    pairs: the same for two independent draws from the calibration distribution ``q_k``,
+    whose decisive-pair rating distribution is ``q_kl (1 - q_kl) / sum_m q_km (1 - q_km)``.
+    ``decides[k]`` is ``False`` for a rule that decides no pair (one level only); its
+    ``H_dec`` is then a placeholder (``log L``) and must not be used.
+
+    For a rare flag (level "not fired" with probability ``1 - p``, fired levels ``p r_l``),
+    half of the decisive ratings are "not fired" as ``p -> 0``: ``H_dec -> log 2 + H(r) / 2``,
+    whatever the base rate, where the pooled entropy ``-> 0``.
+    """
+    data = _validated_data(data)
+    if data.pair_a is None:
+        counts = rating_histogram(data.ratings, data.num_levels, mask=data.mask)
+        _checks.check_rules_observed(counts, "ratings")
+        counts = counts.astype(jnp.float32)
+        # c (n - c) ∝ q (1 - q) without the cancellation of 1 - q for q near 1 (a rare flag).
+        decisive_counts = counts * (jnp.sum(counts, axis=-1, keepdims=True) - counts)
+    else:
+        rated = (jnp.ones(data.pair_a.shape, bool) if data.pair_mask is None
+                 else data.pair_mask)
+        decisive = rated & (data.pair_a != data.pair_b)
+        decisive_counts = rating_histogram(
+            jnp.concatenate([data.pair_a, data.pair_b]), data.num_levels,
+            mask=jnp.concatenate([decisive, decisive])).astype(jnp.float32)
+    decides = jnp.sum(decisive_counts, axis=-1) > 0
+    placeholder = jnp.ones_like(decisive_counts)
+    entropy = entropy_from_counts(jnp.where(decides[:, None], decisive_counts, placeholder))
+    return entropy, decides
+
+
+def decisive_entropy_weights(
+    data: WeightingData, temperature: float = DEFAULT_TEMPERATURE
+) -> Float[Array, " K"]:
+    """ENCORE on decisive-pair entropies (research extension, not from the ENCORE paper).
+
+        w_k ∝ exp(-H_dec_k / tau)  for rules that decide at least one pair,  w_k = 0 otherwise,
+
+    normalised to sum to 1, with ``H_dec_k`` from :func:`decisive_entropies` (the entropy of
+    the ratings on the pairs rule ``k`` decides) and ``tau`` = ``temperature``. ENCORE's
+    premise (consistent raters, low entropy) is applied where the rule can move a margin:
+    a rare flag's low pooled entropy comes from its base rate and disappears here, while a
+    graded rule that rarely ties keeps nearly its ENCORE entropy. Unlike
+    :func:`decisive_encore_weights`, a reliable rare flag is not discounted for being rare.
+
+    Guarantees (label-free, exact): a rule that decides no pair gets weight exactly 0; the
+    weights depend neither on which side of a pair is which nor on the labels; they lie in
+    ``[0, 1]`` and sum to 1 unless no rule decides any pair (then all are 0). Rationale and
+    limits: ``encore_jax/theory/extensions.md``.
+
+    Args:
+      data: :class:`WeightingData`.
+      temperature: ``tau`` > 0 (ENCORE's default 2).
+
+    Returns:
+      Weights ``[K]``.
+    """
+    _checks.check_temperature(temperature)
+    entropy, decides = decisive_entropies(data)
+    return _masked_softmax_neg(entropy, decides, jnp.asarray(temperature, jnp.float32))
+
+
+@jax.jit
+def _masked_softmax_neg(entropy: jax.Array, active: jax.Array, tau: jax.Array) -> jax.Array:
+    lowest = jnp.min(jnp.where(active, entropy, jnp.inf))
+    gap = jnp.where(active, entropy - jnp.where(jnp.isfinite(lowest), lowest, 0.0), 0.0)
+    raw = jnp.where(active, jnp.exp(-gap / jnp.maximum(tau, jnp.finfo(tau.dtype).tiny)), 0.0)
+    return _normalised(raw)
+
+
 @jax.jit
 def _normalised(raw: jax.Array) -> jax.Array:
     total = jnp.sum(raw)
@@ -248,7 +325,8 @@ def builtin_weightings(temperature: float = DEFAULT_TEMPERATURE) -> dict[str, We
 
     Returns:
       ``{"encore": ENCORE softmax(-H / tau) (arXiv 2503.20995), "uniform": 1 / K,
-      "research_decisive_encore": decisive_encore_weights}`` (names in
+      "research_decisive_encore": decisive_encore_weights,
+      "research_decisive_entropy": decisive_entropy_weights}`` (names in
       :data:`EXTENSION_NAMES` are research extensions, not from the ENCORE paper).
     """
     _checks.check_temperature(temperature)
@@ -257,6 +335,8 @@ def builtin_weightings(temperature: float = DEFAULT_TEMPERATURE) -> dict[str, We
         "uniform": _uniform,
         "research_decisive_encore": functools.partial(
             decisive_encore_weights, temperature=temperature),
+        "research_decisive_entropy": functools.partial(
+            decisive_entropy_weights, temperature=temperature),
     }
 
 

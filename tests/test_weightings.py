@@ -14,6 +14,8 @@ from encore_jax.weightings import (
     apply_weightings,
     builtin_weightings,
     decisive_encore_weights,
+    decisive_entropies,
+    decisive_entropy_weights,
     resolve_weighting,
     tie_rates,
     unlabelled_pairs,
@@ -68,13 +70,39 @@ def test_decisive_encore_matches_numpy_oracle(data):
     np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-7)
 
 
+def _numpy_decisive_entropy(a, b, pair_mask):
+    decisive = (a != b) & pair_mask
+    raw = np.zeros(a.shape[1])
+    entropy = np.zeros(a.shape[1])
+    for k in range(a.shape[1]):
+        levels = np.concatenate([a[decisive[:, k], k], b[decisive[:, k], k]])
+        if levels.size:
+            q = np.bincount(levels, minlength=L) / levels.size
+            q = q[q > 0]
+            entropy[k] = -(q * np.log(q)).sum()
+    active = decisive.any(axis=0)
+    if active.any():
+        raw[active] = np.exp(-(entropy[active] - entropy[active].min()) / TAU)
+        raw /= raw.sum()
+    return raw
+
+
+@given(weighting_data())
+def test_decisive_entropy_matches_numpy_oracle(data):
+    got = decisive_entropy_weights(data, TAU)
+    expected = _numpy_decisive_entropy(*(np.asarray(x) for x in (
+        data.pair_a, data.pair_b, data.pair_mask)))
+    np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-7)
+
+
 @given(weighting_data(), st.integers(0, 2**32 - 1))
-def test_decisive_encore_ignores_which_side_is_which(data, seed):
+def test_extensions_ignore_which_side_is_which(data, seed):
     swap = np.random.default_rng(seed).random(N) < 0.5
     a, b = np.asarray(data.pair_a), np.asarray(data.pair_b)
     swapped = data._replace(pair_a=np.where(swap[:, None], b, a),
                             pair_b=np.where(swap[:, None], a, b))
-    np.testing.assert_array_equal(decisive_encore_weights(data), decisive_encore_weights(swapped))
+    for weighting in (decisive_encore_weights, decisive_entropy_weights):
+        np.testing.assert_array_equal(weighting(data), weighting(swapped))
 
 
 @given(weighting_data(masked=st.just(False)), st.integers(0, 2**32 - 1))
@@ -94,16 +122,18 @@ def test_every_builtin_is_blind_to_the_labels(data, seed):
 def test_a_rule_that_always_ties_gets_weight_exactly_zero(data):
     b = np.asarray(data.pair_b).copy()
     b[:, 1] = np.asarray(data.pair_a)[:, 1]
-    w = np.asarray(decisive_encore_weights(data._replace(pair_b=b)))
-    assert w[1] == 0.0
-    assert np.all(w >= 0)
+    for weighting in (decisive_encore_weights, decisive_entropy_weights):
+        w = np.asarray(weighting(data._replace(pair_b=b)))
+        assert w[1] == 0.0
+        assert np.all(w >= 0)
 
 
 def test_rules_that_always_tie_give_all_zero_weights():
     ratings = np.array([[0, 1], [1, 1], [2, 0]], np.int32)
     pairs = np.array([[0, 1], [2, 0]], np.int32)
-    w = decisive_encore_weights(WeightingData(ratings, None, 3, pairs, pairs, None))
-    np.testing.assert_array_equal(w, [0.0, 0.0])
+    data = WeightingData(ratings, None, 3, pairs, pairs, None)
+    np.testing.assert_array_equal(decisive_encore_weights(data), [0.0, 0.0])
+    np.testing.assert_array_equal(decisive_entropy_weights(data), [0.0, 0.0])
 
 
 def test_equal_tie_rates_keep_encore_ratios():
@@ -123,6 +153,29 @@ def test_without_pairs_the_tie_rate_is_the_collision_probability():
     # rule 0: q = (3/4, 1/4); rule 1: q = (1/4, 1/4, 1/2)
     np.testing.assert_allclose(tie_rates(data), [10 / 16, 6 / 16], rtol=1e-6)
     assert np.all(np.asarray(decisive_encore_weights(data)) > 0)
+
+
+def test_decisive_entropy_without_pairs_is_the_independent_draw_limit():
+    ratings = np.array([[0, 0], [0, 1], [0, 2], [1, 2]], np.int32)
+    entropy, decides = decisive_entropies(WeightingData(ratings, None, 3))
+    # q (1 - q) normalised: rule 0 (3/16, 3/16) -> log 2; rule 1 (3/16, 3/16, 4/16)
+    rule1 = np.array([3, 3, 4]) / 10
+    np.testing.assert_allclose(entropy, [np.log(2), -(rule1 * np.log(rule1)).sum()], rtol=1e-6)
+    np.testing.assert_array_equal(decides, [True, True])
+
+
+def test_a_rare_flag_keeps_its_decisive_entropy_as_its_base_rate_vanishes():
+    """H_dec -> log 2 + H(r) / 2 as p -> 0 (fired severities r uniform on 3 levels)."""
+    limit = np.log(2) + np.log(3) / 2
+    for rows in (100, 10_000):  # base rate 3 / rows
+        ratings = np.full((rows, 1), 3, np.int32)
+        ratings[:3, 0] = [0, 1, 2]
+        entropy, _ = decisive_entropies(WeightingData(ratings, None, 4))
+        p = 3 / rows
+        exact_q = np.array([p / 3] * 3 + [1 - p])
+        dist = exact_q * (1 - exact_q) / (exact_q * (1 - exact_q)).sum()
+        np.testing.assert_allclose(entropy[0], -(dist * np.log(dist)).sum(), rtol=1e-5)
+    assert abs(float(entropy[0]) - limit) < 2e-3
 
 
 def test_builtins_equal_the_paper_weightings():
@@ -218,7 +271,8 @@ def test_resolve_weighting_by_import_path():
     ("spec", "message"),
     [
         ("nosuch", r"unknown weighting 'nosuch': use a built-in name \(encore, "
-                   r"research_decisive_encore, uniform\) or an import path"),
+                   r"research_decisive_encore, research_decisive_entropy, uniform\) or an "
+                   r"import path"),
         ("no_such_module_xyz:f", r"module 'no_such_module_xyz' does not import"),
         ("encore_jax.weights:nosuch", r"module 'encore_jax.weights' has no attribute 'nosuch'"),
         ("encore_jax.weights:DEFAULT_TEMPERATURE", r"is a float, not a function"),
