@@ -316,3 +316,18 @@ def test_mixed_ensemble_stacks_graded_rules_then_flags():
     # population P(chosen > rejected) of the uninformative flag, by enumeration: chosen not
     # fired and rejected fired, or both fired (uniform severities 0..3) with chosen higher
     np.testing.assert_allclose(ensemble.accuracy[1], 0.95 * 0.05 + 0.05**2 * 6 / 16, rtol=1e-5)
+
+
+def test_a_user_weighting_from_a_module_on_the_path(tmp_path, monkeypatch):
+    """The module docstring's example, imported by path as the CLI's --weighting does."""
+    (tmp_path / "my_weightings.py").write_text(
+        "from encore_jax.entropy import rating_entropy\n\n"
+        "def inverse_entropy(data):\n"
+        "    entropy = rating_entropy(data.ratings, data.num_levels, mask=data.mask)\n"
+        "    return 1.0 / (1.0 + entropy)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    weighting = resolve_weighting("my_weightings:inverse_entropy")
+    ratings = np.array([[0, 1], [0, 2], [0, 0]], np.int32)
+    got = apply_weightings({"inverse_entropy": weighting}, WeightingData(ratings, None, 3))
+    np.testing.assert_allclose(got["inverse_entropy"], [1.0, 1.0 / (1.0 + np.log(3))],
+                               rtol=1e-6)
