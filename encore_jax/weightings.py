@@ -1,0 +1,448 @@
+"""The weighting extension point: user-defined rule weightings next to ENCORE and uniform.
+
+A *weighting* is a function from :class:`WeightingData` (what a weighting may look at: the
+calibration ratings and, if the caller has them, unlabelled pairs) to ``K`` finite,
+non-negative weights, one per rule. It never sees the preference labels: the pairs it gets
+carry their two responses in an order decided by a fair coin (:func:`unlabelled_pairs`).
+The workflows ``compare`` and ``diagnose`` (and the CLI's ``--weighting SPEC``) accept extra
+weightings and report them against every built-in one.
+
+Symbols: ``M`` calibration responses, ``N`` unlabelled pairs, ``K`` rules, ``L`` rating
+levels ``0..L-1``; ``H_k`` the plug-in rating entropy of rule ``k`` (nats), ``t_k`` its tie
+rate (the share of unlabelled pairs whose two responses it rates equal), ``tau`` the
+temperature (``temperature``).
+
+Example, a user-defined weighting (a function of :class:`WeightingData` returning ``[K]``
+weights) passed to the workflows by object or, on the command line, by import path::
+
+    import jax.numpy as jnp
+    from encore_jax.entropy import rating_entropy
+
+    def inverse_entropy(data):
+        # w_k = 1 / (1 + H_k): a gentler entropy penalty than ENCORE's softmax.
+        entropy = rating_entropy(data.ratings, data.num_levels, mask=data.mask)
+        return 1.0 / (1.0 + entropy)
+
+    compare(..., weightings={"inverse_entropy": inverse_entropy})
+    diagnose(..., weightings={"inverse_entropy": inverse_entropy})
+    # encore-jax compare ... --weighting mypackage.mymodule:inverse_entropy
+
+Built-ins (:func:`builtin_weightings`): ``"encore"`` (ENCORE, arXiv 2503.20995),
+``"uniform"``, and two research extensions, not from the ENCORE paper, robust to the base
+rate of rare flags (rationale and simulation study in ``encore_jax/theory/extensions.md``):
+``"research_decisive_encore"`` (:func:`decisive_encore_weights`, ENCORE times the decisive
+share ``1 - t_k``) and ``"research_decisive_entropy"`` (:func:`decisive_entropy_weights`,
+ENCORE on the entropy of the ratings of the pairs each rule decides).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float, Int, Integer, PRNGKeyArray
+
+from encore_jax import _checks
+from encore_jax.entropy import entropy_from_counts, rating_histogram
+from encore_jax.weights import DEFAULT_TEMPERATURE, encore_weights, uniform_weights
+
+__all__ = [
+    "EXTENSION_NAMES",
+    "Weighting",
+    "WeightingData",
+    "apply_weightings",
+    "builtin_weightings",
+    "decisive_encore_weights",
+    "decisive_entropies",
+    "decisive_entropy_weights",
+    "resolve_weighting",
+    "tie_rates",
+    "unlabelled_pairs",
+]
+
+
+class WeightingData(NamedTuple):
+    """What a weighting may look at: never the preference labels.
+
+    Attributes:
+      ratings: integer levels ``[M, K]`` in ``0..L-1`` on the calibration responses.
+      mask: boolean ``[M, K]``, ``True`` = observed; ``None`` = all observed.
+      num_levels: ``L`` (a Python ``int``).
+      pair_a, pair_b: integer levels ``[N, K]`` of the two responses of ``N`` unlabelled
+        pairs, in an order that carries no label (:func:`unlabelled_pairs` swaps each pair's
+        sides by a fair coin); ``None`` when the caller has no pairs.
+      pair_mask: boolean ``[N, K]``, ``True`` = the rule rated both responses; ``None`` = all.
+    """
+
+    ratings: Int[Array, "M K"]
+    mask: Bool[Array, "M K"] | None
+    num_levels: int
+    pair_a: Int[Array, "N K"] | None = None
+    pair_b: Int[Array, "N K"] | None = None
+    pair_mask: Bool[Array, "N K"] | None = None
+
+    @property
+    def num_rules(self) -> int:
+        """``K``, the number of rules (columns of ``ratings``)."""
+        return int(self.ratings.shape[1])
+
+
+Weighting = Callable[[WeightingData], Float[Array, " K"]]
+"""A function ``WeightingData -> [K]`` finite non-negative weights (any scale: callers use
+them as given, and a composite's pairwise accuracy depends only on their direction)."""
+
+EXTENSION_NAMES: tuple[str, ...] = ("research_decisive_encore", "research_decisive_entropy")
+"""Names of the built-in research extensions (not from the ENCORE paper)."""
+
+
+def unlabelled_pairs(
+    key: PRNGKeyArray,
+    chosen: Integer[Array, "N K"],
+    rejected: Integer[Array, "N K"],
+    mask: Bool[Array, "N K"] | None = None,
+) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+    """Hides the labels of preference pairs: each pair's sides are swapped by a fair coin.
+
+    Args:
+      key: PRNG key; coin ``i`` decides pair ``i``.
+      chosen, rejected: ``[N, K]`` ratings of the preferred and of the other response.
+      mask: optional boolean ``[N, K]``, ``True`` = the rule rated both responses.
+
+    Returns:
+      ``(pair_a, pair_b, pair_mask)``: ``pair_a`` is ``chosen`` where the coin is heads and
+      ``rejected`` otherwise, ``pair_b`` the other side; ``pair_mask`` is ``mask`` (``None``
+      stays ``None``). Swapping ``chosen`` and ``rejected`` under the same key gives the same
+      pairs with their sides exchanged, which a side-symmetric weighting cannot tell apart.
+    """
+    chosen = _checks.as_array("chosen", chosen)
+    rejected = _checks.as_array("rejected", rejected)
+    _checks.check_ndim("chosen", chosen, 2, "[N, K]")
+    _checks.check_same_shape("chosen", chosen, "rejected", rejected)
+    mask = _checks.check_mask(mask, chosen.shape)
+    heads = jax.random.bernoulli(key, 0.5, (chosen.shape[0],))[:, None]
+    return jnp.where(heads, chosen, rejected), jnp.where(heads, rejected, chosen), mask
+
+
+def _validated_data(data: WeightingData) -> WeightingData:
+    """Checks shapes, dtypes and levels of ``data``; the error names the field."""
+    if not isinstance(data, WeightingData):
+        raise TypeError(f"data must be a WeightingData, got {type(data).__name__}")
+    ratings = _checks.as_array("ratings", data.ratings)
+    _checks.check_ndim("ratings", ratings, 2, "[M, K]")
+    _checks.check_integer_dtype("ratings", ratings)
+    if ratings.shape[1] == 0:
+        raise ValueError("ratings has no rules (shape [M, 0]); at least one rule is needed")
+    num_levels = _checks.check_num_levels(data.num_levels)
+    mask = _checks.check_mask(data.mask, ratings.shape)
+    _checks.check_levels_in_range("ratings", ratings, num_levels, mask)
+    if (data.pair_a is None) != (data.pair_b is None):
+        raise ValueError("pair_a and pair_b must both be given or both be None")
+    pair_a = pair_b = pair_mask = None
+    if data.pair_a is not None:
+        pair_a = _checks.as_array("pair_a", data.pair_a)
+        pair_b = _checks.as_array("pair_b", data.pair_b)
+        _checks.check_ndim("pair_a", pair_a, 2, "[N, K]")
+        _checks.check_integer_dtype("pair_a", pair_a)
+        _checks.check_integer_dtype("pair_b", pair_b)
+        _checks.check_same_shape("pair_a", pair_a, "pair_b", pair_b)
+        if pair_a.shape[1] != ratings.shape[1]:
+            raise ValueError(
+                f"pair_a has K = {pair_a.shape[1]} rules but ratings has K = "
+                f"{ratings.shape[1]}; both must hold the same rules in the same order")
+        if data.pair_mask is not None:
+            pair_mask = _checks.as_array("pair_mask", data.pair_mask)
+            if pair_mask.dtype != jnp.bool_ or pair_mask.shape != pair_a.shape:
+                raise ValueError(
+                    f"pair_mask must be boolean with the shape of pair_a {pair_a.shape}, got "
+                    f"{pair_mask.dtype} {pair_mask.shape}")
+        _checks.check_levels_in_range("pair_a", pair_a, num_levels, pair_mask)
+        _checks.check_levels_in_range("pair_b", pair_b, num_levels, pair_mask)
+    return WeightingData(ratings, mask, num_levels, pair_a, pair_b, pair_mask)
+
+
+def tie_rates(data: WeightingData) -> Float[Array, " K"]:
+    """Tie rate ``t_k`` of each rule, from unlabelled information only.
+
+    With unlabelled pairs: ``t_k`` = the share of the pairs rated by rule ``k`` on both sides
+    (``pair_mask``) whose two ratings are equal. Without pairs: the tie probability of two
+    independent draws from the rule's calibration rating distribution ``q_k``,
+    ``t_k = sum_l q_kl^2`` (its collision probability, ``exp(-H2_k)`` with ``H2`` the Rényi
+    entropy of order 2). Both are symmetric in the two sides of a pair.
+
+    Raises:
+      ValueError: a rule rated on neither side of any pair, or never observed.
+    """
+    data = _validated_data(data)
+    if data.pair_a is None:
+        counts = rating_histogram(data.ratings, data.num_levels, mask=data.mask)
+        _checks.check_rules_observed(counts, "ratings")
+        counts = counts.astype(jnp.float32)
+        q = counts / jnp.sum(counts, axis=-1, keepdims=True)
+        return jnp.sum(q * q, axis=-1)
+    rated = (jnp.ones(data.pair_a.shape, bool) if data.pair_mask is None else data.pair_mask)
+    num_rated = jnp.sum(rated, axis=0)
+    if _checks.is_concrete(num_rated) and np.any(np.asarray(num_rated) == 0):
+        index = int(np.argmax(np.asarray(num_rated) == 0))
+        raise ValueError(
+            f"rule {index} is rated on both sides of no unlabelled pair (pair_mask column "
+            f"{index} is all False); drop the rule or pass pairs it rates")
+    ties = jnp.sum((data.pair_a == data.pair_b) & rated, axis=0)
+    return ties.astype(jnp.float32) / num_rated.astype(jnp.float32)
+
+
+def decisive_encore_weights(
+    data: WeightingData, temperature: float = DEFAULT_TEMPERATURE
+) -> Float[Array, " K"]:
+    """Decisiveness-weighted ENCORE (research extension, not from the ENCORE paper).
+
+        w_k ∝ (1 - t_k) exp(-H_k / tau),   normalised to sum to 1,
+
+    with ``H_k`` the plug-in entropy (nats) of rule ``k``'s calibration ratings (ENCORE's),
+    ``t_k`` its tie rate (:func:`tie_rates`: from the unlabelled pairs, or the collision
+    probability of its ratings without pairs) and ``tau`` = ``temperature``. ``1 - t_k`` is
+    the rule's decisive share: the population Bradley–Terry gradient of rule ``k`` at
+    ``w = 0`` is ``(1/2) E[d_k] = (1/2)(1 - t_k) E[d_k | d_k != 0]``, so a rule's expected
+    contribution scales with the share of pairs it decides; ENCORE's ``exp(-H/tau)`` stands
+    in for the per-decision signal. A rare flag (0 on almost every response) has a low
+    entropy *because* it is rare; here its weight shrinks with its decisive share instead.
+
+    Guarantees (label-free, exact): a rule that ties on every pair gets weight exactly 0;
+    the weights do not depend on which side of a pair is which, nor on the labels; rules
+    with equal tie rates keep ENCORE's ratios. If every rule ties on every pair, every
+    weight is 0 (every composite then ties). Rationale, assumptions and limits:
+    ``encore_jax/theory/extensions.md``.
+
+    Args:
+      data: :class:`WeightingData`.
+      temperature: ``tau`` > 0 (ENCORE's default 2).
+
+    Returns:
+      Weights ``[K]``, non-negative, summing to 1 (or all 0).
+    """
+    _checks.check_temperature(temperature)
+    data = _validated_data(data)
+    _, encore = encore_weights(data.ratings, data.num_levels, temperature=temperature,
+                               mask=data.mask)
+    return _normalised(jnp.clip(1.0 - tie_rates(data), 0.0, 1.0) * encore)
+
+
+def decisive_entropies(data: WeightingData) -> tuple[jax.Array, jax.Array]:
+    """Entropy of each rule's ratings on the pairs it decides: ``(H_dec [K], decides [K])``.
+
+    With unlabelled pairs: ``H_dec_k`` is the plug-in entropy (nats) of the pooled ratings of
+    both responses of the pairs rated by rule ``k`` on both sides with ``a_k != b_k``. Without
+    pairs: the same for two independent draws from the calibration distribution ``q_k``,
+    whose decisive-pair rating distribution is ``q_kl (1 - q_kl) / sum_m q_km (1 - q_km)``.
+    ``decides[k]`` is ``False`` for a rule that decides no pair (one level only); its
+    ``H_dec`` is then a placeholder (``log L``) and must not be used.
+
+    For a rare flag (level "not fired" with probability ``1 - p``, fired levels ``p r_l``),
+    half of the decisive ratings are "not fired" as ``p -> 0``: ``H_dec -> log 2 + H(r) / 2``,
+    whatever the base rate, where the pooled entropy ``-> 0``.
+    """
+    data = _validated_data(data)
+    if data.pair_a is None:
+        counts = rating_histogram(data.ratings, data.num_levels, mask=data.mask)
+        _checks.check_rules_observed(counts, "ratings")
+        counts = counts.astype(jnp.float32)
+        # c (n - c) ∝ q (1 - q) without the cancellation of 1 - q for q near 1 (a rare flag).
+        decisive_counts = counts * (jnp.sum(counts, axis=-1, keepdims=True) - counts)
+    else:
+        rated = (jnp.ones(data.pair_a.shape, bool) if data.pair_mask is None
+                 else data.pair_mask)
+        decisive = rated & (data.pair_a != data.pair_b)
+        decisive_counts = rating_histogram(
+            jnp.concatenate([data.pair_a, data.pair_b]), data.num_levels,
+            mask=jnp.concatenate([decisive, decisive])).astype(jnp.float32)
+    decides = jnp.sum(decisive_counts, axis=-1) > 0
+    placeholder = jnp.ones_like(decisive_counts)
+    entropy = entropy_from_counts(jnp.where(decides[:, None], decisive_counts, placeholder))
+    return entropy, decides
+
+
+def decisive_entropy_weights(
+    data: WeightingData, temperature: float = DEFAULT_TEMPERATURE
+) -> Float[Array, " K"]:
+    """ENCORE on decisive-pair entropies (research extension, not from the ENCORE paper).
+
+        w_k ∝ exp(-H_dec_k / tau)  for rules that decide at least one pair,  w_k = 0 otherwise,
+
+    normalised to sum to 1, with ``H_dec_k`` from :func:`decisive_entropies` (the entropy of
+    the ratings on the pairs rule ``k`` decides) and ``tau`` = ``temperature``. ENCORE's
+    premise (consistent raters, low entropy) is applied where the rule can move a margin:
+    a rare flag's low pooled entropy comes from its base rate and disappears here, while a
+    graded rule that rarely ties keeps nearly its ENCORE entropy. Unlike
+    :func:`decisive_encore_weights`, a reliable rare flag is not discounted for being rare.
+
+    Guarantees (label-free, exact): a rule that decides no pair gets weight exactly 0; the
+    weights depend neither on which side of a pair is which nor on the labels; they lie in
+    ``[0, 1]`` and sum to 1 unless no rule decides any pair (then all are 0). Rationale and
+    limits: ``encore_jax/theory/extensions.md``.
+
+    Args:
+      data: :class:`WeightingData`.
+      temperature: ``tau`` > 0 (ENCORE's default 2).
+
+    Returns:
+      Weights ``[K]``.
+    """
+    _checks.check_temperature(temperature)
+    entropy, decides = decisive_entropies(data)
+    return _masked_softmax_neg(entropy, decides, jnp.asarray(temperature, jnp.float32))
+
+
+@jax.jit
+def _masked_softmax_neg(entropy: jax.Array, active: jax.Array, tau: jax.Array) -> jax.Array:
+    lowest = jnp.min(jnp.where(active, entropy, jnp.inf))
+    gap = jnp.where(active, entropy - jnp.where(jnp.isfinite(lowest), lowest, 0.0), 0.0)
+    raw = jnp.where(active, jnp.exp(-gap / jnp.maximum(tau, jnp.finfo(tau.dtype).tiny)), 0.0)
+    return _normalised(raw)
+
+
+@jax.jit
+def _normalised(raw: jax.Array) -> jax.Array:
+    total = jnp.sum(raw)
+    return jnp.where(total > 0, raw / jnp.where(total > 0, total, 1.0), 0.0)
+
+
+def _encore(data: WeightingData, temperature: float) -> jax.Array:
+    data = _validated_data(data)
+    return encore_weights(data.ratings, data.num_levels, temperature=temperature,
+                          mask=data.mask)[1]
+
+
+def _uniform(data: WeightingData) -> jax.Array:
+    return uniform_weights(_validated_data(data).num_rules)
+
+
+def builtin_weightings(temperature: float = DEFAULT_TEMPERATURE) -> dict[str, Weighting]:
+    """The built-in weightings at temperature ``tau`` = ``temperature``.
+
+    Returns:
+      ``{"encore": ENCORE softmax(-H / tau) (arXiv 2503.20995), "uniform": 1 / K,
+      "research_decisive_encore": decisive_encore_weights,
+      "research_decisive_entropy": decisive_entropy_weights}`` (names in
+      :data:`EXTENSION_NAMES` are research extensions, not from the ENCORE paper).
+    """
+    _checks.check_temperature(temperature)
+    return {
+        "encore": functools.partial(_encore, temperature=temperature),
+        "uniform": _uniform,
+        "research_decisive_encore": functools.partial(
+            decisive_encore_weights, temperature=temperature),
+        "research_decisive_entropy": functools.partial(
+            decisive_entropy_weights, temperature=temperature),
+    }
+
+
+def resolve_weighting(spec: str, *, temperature: float = DEFAULT_TEMPERATURE) -> Weighting:
+    """The weighting named by ``spec`` (the CLI's ``--weighting SPEC``).
+
+    Args:
+      spec: the name of a built-in (:func:`builtin_weightings`), or an import path
+        ``"package.module:function"`` of a :data:`Weighting`.
+      temperature: ``tau`` of the built-ins.
+
+    Raises:
+      ValueError: an unknown name, a module that does not import, a missing attribute, or
+        an attribute that is not callable; the message names ``spec`` and the fix.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"weighting spec must be a non-empty string, got {spec!r}")
+    builtins = builtin_weightings(temperature)
+    if spec in builtins:
+        return builtins[spec]
+    if ":" not in spec:
+        raise ValueError(
+            f"unknown weighting {spec!r}: use a built-in name ({', '.join(sorted(builtins))}) "
+            "or an import path 'package.module:function'")
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(
+            f"weighting spec {spec!r} must have the form 'package.module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(
+            f"weighting {spec!r}: module {module_name!r} does not import ({error}); check the "
+            "name and that its package is on PYTHONPATH") from error
+    try:
+        function = functools.reduce(getattr, attribute.split("."), module)
+    except AttributeError as error:
+        raise ValueError(
+            f"weighting {spec!r}: module {module_name!r} has no attribute {attribute!r}"
+        ) from error
+    if not callable(function):
+        raise ValueError(
+            f"weighting {spec!r} is a {type(function).__name__}, not a function of "
+            "WeightingData returning [K] weights")
+    return function
+
+
+def _validated_weights(name: str, weights: object, num_rules: int) -> jax.Array:
+    """Checks one weighting's output; every message names the weighting and the fix."""
+    try:
+        weights = jnp.asarray(weights)
+    except TypeError as error:
+        raise TypeError(
+            f"weighting {name!r} returned {type(weights).__name__}, not an array; return "
+            f"[K] = [{num_rules}] weights") from error
+    if weights.dtype == jnp.bool_ or not (
+        jnp.issubdtype(weights.dtype, jnp.floating) or jnp.issubdtype(weights.dtype, jnp.integer)
+    ):
+        raise TypeError(
+            f"weighting {name!r} returned dtype {weights.dtype}; return real (float) weights")
+    if weights.shape != (num_rules,):
+        raise ValueError(
+            f"weighting {name!r} returned shape {weights.shape}; it must return [K] = "
+            f"[{num_rules}] weights, one per rule (column of ratings)")
+    host = np.asarray(weights, dtype=np.float64)
+    bad = ~np.isfinite(host)
+    if bad.any():
+        index = int(np.argmax(bad))
+        raise ValueError(
+            f"weighting {name!r} returned {host[index]} for rule {index}; weights must be "
+            "finite (look for 0 / 0, log 0 or an overflowing exp)")
+    if (host < 0).any():
+        index = int(np.argmax(host < 0))
+        raise ValueError(
+            f"weighting {name!r} returned {host[index]} for rule {index}; weights must be "
+            ">= 0 (orient the rule so that higher = better instead of negating its weight)")
+    return weights if jnp.issubdtype(weights.dtype, jnp.floating) else weights.astype(
+        jnp.float32)
+
+
+def apply_weightings(
+    weightings: Mapping[str, Weighting], data: WeightingData
+) -> dict[str, jax.Array]:
+    """Runs each weighting on ``data`` and validates what it returns.
+
+    Args:
+      weightings: name -> :data:`Weighting`.
+      data: :class:`WeightingData` (validated once, before any weighting runs).
+
+    Returns:
+      name -> weights ``[K]`` (in the input order of ``weightings``).
+
+    Raises:
+      TypeError / ValueError: a weighting returned something other than ``K`` finite,
+        non-negative real weights; the message names the weighting. An exception raised
+        inside a weighting propagates with a note naming it.
+    """
+    data = _validated_data(data)
+    results = {}
+    for name, weighting in weightings.items():
+        if not callable(weighting):
+            raise TypeError(f"weighting {name!r} is a {type(weighting).__name__}, not callable")
+        try:
+            raw = weighting(data)
+        except Exception as error:
+            error.add_note(f"raised by weighting {name!r}")
+            raise
+        results[name] = _validated_weights(name, raw, data.num_rules)
+    return results
