@@ -269,16 +269,18 @@ def assert_same_fit(batched, one, diffs, mask=None):
 
 
 def test_vmapped_fits_equal_separate_fits():
-    seeds = np.stack([gaussian_problem(s, num_pairs=1024, num_rules=NUM_RULES) for s in range(3)])
-    sizes = np.array([300, 700, 1024])
+    # Batches of two: the second member reuses the first one's shapes where possible, so the
+    # separate fits compile few programs.
+    seeds = np.stack([gaussian_problem(s, num_pairs=1024, num_rules=NUM_RULES) for s in (0, 1)])
+    sizes = np.array([300, 1024])
     masks = np.arange(1024)[None, :] < sizes[:, None]
-    rule_sets = np.array([[1, 1, 1, 1], [1, 0, 1, 0], [0, 1, 1, 1]], np.float32)
+    rule_sets = np.array([[1, 0, 1, 0], [1, 1, 1, 1]], np.float32)
 
     fit_many = jax.jit(jax.vmap(lambda d, m: ej.fit_bt_weights(d, mask=m)))
     over_seeds = fit_many(seeds, np.ones_like(masks))
     over_sizes = fit_many(np.broadcast_to(seeds[0], seeds.shape), masks)
     over_rules = fit_many(seeds[0] * rule_sets[:, None, :], np.ones_like(masks))
-    for b in range(3):
+    for b in range(2):
         pick = lambda fits, b=b: jax.tree.map(lambda x: x[b], fits)  # noqa: E731
         assert_same_fit(pick(over_seeds), ej.fit_bt_weights(seeds[b]), seeds[b])
         assert_same_fit(pick(over_sizes), ej.fit_bt_weights(seeds[0][: sizes[b]]), seeds[0],
