@@ -24,6 +24,14 @@ import optax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, Real
 
 from encore_jax import _checks
+from encore_jax._bt_solvers import (
+    LBFGS_MEMORY_SIZE,
+    LbfgsMemory,
+    Problem,
+    lbfgs_step,
+    loss_and_grad,
+    newton_step,
+)
 
 __all__ = ["BTFit", "bt_gradient", "bt_loss", "fit_bt_weights"]
 
@@ -33,8 +41,6 @@ DEFAULT_OPTIMIZER = "lbfgs"
 DEFAULT_TOL = 1e-5
 DEFAULT_MAX_STEPS = 500
 DEFAULT_LEARNING_RATE = 0.2
-LBFGS_MEMORY_SIZE = 10
-NEWTON_MAX_HALVINGS = 30
 
 
 class BTFit(NamedTuple):
@@ -101,29 +107,12 @@ def _validated_weights(name: str, weights: ArrayLike, num_rules: int) -> jax.Arr
     return weights
 
 
-def _loss_and_grad(
-    weights: jax.Array, diffs: jax.Array, mask: jax.Array | None
-) -> tuple[jax.Array, jax.Array]:
-    """``(L(w), dL/dw)`` in one pass over the pairs (both in ``weights.dtype``)."""
-    margins = diffs @ weights
-    # -log sigmoid(m) = softplus(-m): finite for any m (log(sigmoid(m)) underflows for m << 0).
-    nll = jax.nn.softplus(-margins)
-    residual = jax.nn.sigmoid(-margins)
-    if mask is None:
-        count = jnp.asarray(diffs.shape[0], weights.dtype)
-    else:
-        nll = jnp.where(mask, nll, 0)
-        residual = jnp.where(mask, residual, 0)
-        count = jnp.sum(mask).astype(weights.dtype)
-    return jnp.sum(nll) / count, -(residual @ diffs) / count
-
-
 @jax.jit
 def _bt_loss_and_grad(
     weights: jax.Array, diffs: jax.Array, mask: jax.Array | None
 ) -> tuple[jax.Array, jax.Array]:
     dtype = _checks.common_float_dtype(weights, diffs)
-    return _loss_and_grad(weights.astype(dtype), diffs.astype(dtype), mask)
+    return loss_and_grad(weights.astype(dtype), diffs.astype(dtype), mask)
 
 
 def bt_loss(
@@ -187,168 +176,6 @@ def _record_schedule(num_steps: int, record_every: int) -> np.ndarray:
     return np.array(sorted(set(range(0, num_steps, record_every)) | {num_steps}), np.int32)
 
 
-class _Problem(NamedTuple):
-    """The objective ``J(theta) = L(w(theta)) + (l2 / 2) ||theta||^2`` on fixed data."""
-
-    diffs: jax.Array
-    mask: jax.Array | None
-    l2: jax.Array
-    simplex: bool
-
-    def weights(self, params: jax.Array) -> jax.Array:
-        return jax.nn.softmax(params) if self.simplex else params
-
-    def penalty(self, params: jax.Array) -> jax.Array:
-        return 0.5 * self.l2 * jnp.sum(params * params)
-
-    def value(self, params: jax.Array) -> jax.Array:
-        return _loss_and_grad(self.weights(params), self.diffs, self.mask)[0] + self.penalty(
-            params
-        )
-
-    def evaluate(self, params: jax.Array) -> tuple[jax.Array, ...]:
-        """``(w, L, dL/dw, J, dJ/dtheta)`` in one pass over the pairs."""
-        weights = self.weights(params)
-        loss, grad_w = _loss_and_grad(weights, self.diffs, self.mask)
-        # Chain rule through the softmax: J^T g = w * (g - w . g) (J is symmetric).
-        grad_params = weights * (grad_w - jnp.dot(weights, grad_w)) if self.simplex else grad_w
-        return weights, loss, grad_w, loss + self.penalty(params), grad_params + self.l2 * params
-
-    def value_and_grad(self, params: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return self.evaluate(params)[3:]
-
-    def newton_direction(self, params: jax.Array, grad: jax.Array) -> jax.Array:
-        """``H^-1 grad`` for the free parameterization, ``H = D^T diag(s (1 - s)) D / |M| +
-        l2 I`` (IRLS), with a relative jitter so a rule with all-zero differences (a zero
-        row and column of ``H``) gets a zero step instead of NaN."""
-        margins = self.diffs @ params
-        curvature = jax.nn.sigmoid(margins) * jax.nn.sigmoid(-margins)
-        if self.mask is None:
-            count = jnp.asarray(self.diffs.shape[0], params.dtype)
-        else:
-            curvature = jnp.where(self.mask, curvature, 0)
-            count = jnp.sum(self.mask).astype(params.dtype)
-        hessian = (self.diffs * (curvature / count)[:, None]).T @ self.diffs
-        eye = jnp.eye(params.shape[0], dtype=params.dtype)
-        jitter = jnp.finfo(params.dtype).eps * jnp.maximum(jnp.max(jnp.diag(hessian)), 1)
-        return jax.scipy.linalg.solve(hessian + (self.l2 + jitter) * eye, grad, assume_a="pos")
-
-
-def _newton_step(
-    problem: _Problem, params: jax.Array, value: jax.Array, grad: jax.Array
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """One Newton step with Armijo backtracking (halve the step until ``J`` decreases by at
-    least ``1e-4 * step * grad . direction``); returns ``(params, J, dJ/dtheta)`` there."""
-    direction = problem.newton_direction(params, grad)
-    slope = jnp.dot(grad, direction)
-
-    def trial(scale):
-        new = params - scale * direction
-        return (new, *problem.value_and_grad(new))
-
-    def insufficient(carry):
-        halvings, scale, _, new_value, _ = carry
-        enough = new_value <= value - 1e-4 * scale * slope
-        return (halvings < NEWTON_MAX_HALVINGS) & ~enough
-
-    def halve(carry):
-        halvings, scale, *_ = carry
-        return (halvings + 1, 0.5 * scale, *trial(0.5 * scale))
-
-    # Starts at "step 2, rejected": the pass over the pairs appears once in the program.
-    start = (jnp.int32(-1), jnp.asarray(2, params.dtype), params,
-             jnp.asarray(jnp.inf, value.dtype), grad)
-    _, _, new, new_value, new_grad = jax.lax.while_loop(insufficient, halve, start)
-    return new, new_value, new_grad
-
-
-class _LbfgsMemory(NamedTuple):
-    """The last ``m`` steps ``s = theta' - theta`` and gradient changes ``y``, newest first,
-    with ``rho = 1 / (s . y)`` (0 marks an empty slot)."""
-
-    s: jax.Array
-    y: jax.Array
-    rho: jax.Array
-
-
-def _lbfgs_direction(memory: _LbfgsMemory, grad: jax.Array) -> jax.Array:
-    """``H grad`` by the two-loop recursion (Nocedal & Wright, Algorithm 7.4), with
-    ``H_0 = (s . y) / (y . y) I`` from the newest pair, or ``I / ||grad||`` (a unit-length
-    first step) while the memory is empty."""
-
-    def newest_first(q, pair):
-        s, y, rho = pair
-        alpha = rho * jnp.dot(s, q)
-        return q - alpha * y, alpha
-
-    q, alphas = jax.lax.scan(newest_first, grad, memory)
-    newest_sy = jnp.dot(memory.s[0], memory.y[0])
-    newest_yy = jnp.dot(memory.y[0], memory.y[0])
-    first = memory.rho[0] == 0
-    gamma = jnp.where(first, 1 / jnp.maximum(jnp.linalg.norm(grad), jnp.finfo(grad.dtype).tiny),
-                      newest_sy / jnp.where(first, 1, newest_yy))
-
-    def oldest_first(r, pair):
-        s, y, rho, alpha = pair
-        return r + s * (alpha - rho * jnp.dot(y, r)), None
-
-    r, _ = jax.lax.scan(oldest_first, gamma * q, (*memory, alphas), reverse=True)
-    return r
-
-
-def _lbfgs_step(
-    problem: _Problem, memory: _LbfgsMemory, params: jax.Array, value: jax.Array,
-    grad: jax.Array,
-) -> tuple[jax.Array, _LbfgsMemory, jax.Array, jax.Array]:
-    """One L-BFGS step with a backtracking line search on the fused value and gradient.
-
-    A trial step ``theta - a p`` is accepted when ``J`` decreases by at least
-    ``1e-4 a grad . p`` (Armijo), or, near the optimum where that decrease is below the
-    rounding of ``J``, when ``J`` did not grow beyond its rounding and the slope along ``p``
-    shrank in magnitude (the approximate Wolfe test of Hager & Zhang, 2005). Otherwise ``a``
-    is halved, at most ``NEWTON_MAX_HALVINGS`` times. The value and gradient of the accepted
-    point are returned for the next step (one pass over the pairs per accepted first trial).
-    """
-    direction = _lbfgs_direction(memory, grad)
-    slope = jnp.dot(grad, direction)
-    # Not a descent direction (numerically): restart from the scaled gradient.
-    direction = jnp.where(slope > 0, direction, grad / jnp.linalg.norm(grad))
-    slope = jnp.dot(grad, direction)
-    rounding = 8 * jnp.finfo(value.dtype).eps * jnp.abs(value)
-
-    def trial(scale):
-        new = params - scale * direction
-        new_value, new_grad = problem.value_and_grad(new)
-        return new, new_value, new_grad
-
-    def rejected(carry):
-        halvings, scale, _, new_value, new_grad = carry
-        armijo = new_value <= value - 1e-4 * scale * slope
-        approx_wolfe = (new_value <= value + rounding) & (
-            jnp.abs(jnp.dot(new_grad, direction)) <= 0.9 * slope)
-        return (halvings < NEWTON_MAX_HALVINGS) & ~(armijo | approx_wolfe)
-
-    def halve(carry):
-        halvings, scale, *_ = carry
-        return (halvings + 1, 0.5 * scale, *trial(0.5 * scale))
-
-    # Starts at "step 2, rejected" so that the pass over the pairs appears once in the
-    # program (each copy costs compile time), the first trial being the full step.
-    start = (jnp.int32(-1), jnp.asarray(2, params.dtype), params,
-             jnp.asarray(jnp.inf, value.dtype), grad)
-    _, _, new, new_value, new_grad = jax.lax.while_loop(rejected, halve, start)
-    s, y = new - params, new_grad - grad
-    sy = jnp.dot(s, y)
-    # Keep only pairs of positive curvature (always true for a convex J, up to rounding).
-    keep = sy > jnp.finfo(sy.dtype).eps * jnp.dot(y, y)
-    pushed = _LbfgsMemory(
-        jnp.concatenate([s[None], memory.s[:-1]]), jnp.concatenate([y[None], memory.y[:-1]]),
-        jnp.concatenate([(1 / jnp.where(keep, sy, 1))[None], memory.rho[:-1]]),
-    )
-    memory = jax.tree.map(lambda a, b: jnp.where(keep, a, b), pushed, memory)
-    return new, memory, new_value, new_grad
-
-
 def _named_optimizer(name: str, learning_rate: jax.Array) -> optax.GradientTransformation:
     maker = {"adam": optax.adam, "sgd": optax.sgd}[name]
     # inject_hyperparams keeps the learning rate in the state: a traced value, no recompile.
@@ -376,7 +203,7 @@ def _fit_impl(
     parameterization: str,
 ) -> BTFit:
     dtype = init_params.dtype
-    problem = _Problem(diffs.astype(dtype), mask, l2.astype(dtype),
+    problem = Problem(diffs.astype(dtype), mask, l2.astype(dtype),
                        parameterization == "simplex")
     tol = tol.astype(dtype)
     num_records = _record_schedule(max_steps, record_every).shape[0]
@@ -392,7 +219,7 @@ def _fit_impl(
         opt_state = ()
     elif lbfgs:
         empty = jnp.zeros((LBFGS_MEMORY_SIZE, num_rules), dtype)
-        opt_state = _LbfgsMemory(empty, empty, jnp.zeros((LBFGS_MEMORY_SIZE,), dtype))
+        opt_state = LbfgsMemory(empty, empty, jnp.zeros((LBFGS_MEMORY_SIZE,), dtype))
     else:
         if isinstance(optimizer, str):
             optimizer = _named_optimizer(optimizer, learning_rate.astype(dtype))
@@ -435,10 +262,10 @@ def _fit_impl(
         history = record(history, t // record_every, t % record_every == 0, params, value,
                          grad)
         if newton:
-            params, value, grad = _newton_step(problem, params, value, grad)
+            params, value, grad = newton_step(problem, params, value, grad)
             return t + 1, params, opt_state, value, grad, history
         if lbfgs:
-            params, opt_state, value, grad = _lbfgs_step(problem, opt_state, params, value, grad)
+            params, opt_state, value, grad = lbfgs_step(problem, opt_state, params, value, grad)
             return t + 1, params, opt_state, value, grad, history
         with jax.numpy_dtype_promotion("standard"):
             updates, opt_state = solver.update(grad, opt_state, params, value=value, grad=grad,
