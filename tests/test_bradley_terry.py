@@ -1,21 +1,29 @@
-"""Bradley–Terry loss, gradient and fitter: NumPy and autodiff oracles, the scikit-learn
-logistic-regression oracle, history bookkeeping, masks, jit / vmap, argument errors."""
+"""Bradley–Terry loss, gradient and fitter: NumPy and autodiff oracles, the scikit-learn and
+SciPy oracles, the stopping rule, history bookkeeping, masks, vmapped fits, compilation
+counts, sharded inputs, argument errors."""
+
+import os
+import subprocess
+import sys
+import textwrap
 
 import jax
 import numpy as np
 import optax
 import pytest
+import scipy.optimize
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 from strategies import LBFGS
 
 import encore_jax as ej
+from encore_jax import bradley_terry
 
-# Shared shapes and optimizer instances: the fit loop is compiled once per configuration.
+# Shared shapes and settings: the fit loop is compiled once per configuration.
 NUM_PAIRS, NUM_RULES = 256, 4
-LBFGS_STEPS = 40
-SHORT = dict(num_steps=25, record_every=10)  # one compiled loop for the short fits below
+TOL = bradley_terry.DEFAULT_TOL
+SHORT = dict(optimizer="adam", tol=0.0, max_steps=25, record_every=10)  # runs all 25 steps
 
 
 def random_problem(seed, scale=1.0, num_pairs=NUM_PAIRS):
@@ -81,14 +89,71 @@ def well_conditioned_problem():
     return np.asarray(ens.chosen - ens.rejected, np.float32)
 
 
-@pytest.mark.parametrize("optimizer", [None, LBFGS], ids=["adam-default", "lbfgs"])
-def test_free_fit_matches_sklearn_logistic_regression(optimizer):
-    diffs = well_conditioned_problem()
+def gaussian_problem(seed, num_pairs=4096, num_rules=8):
+    """Gaussian differences, half the rules informative, labels drawn from the BT model."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(num_pairs, num_rules))
+    beta = np.where(np.arange(num_rules) < num_rules // 2, rng.normal(size=num_rules), 0.0)
+    chosen_first = rng.random(num_pairs) < 1 / (1 + np.exp(-(x @ beta)))
+    return np.where(chosen_first[:, None], x, -x).astype(np.float32)
+
+
+def log_loss(diffs, weights):
+    return float(np.mean(np.logaddexp(0.0, -(diffs.astype(np.float64) @ np.asarray(weights,
+                                                                                   np.float64)))))
+
+
+def hessian(diffs, weights):
+    d = diffs.astype(np.float64)
+    m = d @ np.asarray(weights, np.float64)
+    s = 1 / (1 + np.exp(-m))
+    return (d * (s * (1 - s))[:, None]).T @ d / len(d)
+
+
+def weight_bound(diffs, weights, tol):
+    """Distance to the optimum allowed by the stopping rule: ``|w - w*| <= |g|_2 / mu`` for a
+    ``mu``-strongly convex loss, with ``|g|_2 <= sqrt(K) tol`` and ``mu`` the smallest
+    Hessian eigenvalue at ``w`` halved (the curvature changes little over that distance)."""
+    mu = np.linalg.eigvalsh(hessian(diffs, weights))[0] / 2
+    return np.sqrt(diffs.shape[1]) * tol / mu
+
+
+def scipy_optimum(diffs):
+    d = diffs.astype(np.float64)
+
+    def loss_and_grad(w):
+        m = d @ w
+        return np.mean(np.logaddexp(0.0, -m)), -(d.T @ (1 / (1 + np.exp(m)))) / len(d)
+
+    res = scipy.optimize.minimize(loss_and_grad, np.zeros(d.shape[1]), jac=True,
+                                  method="L-BFGS-B", options=dict(gtol=1e-12, ftol=0))
+    return res.x
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_default_fit_reaches_the_sklearn_and_scipy_optimum(seed):
+    diffs = gaussian_problem(seed)
+    fit = ej.fit_bt_weights(diffs)
+    assert bool(fit.converged) and float(fit.grad_norm) <= TOL
+    assert 0 < int(fit.steps_taken) < bradley_terry.DEFAULT_MAX_STEPS
     sk = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-10, max_iter=10_000)
-    expected = sk.fit(*symmetrised(diffs)).coef_[0]
-    num_steps = 500 if optimizer is None else LBFGS_STEPS
-    fit = ej.fit_bt_weights(diffs, optimizer=optimizer, num_steps=num_steps)
-    np.testing.assert_allclose(fit.weights, expected, atol=1e-4)
+    for reference in (sk.fit(*symmetrised(diffs)).coef_[0], scipy_optimum(diffs)):
+        ours, theirs = log_loss(diffs, fit.weights), log_loss(diffs, reference)
+        assert ours - theirs <= 1e-5 * theirs
+        bound = weight_bound(diffs, fit.weights, TOL) + weight_bound(diffs, reference, 1e-7)
+        assert np.linalg.norm(np.asarray(fit.weights, np.float64) - reference) <= bound
+
+
+@pytest.mark.parametrize("optimizer", ["newton", LBFGS, "adam"], ids=["newton", "optax", "adam"])
+def test_other_optimizers_reach_the_same_optimum(optimizer):
+    diffs = well_conditioned_problem()
+    expected = scipy_optimum(diffs)
+    max_steps = 5000 if optimizer == "adam" else 100
+    fit = ej.fit_bt_weights(diffs, optimizer=optimizer, max_steps=max_steps, record_every=100,
+                            learning_rate=0.05)
+    assert bool(fit.converged)
+    bound = weight_bound(diffs, fit.weights, TOL) + weight_bound(diffs, expected, 1e-7)
+    assert np.linalg.norm(np.asarray(fit.weights, np.float64) - expected) <= bound
 
 
 def test_ridge_fit_matches_sklearn_with_matching_c():
@@ -98,14 +163,19 @@ def test_ridge_fit_matches_sklearn_with_matching_c():
     sk = LogisticRegression(fit_intercept=False, C=1 / (2 * len(diffs) * l2), tol=1e-10,
                             max_iter=10_000)
     expected = sk.fit(*symmetrised(diffs)).coef_[0]
-    fit = ej.fit_bt_weights(diffs, optimizer=LBFGS, num_steps=LBFGS_STEPS, l2=l2)
-    np.testing.assert_allclose(fit.weights, expected, atol=1e-4)
+    fit = ej.fit_bt_weights(diffs, l2=l2)
+    assert bool(fit.converged)
+    # J is (l2 + lambda_min(H))-strongly convex.
+    mu = l2 + np.linalg.eigvalsh(hessian(diffs, fit.weights))[0] / 2
+    bound = np.sqrt(NUM_RULES) * TOL / mu + 1e-6
+    assert np.linalg.norm(np.asarray(fit.weights, np.float64) - expected) <= bound
 
 
 def test_history_is_recorded_at_the_documented_steps():
     weights, diffs = random_problem(2, scale=0.3)
     init = np.full(NUM_RULES, 0.1, np.float32)
     fit = ej.fit_bt_weights(diffs, init=init, **SHORT)
+    assert int(fit.steps_taken) == 25 and int(fit.num_records) == 4
     np.testing.assert_array_equal(fit.recorded_steps, [0, 10, 20, 25])
     assert fit.loss_history.shape == (4,) and fit.weight_history.shape == (4, NUM_RULES)
     assert fit.grad_history.shape == (4, NUM_RULES)
@@ -117,34 +187,43 @@ def test_history_is_recorded_at_the_documented_steps():
         np.testing.assert_allclose(fit.grad_history[s], ej.bt_gradient(w, diffs), rtol=1e-4,
                                    atol=1e-6)
     # Exactly divisible: the last scheduled record is the final state, not a duplicate.
-    from encore_jax.bradley_terry import _record_schedule
-
-    np.testing.assert_array_equal(_record_schedule(20, 10), [0, 10, 20])
-    np.testing.assert_array_equal(_record_schedule(1, 10), [0, 1])
+    np.testing.assert_array_equal(bradley_terry._record_schedule(20, 10), [0, 10, 20])
+    np.testing.assert_array_equal(bradley_terry._record_schedule(1, 10), [0, 1])
 
 
-def test_lbfgs_decreases_the_loss_and_reaches_a_stationary_point():
+def test_converged_fit_pads_the_history_with_the_final_state():
     diffs = well_conditioned_problem()
-    fit = ej.fit_bt_weights(diffs, optimizer=LBFGS, num_steps=LBFGS_STEPS)
-    losses = np.asarray(fit.loss_history)
+    fit = ej.fit_bt_weights(diffs, max_steps=100, record_every=1)
+    steps, records = int(fit.steps_taken), int(fit.num_records)
+    assert bool(fit.converged) and 0 < steps < 100 and records == steps + 1
+    assert fit.loss_history.shape == (101,)
+    np.testing.assert_array_equal(fit.recorded_steps[:records], np.arange(records))
+    np.testing.assert_array_equal(fit.recorded_steps[records:], steps)
+    np.testing.assert_array_equal(fit.weight_history[records - 1:],
+                                  np.broadcast_to(fit.weights, (101 - steps, NUM_RULES)))
+    losses = np.asarray(fit.loss_history[:records])
     assert np.all(np.diff(losses) <= 1e-6)  # the zoom line search enforces decrease
-    assert np.max(np.abs(fit.grad_history[-1])) < 1e-5
+    # grad_norm is the stopping quantity: max |dL/dw| of the final weights (free, l2 = 0).
+    np.testing.assert_allclose(fit.grad_norm, np.abs(fit.grad_history[-1]).max(), rtol=1e-3,
+                               atol=1e-7)
+    assert float(fit.grad_norm) <= TOL < float(np.abs(fit.grad_history[records - 2]).max())
 
 
-def test_tolerance_freezes_the_weights_once_converged():
+def test_step_limit_stops_unconverged():
     diffs = well_conditioned_problem()
-    fit = ej.fit_bt_weights(diffs, optimizer=LBFGS, num_steps=LBFGS_STEPS, tol=1e-4)
-    grads = np.abs(np.asarray(fit.grad_history)).max(axis=1)
-    first = int(np.argmax(grads <= 1e-4))  # records every 10 steps: 0, 10, ..., 40
-    assert 0 < first < len(grads) - 1
-    np.testing.assert_array_equal(fit.weight_history[first:],
-                                  np.broadcast_to(fit.weight_history[first],
-                                                  fit.weight_history[first:].shape))
+    fit = ej.fit_bt_weights(diffs, max_steps=2, record_every=1)
+    assert not bool(fit.converged) and int(fit.steps_taken) == 2
+    assert float(fit.grad_norm) > TOL
+    np.testing.assert_allclose(fit.grad_norm, np.abs(ej.bt_gradient(fit.weights, diffs)).max(),
+                               rtol=1e-3)
+    old_name = ej.fit_bt_weights(diffs, num_steps=2, record_every=1)
+    np.testing.assert_array_equal(old_name.weights, fit.weights)
 
 
 def test_simplex_fit_stays_on_the_simplex_and_beats_uniform():
     diffs = well_conditioned_problem()
     fit = ej.fit_bt_weights(diffs, parameterization="simplex")
+    assert bool(fit.converged)
     w = np.asarray(fit.weight_history)
     assert np.all(w >= 0)
     np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-5)
@@ -153,6 +232,9 @@ def test_simplex_fit_stays_on_the_simplex_and_beats_uniform():
     # Simplex optimality (KKT): every rule with weight has the smallest partial derivative.
     g = np.asarray(fit.grad_history[-1])
     assert g @ np.asarray(fit.weights) - g.min() < 1e-3
+    for s in range(int(fit.num_records)):  # recorded gradients are dL/dw, not dJ/dtheta
+        np.testing.assert_allclose(fit.grad_history[s], ej.bt_gradient(w[s], diffs),
+                                   rtol=1e-4, atol=1e-6)
 
 
 def test_simplex_init_is_respected():
@@ -177,16 +259,88 @@ def test_masked_fit_ignores_the_padding():
                                    rtol=1e-4, atol=1e-6)
 
 
-def test_fit_works_under_jit_and_vmap():
-    _, diffs = random_problem(5)
-    batch = np.stack([diffs, diffs[::-1] * 0.5, -diffs])
-    fits = jax.vmap(lambda d: ej.fit_bt_weights(d, **SHORT))(batch)
-    for b in range(3):
-        one = ej.fit_bt_weights(batch[b], **SHORT)
-        np.testing.assert_allclose(fits.weights[b], one.weights, rtol=1e-5, atol=1e-6)
-    jitted = jax.jit(lambda d: ej.fit_bt_weights(d, **SHORT))(diffs)
-    np.testing.assert_allclose(jitted.weights, ej.fit_bt_weights(diffs, **SHORT).weights,
+def assert_same_fit(batched, one, diffs, mask=None):
+    """A vmapped fit and a separate fit both converged; the weights agree within the sum of
+    their stopping-rule bounds."""
+    assert bool(batched.converged) and bool(one.converged)
+    d = diffs if mask is None else diffs[mask]
+    bound = 2 * weight_bound(d, one.weights, TOL)
+    assert np.linalg.norm(np.asarray(batched.weights) - np.asarray(one.weights)) <= bound
+
+
+def test_vmapped_fits_equal_separate_fits():
+    # Batches of two: the second member reuses the first one's shapes where possible, so the
+    # separate fits compile few programs.
+    seeds = np.stack([gaussian_problem(s, num_pairs=1024, num_rules=NUM_RULES) for s in (0, 1)])
+    sizes = np.array([300, 1024])
+    masks = np.arange(1024)[None, :] < sizes[:, None]
+    rule_sets = np.array([[1, 0, 1, 0], [1, 1, 1, 1]], np.float32)
+
+    fit_many = jax.jit(jax.vmap(lambda d, m: ej.fit_bt_weights(d, mask=m)))
+    over_seeds = fit_many(seeds, np.ones_like(masks))
+    over_sizes = fit_many(np.broadcast_to(seeds[0], seeds.shape), masks)
+    over_rules = fit_many(seeds[0] * rule_sets[:, None, :], np.ones_like(masks))
+    for b in range(2):
+        pick = lambda fits, b=b: jax.tree.map(lambda x: x[b], fits)  # noqa: E731
+        assert_same_fit(pick(over_seeds), ej.fit_bt_weights(seeds[b]), seeds[b])
+        assert_same_fit(pick(over_sizes), ej.fit_bt_weights(seeds[0][: sizes[b]]), seeds[0],
+                        masks[b])
+        kept = rule_sets[b] > 0
+        separate = ej.fit_bt_weights(seeds[0][:, kept])
+        # A rule set is a 0/1 column scaling: dropped rules have zero gradient and stay at 0.
+        np.testing.assert_array_equal(np.asarray(over_rules.weights[b])[~kept], 0.0)
+        assert_same_fit(pick(over_rules)._replace(weights=over_rules.weights[b][kept]),
+                        separate, seeds[0][:, kept])
+    jitted = jax.jit(lambda d: ej.fit_bt_weights(d))(seeds[1])
+    np.testing.assert_allclose(jitted.weights, ej.fit_bt_weights(seeds[1]).weights,
                                rtol=1e-5, atol=1e-6)
+
+
+def test_repeated_and_retuned_calls_do_not_recompile():
+    diffs = gaussian_problem(3, num_pairs=512, num_rules=3)
+    settings = dict(max_steps=50, record_every=50)
+    for optimizer in ("lbfgs", "adam"):
+        ej.fit_bt_weights(diffs, optimizer=optimizer, **settings)
+        before = bradley_terry._fit._cache_size()
+        for l2, tol, learning_rate in [(0.0, 1e-5, 0.1), (0.1, 1e-4, 0.3), (0.01, 0.0, 0.05)]:
+            ej.fit_bt_weights(diffs * 2, optimizer=optimizer, l2=l2, tol=tol,
+                              learning_rate=learning_rate, init=np.ones(3, np.float32),
+                              **settings)
+        assert bradley_terry._fit._cache_size() == before
+    # A new GradientTransformation instance is a new static argument: one compilation more.
+    before = bradley_terry._fit._cache_size()
+    ej.fit_bt_weights(diffs, optimizer=optax.sgd(0.1), **settings)
+    assert bradley_terry._fit._cache_size() == before + 1
+
+
+SHARDED_SCRIPT = textwrap.dedent("""
+    import numpy as np, jax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+    from encore_jax import bradley_terry
+    diffs = np.load(DIFFS)
+    mask = np.arange(4096) < 4000
+    mesh = Mesh(np.array(jax.devices()), ("data",))
+    rows = NamedSharding(mesh, PartitionSpec("data"))
+    sharded = bradley_terry.fit_bt_weights(jax.device_put(diffs, rows),
+                                           mask=jax.device_put(mask, rows))
+    single = bradley_terry.fit_bt_weights(diffs, mask=mask)
+    print(len(jax.devices()), bool(sharded.converged), bool(single.converged))
+    print(" ".join(str(float(w)) for w in np.asarray(sharded.weights)))
+    print(" ".join(str(float(w)) for w in np.asarray(single.weights)))
+""")
+
+
+def test_fit_on_row_sharded_diffs_gives_the_single_device_answer(tmp_path):
+    diffs = gaussian_problem(5, num_rules=NUM_RULES)
+    np.save(tmp_path / "diffs.npy", diffs)
+    script = SHARDED_SCRIPT.replace("DIFFS", repr(str(tmp_path / "diffs.npy")))
+    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "")
+               + " --xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=300, check=True).stdout.split("\n")
+    assert out[0] == "4 True True"
+    sharded, single = (np.array(line.split(), np.float64) for line in out[1:3])
+    assert np.linalg.norm(sharded - single) <= 2 * weight_bound(diffs[:4000], single, TOL)
 
 
 def test_integer_diffs_are_accepted():
@@ -201,12 +355,17 @@ def test_integer_diffs_are_accepted():
     ("kwargs", "error", "match"),
     [
         (dict(parameterization="softmax"), ValueError, "parameterization"),
+        (dict(max_steps=0), ValueError, "max_steps"),
         (dict(num_steps=0), ValueError, "num_steps"),
+        (dict(num_steps=5, max_steps=6), ValueError, "num_steps"),
         (dict(record_every=0), ValueError, "record_every"),
         (dict(l2=-1.0), ValueError, "l2"),
         (dict(l2=np.nan), ValueError, "l2"),
         (dict(tol=-1e-3), ValueError, "tol"),
-        (dict(optimizer="adam"), TypeError, "optimizer"),
+        (dict(learning_rate=np.inf), ValueError, "learning_rate"),
+        (dict(optimizer="adamw"), ValueError, "optimizer"),
+        (dict(optimizer="newton", parameterization="simplex"), ValueError, "newton"),
+        (dict(optimizer=0.1), TypeError, "optax.GradientTransformation"),
         (dict(init=np.zeros(3, np.float32)), ValueError, "init"),
         (dict(init=np.zeros(4, np.float32), parameterization="simplex"), ValueError, "init"),
         (dict(mask=np.zeros(8, bool)), ValueError, "mask"),
@@ -230,14 +389,6 @@ def test_loss_rejects_bad_arguments():
         ej.bt_gradient(np.ones(1, np.int32), np.ones((2, 1), np.float32))
     with pytest.raises(ValueError, match="at least one"):
         ej.bt_loss(np.ones(1, np.float32), np.ones((0, 1), np.float32))
-
-
-def test_default_optimizer_is_reused():
-    # The default optimizer is one cached instance, so repeated fits hit the jit cache.
-    from encore_jax.bradley_terry import _default_optimizer
-
-    assert _default_optimizer() is _default_optimizer()
-    assert isinstance(_default_optimizer(), optax.GradientTransformation)
 
 
 def test_shape_annotations_hold_at_run_time():

@@ -4,6 +4,7 @@ the ENCORE weights of the same ratings."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from encore_jax.cli._common import (
@@ -21,16 +22,21 @@ from encore_jax.cli._common import (
 )
 from encore_jax.cli.entropy import add_estimator_options
 
+# Mirrors bradley_terry.OPTIMIZERS (not imported: --help stays free of JAX).
+OPTIMIZERS = ("lbfgs", "newton", "adam", "sgd")
+
 EPILOG = """\
 examples:
   encore-jax fit-bt pairs.csv                      # columns chosen_<rule>, rejected_<rule>
   encore-jax fit-bt pairs.parquet --parameterization simplex --levels 5 --json
-  encore-jax fit-bt pairs.csv --steps 2000 --l2 0.01 --out bt_weights.json --trl trl.json
+  encore-jax fit-bt pairs.csv --l2 0.01 --out bt_weights.json --trl trl.json
+  encore-jax fit-bt pairs.csv --optimizer adam --learning-rate 0.05 --max-steps 5000
   encore-jax fit-bt ratings.csv --pair-index pairs.csv --id-column response_id
 
-Fits w minimising L(w) = -(1/N) sum_i log sigmoid(w . d_i) (+ l2/2 |theta|^2) with
-d_i = chosen_i - rejected_i, by optax (adam at bradley_terry.DEFAULT_LEARNING_RATE unless
---learning-rate).
+Fits w minimising J = L(w) + l2/2 |theta|^2, L(w) = -(1/N) sum_i log sigmoid(w . d_i) with
+d_i = chosen_i - rejected_i, until max |dJ/dtheta| <= --tol (default 1e-5) or --max-steps
+updates (default 500), by L-BFGS unless --optimizer. A fit that stops on the step limit
+prints a warning on stderr and reports converged: false.
 "simplex" keeps w >= 0 summing to one, comparable to ENCORE's weights; with --levels the
 table shows each rule's entropy and ENCORE weight over both responses' ratings. Pairs with
 a missing rating are left out of the fit (masked), never filled.
@@ -57,14 +63,14 @@ def fit_report(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"{args.file}: no pair has every rating observed; nothing to fit")
     diffs = np.where(pairs.observed, pairs.chosen.astype(np.float64)
                      - pairs.rejected.astype(np.float64), 0.0).astype(np.float32)
-    optimizer = None
-    if args.learning_rate is not None:
-        import optax
-
-        optimizer = optax.adam(args.learning_rate)
-    fit = bradley_terry.fit_bt_weights(diffs, optimizer=optimizer, num_steps=args.steps, l2=args.l2,
-                         parameterization=args.parameterization,
-                         record_every=args.steps, mask=complete)
+    first_order = args.optimizer in ("adam", "sgd")
+    if args.learning_rate is not None and not first_order:
+        raise UsageError(f"--learning-rate applies to --optimizer adam or sgd, not "
+                         f"{args.optimizer}")
+    fit = bradley_terry.fit_bt_weights(diffs, optimizer=args.optimizer, tol=args.tol,
+                                       max_steps=args.max_steps, learning_rate=args.learning_rate,
+                                       l2=args.l2, parameterization=args.parameterization,
+                                       record_every=args.max_steps, mask=complete)
     weights = np.asarray(fit.weights, dtype=np.float64)
     grad = np.asarray(fit.grad_history[-1], dtype=np.float64)
     rows = [{"rule": name, "weight": float(weights[k]), "final_gradient": float(grad[k])}
@@ -85,11 +91,16 @@ def fit_report(args: argparse.Namespace) -> dict[str, Any]:
         "pairs": pairs.num_pairs,
         "fitted_pairs": int(complete.sum()),
         "parameterization": args.parameterization,
-        "num_steps": args.steps,
+        "optimizer": args.optimizer,
+        "learning_rate": ((bradley_terry.DEFAULT_LEARNING_RATE if args.learning_rate is None
+                           else args.learning_rate) if first_order else None),
+        "tol": args.tol,
+        "max_steps": args.max_steps,
+        "num_steps": args.max_steps,  # the old name of max_steps, kept for existing readers
+        "steps_taken": int(fit.steps_taken),
+        "converged": bool(fit.converged),
+        "final_gradient_norm": float(fit.grad_norm),
         "l2": args.l2,
-        "optimizer": "adam",
-        "learning_rate": (bradley_terry.DEFAULT_LEARNING_RATE if args.learning_rate is None
-                          else args.learning_rate),
         "final_loss": float(np.asarray(fit.loss_history)[-1]),
         "num_levels": args.levels,
         "bin_range": None if bin_range is None else list(bin_range),
@@ -108,6 +119,11 @@ def run(args: argparse.Namespace) -> int:
     if args.bin_range is not None and args.levels is None:
         raise UsageError("--bin-range needs --levels (the number of bins)")
     report = fit_report(args)
+    if not report["converged"]:
+        print(f"warning: fit-bt stopped on the step limit (--max-steps {report['max_steps']}) "
+              f"with max |gradient| {report['final_gradient_norm']:.3g} > --tol "
+              f"{report['tol']:g}: the weights are not converged; raise --max-steps, or use "
+              "--optimizer lbfgs", file=sys.stderr)
     keys = ("final_gradient",) + (("entropy",) if args.levels is not None else ())
     written = export_weights(report, out=args.out, trl=args.trl, force=args.force,
                              method="bradley_terry", per_rule_keys=keys)
@@ -117,8 +133,10 @@ def run(args: argparse.Namespace) -> int:
     columns = ("rule", "weight", "final_gradient")
     if args.levels is not None:
         columns += ("entropy", "encore_weight")
-    title = (f"Bradley-Terry weights ({report['parameterization']}, "
-             f"{report['num_steps']} steps)")
+    status = "converged" if report["converged"] else "NOT converged (step limit)"
+    title = (f"Bradley-Terry weights ({report['parameterization']}, {report['optimizer']}: "
+             f"{status} after {report['steps_taken']} steps, max |gradient| "
+             f"{report['final_gradient_norm']:.2g})")
     print_table(title, report["rules"], columns)
     print(f"fitted {report['fitted_pairs']} of {report['pairs']} pairs (pairs with a missing "
           f"rating left out); final loss {report['final_loss']:.4f}")
@@ -143,14 +161,18 @@ def register(commands: Any) -> None:
                         help="column prefix of the chosen responses' ratings")
     parser.add_argument("--rejected-prefix", default="rejected_",
                         help="column prefix of the rejected responses' ratings")
-    parser.add_argument("--steps", type=positive_int, default=500,
-                        help="optimizer steps (default: 500)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs",
+                        help="lbfgs (default), newton (IRLS, free weights only), adam, sgd")
+    parser.add_argument("--tol", type=finite_float, default=1e-5,
+                        help="stop when max |dJ/dtheta| <= TOL (default 1e-5)")
+    parser.add_argument("--max-steps", "--steps", dest="max_steps", type=positive_int,
+                        default=500, help="step limit (default 500; --steps is the old name)")
     parser.add_argument("--l2", type=finite_float, default=0.0,
                         help="ridge penalty >= 0 (default 0)")
     parser.add_argument("--parameterization", choices=("free", "simplex"), default="free",
                         help="free weights, or non-negative weights summing to one")
     parser.add_argument("--learning-rate", type=positive_float, default=None,
-                        help="adam learning rate (default: bradley_terry.DEFAULT_LEARNING_RATE)")
+                        help="step size of adam / sgd (default 0.2)")
     add_binning_options(parser, levels_required=False)
     parser.add_argument("--temperature", type=positive_float, default=2.0,
                         help="ENCORE temperature for the comparison column (default 2)")

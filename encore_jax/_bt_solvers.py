@@ -1,0 +1,200 @@
+"""The solvers behind :func:`encore_jax.fit_bt_weights`: the Bradley–Terry objective on fixed
+data, an L-BFGS step and a damped Newton (IRLS) step, each a pure JAX function for use inside
+the fit's ``lax.while_loop`` (so they run under ``jit``, ``vmap`` and on sharded inputs).
+
+Symbols as in :mod:`encore_jax.bradley_terry`: ``diffs`` ``d`` ``[N, K]``, weights ``w``,
+parameters ``theta`` (``w = theta`` free, ``softmax(theta)`` simplex), the objective
+``J(theta) = L(w(theta)) + (l2 / 2) ||theta||^2``.
+
+References: Nocedal & Wright, Numerical Optimization (2006), Algorithm 7.4 (L-BFGS two-loop
+recursion) and 3.1 (backtracking); Hager & Zhang, SIAM J. Optim. 16 (2005) (approximate Wolfe).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+LBFGS_MEMORY_SIZE = 10
+MAX_HALVINGS = 30
+
+
+def loss_and_grad(
+    weights: jax.Array, diffs: jax.Array, mask: jax.Array | None
+) -> tuple[jax.Array, jax.Array]:
+    """``(L(w), dL/dw)`` in one pass over the pairs (both in ``weights.dtype``)."""
+    margins = diffs @ weights
+    # -log sigmoid(m) = softplus(-m): finite for any m (log(sigmoid(m)) underflows for m << 0).
+    nll = jax.nn.softplus(-margins)
+    residual = jax.nn.sigmoid(-margins)
+    if mask is None:
+        count = jnp.asarray(diffs.shape[0], weights.dtype)
+    else:
+        nll = jnp.where(mask, nll, 0)
+        residual = jnp.where(mask, residual, 0)
+        count = jnp.sum(mask).astype(weights.dtype)
+    return jnp.sum(nll) / count, -(residual @ diffs) / count
+
+
+class Problem(NamedTuple):
+    """The objective ``J(theta) = L(w(theta)) + (l2 / 2) ||theta||^2`` on fixed data."""
+
+    diffs: jax.Array
+    mask: jax.Array | None
+    l2: jax.Array
+    simplex: bool
+
+    def weights(self, params: jax.Array) -> jax.Array:
+        return jax.nn.softmax(params) if self.simplex else params
+
+    def penalty(self, params: jax.Array) -> jax.Array:
+        return 0.5 * self.l2 * jnp.sum(params * params)
+
+    def value(self, params: jax.Array) -> jax.Array:
+        return loss_and_grad(self.weights(params), self.diffs, self.mask)[0] + self.penalty(
+            params
+        )
+
+    def evaluate(self, params: jax.Array) -> tuple[jax.Array, ...]:
+        """``(w, L, dL/dw, J, dJ/dtheta)`` in one pass over the pairs."""
+        weights = self.weights(params)
+        loss, grad_w = loss_and_grad(weights, self.diffs, self.mask)
+        # Chain rule through the softmax: J^T g = w * (g - w . g) (J is symmetric).
+        grad_params = weights * (grad_w - jnp.dot(weights, grad_w)) if self.simplex else grad_w
+        return weights, loss, grad_w, loss + self.penalty(params), grad_params + self.l2 * params
+
+    def value_and_grad(self, params: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return self.evaluate(params)[3:]
+
+    def newton_direction(self, params: jax.Array, grad: jax.Array) -> jax.Array:
+        """``H^-1 grad`` for the free parameterization, ``H = D^T diag(s (1 - s)) D / |M| +
+        l2 I`` (IRLS), with a relative jitter so a rule with all-zero differences (a zero
+        row and column of ``H``) gets a zero step instead of NaN."""
+        margins = self.diffs @ params
+        curvature = jax.nn.sigmoid(margins) * jax.nn.sigmoid(-margins)
+        if self.mask is None:
+            count = jnp.asarray(self.diffs.shape[0], params.dtype)
+        else:
+            curvature = jnp.where(self.mask, curvature, 0)
+            count = jnp.sum(self.mask).astype(params.dtype)
+        hessian = (self.diffs * (curvature / count)[:, None]).T @ self.diffs
+        eye = jnp.eye(params.shape[0], dtype=params.dtype)
+        jitter = jnp.finfo(params.dtype).eps * jnp.maximum(jnp.max(jnp.diag(hessian)), 1)
+        return jax.scipy.linalg.solve(hessian + (self.l2 + jitter) * eye, grad, assume_a="pos")
+
+
+def newton_step(
+    problem: Problem, params: jax.Array, value: jax.Array, grad: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """One Newton step with Armijo backtracking (halve the step until ``J`` decreases by at
+    least ``1e-4 * step * grad . direction``); returns ``(params, J, dJ/dtheta)`` there."""
+    direction = problem.newton_direction(params, grad)
+    slope = jnp.dot(grad, direction)
+
+    def trial(scale):
+        new = params - scale * direction
+        return (new, *problem.value_and_grad(new))
+
+    def insufficient(carry):
+        halvings, scale, _, new_value, _ = carry
+        enough = new_value <= value - 1e-4 * scale * slope
+        return (halvings < MAX_HALVINGS) & ~enough
+
+    def halve(carry):
+        halvings, scale, *_ = carry
+        return (halvings + 1, 0.5 * scale, *trial(0.5 * scale))
+
+    # Starts at "step 2, rejected": the pass over the pairs appears once in the program.
+    start = (jnp.int32(-1), jnp.asarray(2, params.dtype), params,
+             jnp.asarray(jnp.inf, value.dtype), grad)
+    _, _, new, new_value, new_grad = jax.lax.while_loop(insufficient, halve, start)
+    return new, new_value, new_grad
+
+
+class LbfgsMemory(NamedTuple):
+    """The last ``m`` steps ``s = theta' - theta`` and gradient changes ``y``, newest first,
+    with ``rho = 1 / (s . y)`` (0 marks an empty slot)."""
+
+    s: jax.Array
+    y: jax.Array
+    rho: jax.Array
+
+
+def lbfgs_direction(memory: LbfgsMemory, grad: jax.Array) -> jax.Array:
+    """``H grad`` by the two-loop recursion (Nocedal & Wright, Algorithm 7.4), with
+    ``H_0 = (s . y) / (y . y) I`` from the newest pair, or ``I / ||grad||`` (a unit-length
+    first step) while the memory is empty."""
+
+    def newest_first(q, pair):
+        s, y, rho = pair
+        alpha = rho * jnp.dot(s, q)
+        return q - alpha * y, alpha
+
+    q, alphas = jax.lax.scan(newest_first, grad, memory)
+    newest_sy = jnp.dot(memory.s[0], memory.y[0])
+    newest_yy = jnp.dot(memory.y[0], memory.y[0])
+    first = memory.rho[0] == 0
+    gamma = jnp.where(first, 1 / jnp.maximum(jnp.linalg.norm(grad), jnp.finfo(grad.dtype).tiny),
+                      newest_sy / jnp.where(first, 1, newest_yy))
+
+    def oldest_first(r, pair):
+        s, y, rho, alpha = pair
+        return r + s * (alpha - rho * jnp.dot(y, r)), None
+
+    r, _ = jax.lax.scan(oldest_first, gamma * q, (*memory, alphas), reverse=True)
+    return r
+
+
+def lbfgs_step(
+    problem: Problem, memory: LbfgsMemory, params: jax.Array, value: jax.Array,
+    grad: jax.Array,
+) -> tuple[jax.Array, LbfgsMemory, jax.Array, jax.Array]:
+    """One L-BFGS step with a backtracking line search on the fused value and gradient.
+
+    A trial step ``theta - a p`` is accepted when ``J`` decreases by at least
+    ``1e-4 a grad . p`` (Armijo), or, near the optimum where that decrease is below the
+    rounding of ``J``, when ``J`` did not grow beyond its rounding and the slope along ``p``
+    shrank in magnitude (the approximate Wolfe test of Hager & Zhang, 2005). Otherwise ``a``
+    is halved, at most ``MAX_HALVINGS`` times. The value and gradient of the accepted
+    point are returned for the next step (one pass over the pairs per accepted first trial).
+    """
+    direction = lbfgs_direction(memory, grad)
+    slope = jnp.dot(grad, direction)
+    # Not a descent direction (numerically): restart from the scaled gradient.
+    direction = jnp.where(slope > 0, direction, grad / jnp.linalg.norm(grad))
+    slope = jnp.dot(grad, direction)
+    rounding = 8 * jnp.finfo(value.dtype).eps * jnp.abs(value)
+
+    def trial(scale):
+        new = params - scale * direction
+        new_value, new_grad = problem.value_and_grad(new)
+        return new, new_value, new_grad
+
+    def rejected(carry):
+        halvings, scale, _, new_value, new_grad = carry
+        armijo = new_value <= value - 1e-4 * scale * slope
+        approx_wolfe = (new_value <= value + rounding) & (
+            jnp.abs(jnp.dot(new_grad, direction)) <= 0.9 * slope)
+        return (halvings < MAX_HALVINGS) & ~(armijo | approx_wolfe)
+
+    def halve(carry):
+        halvings, scale, *_ = carry
+        return (halvings + 1, 0.5 * scale, *trial(0.5 * scale))
+
+    # Starts at "step 2, rejected" so that the pass over the pairs appears once in the
+    # program (each copy costs compile time), the first trial being the full step.
+    start = (jnp.int32(-1), jnp.asarray(2, params.dtype), params,
+             jnp.asarray(jnp.inf, value.dtype), grad)
+    _, _, new, new_value, new_grad = jax.lax.while_loop(rejected, halve, start)
+    s, y = new - params, new_grad - grad
+    sy = jnp.dot(s, y)
+    # Keep only pairs of positive curvature (always true for a convex J, up to rounding).
+    keep = sy > jnp.finfo(sy.dtype).eps * jnp.dot(y, y)
+    pushed = LbfgsMemory(
+        jnp.concatenate([s[None], memory.s[:-1]]), jnp.concatenate([y[None], memory.y[:-1]]),
+        jnp.concatenate([(1 / jnp.where(keep, sy, 1))[None], memory.rho[:-1]]),
+    )
+    memory = jax.tree.map(lambda a, b: jnp.where(keep, a, b), pushed, memory)
+    return new, memory, new_value, new_grad
