@@ -5,7 +5,6 @@ The public API, re-exported explicitly. Shapes: ``N`` pairs or responses, ``K`` 
 """
 
 from encore_jax.bradley_terry import BTFit, bt_gradient, bt_loss, fit_bt_weights
-from encore_jax.comparison import Pairs, compare_methods, holdout_split
 from encore_jax.compose import compose, pair_margins
 from encore_jax.data import (
     DataError,
@@ -46,6 +45,7 @@ from encore_jax.weights import (
     single_rule_weights,
     uniform_weights,
 )
+from encore_jax.workflows import Pairs, compare_methods, holdout_split
 
 __version__ = "0.1.0"
 

@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike
 
 ESTIMATORS = ("plugin", "miller_madow")
 TIE_POLICIES = ("loss", "half", "random")
@@ -206,3 +207,40 @@ def check_rules_observed(counts: jax.Array, what: str = "counts") -> None:
             f"{what}: rule(s) at index {rules} have no observed ratings "
             "(every entry masked or zero rows); their entropy is undefined"
         )
+
+
+def validated_pairs(
+    chosen: ArrayLike,
+    rejected: ArrayLike,
+    num_levels: int,
+    chosen_mask: ArrayLike | None,
+    rejected_mask: ArrayLike | None,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Checks paired integer ratings ``[N, K]`` and returns ``(chosen, rejected, observed)``
+    with ``observed = chosen_mask & rejected_mask`` (all True without masks)."""
+    chosen = as_array("chosen", chosen)
+    rejected = as_array("rejected", rejected)
+    for name, x in (("chosen", chosen), ("rejected", rejected)):
+        check_ndim(name, x, 2, "[N, K]")
+        check_integer_dtype(name, x)
+    check_same_shape("chosen", chosen, "rejected", rejected)
+    if chosen.shape[0] == 0 or chosen.shape[1] == 0:
+        raise ValueError(f"chosen must have at least one pair and one rule, got {chosen.shape}")
+    masks = []
+    for name, m, x in (("chosen_mask", chosen_mask, chosen),
+                       ("rejected_mask", rejected_mask, rejected)):
+        if m is None:
+            masks.append(None)
+            continue
+        m = as_array(name, m)
+        if m.dtype != jnp.bool_ or m.shape != x.shape:
+            raise ValueError(f"{name} must be boolean with shape {x.shape}, got {m.dtype} "
+                             f"{m.shape}")
+        masks.append(m)
+    check_levels_in_range("chosen", chosen, num_levels, masks[0])
+    check_levels_in_range("rejected", rejected, num_levels, masks[1])
+    observed = jnp.ones(chosen.shape, bool)
+    for m in masks:
+        if m is not None:
+            observed = observed & m
+    return chosen, rejected, observed

@@ -254,7 +254,7 @@ def _read_pairs(path: str, args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     import jax
 
-    from encore_jax.comparison import compare_methods
+    from encore_jax.workflows import compare_methods
     from encore_jax.data import read_ratings
 
     if args.out is not None and Path(args.out).exists() and not args.force:

@@ -53,7 +53,7 @@ def demo_pairs(seed: int = 0, *, train_per_eval: int = 3) -> tuple[Any, Any, lis
     import jax
     import numpy as np
 
-    from encore_jax.comparison import Pairs
+    from encore_jax.workflows import Pairs
     from encore_jax.metrics import REWARDBENCH_SAFETY_COUNTS
     from encore_jax.simulate import simulate_rule_ensemble
 
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     import jax
 
     from encore_jax.cli.compare import comparison_kwargs, emit, figure_targets
-    from encore_jax.comparison import compare_methods
+    from encore_jax.workflows import compare_methods
 
     if args.out is not None and Path(args.out).exists() and not args.force:
         raise UsageError(f"{args.out} exists; pass --force to overwrite it")  # before any work
