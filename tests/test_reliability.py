@@ -1869,8 +1869,9 @@ PRECISION_CASES = {
     # name: (function of the inputs and a float dtype, the bound as a function of (x, y64))
     "rating_entropy": (lambda x, f: ej.rating_entropy(x["ratings"], 5, mask=x["mask"]),
                        lambda x, y: entropy_bound(counts_of(x))),
-    "sharded_rating_entropy (one-device mesh)": (
-        lambda x, f: sharding.sharded_rating_entropy(x["ratings"], 5, mask=x["mask"]),
+    "rating_entropy of shard_rows (one-device mesh)": (
+        lambda x, f: ej.rating_entropy(sharding.shard_rows(x["ratings"])[0], 5,
+                                       mask=sharding.shard_rows(x["mask"], fill=False)[0]),
         lambda x, y: entropy_bound(counts_of(x))),
     "entropy_from_counts (miller_madow, bits)": (
         lambda x, f: ej.entropy_from_counts(counts_of(x).astype(f), base=2,

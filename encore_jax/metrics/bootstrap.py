@@ -9,6 +9,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 from jaxtyping import ArrayLike, Bool, PRNGKeyArray, Real
 
 from encore_jax import _checks
@@ -146,7 +148,11 @@ def bootstrap_ci(
                     f"mask counts no item in row(s) {empty[:5, 0].tolist()} (flattened batch); "
                     "a statistic over zero items is undefined"
                 )
-    if mask is None or mask.ndim == 1:
+    sharded = None if mask is not None and mask.ndim > 1 else _resample_parallel(
+        key, values, mask, num_resamples, batch_size, statistic)
+    if sharded is not None:
+        estimate, replicates = sharded
+    elif mask is None or mask.ndim == 1:
         kernel = functools.partial(
             _bootstrap_shared, num_resamples=num_resamples, batch_size=batch_size,
             statistic=statistic,
@@ -164,6 +170,69 @@ def bootstrap_ci(
         replicates = replicates.reshape((*batch_shape, num_resamples))
     low, high = _percentile_interval(replicates, confidence)
     return BootstrapCI(estimate, low, high, replicates)
+
+
+def _resample_parallel(
+    key: jax.Array,
+    values: jax.Array,
+    mask: jax.Array | None,
+    num_resamples: int,
+    batch_size: int,
+    statistic: Callable[[jax.Array, jax.Array], jax.Array],
+) -> tuple[jax.Array, jax.Array] | None:
+    """``(estimate, replicates)`` with the *resamples* split across the devices that hold
+    ``values``' items, when the item axis is sharded (see
+    :func:`encore_jax.sharding.row_mesh`); else ``None``.
+
+    Each resample reads every item, so the items are replicated (1e6 float32 values are
+    4 MB) and device ``d`` computes its block of resamples ``b``; the draws are those of the
+    single-device kernel, so the replicates are the same bits."""
+    from encore_jax.sharding import replicated, row_mesh
+
+    placed = row_mesh(values, axis=-1)
+    if placed is None:
+        return None
+    mesh, axes = placed
+    devices = int(np.prod([mesh.shape[a] for a in axes]))
+    per_device = -(-num_resamples // devices)
+    host_resamples = np.arange(per_device * devices, dtype=np.uint32)
+    # Built shard by shard (and the key from its raw data): device_put cannot address other
+    # hosts' devices. The program's in_specs gather the sharded values and mask.
+    resamples = jax.make_array_from_callback(host_resamples.shape,
+                                             NamedSharding(mesh, P(axes)),
+                                             lambda index: host_resamples[index])
+    typed = jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key)
+    key_impl = jax.random.key_impl(key) if typed else None
+    key_data = replicated(mesh, jax.random.key_data(key) if typed else key)
+    program = _resample_program(mesh, axes, values.shape[-1], min(batch_size, per_device),
+                                statistic, mask is not None, key_impl)
+    estimate, replicates = program(key_data, values, resamples,
+                                   *(() if mask is None else (mask,)))
+    return estimate, jnp.moveaxis(replicates[:num_resamples], 0, -1)
+
+
+@functools.cache
+def _resample_program(
+    mesh: Mesh, axes: tuple[str, ...], n: int, batch_size: int, statistic: Callable,
+    masked: bool,
+    key_impl: Any,
+) -> Callable[..., tuple[jax.Array, jax.Array]]:
+    def local(key_data: jax.Array, values: jax.Array, resamples: jax.Array, *mask: jax.Array):
+        key = key_data if key_impl is None else jax.random.wrap_key_data(key_data, impl=key_impl)
+        counted = mask[0] if masked else None
+        positions, count = _counted_positions(counted, n)
+        valid = jnp.arange(n, dtype=jnp.int32) < count
+        estimate = statistic(jnp.take(values, positions, axis=-1), valid)
+
+        def one(resample: jax.Array) -> jax.Array:
+            items = positions[_draws(key, resample, n, count)]
+            return statistic(jnp.take(values, items, axis=-1), valid)
+
+        return estimate, jax.lax.map(one, resamples, batch_size=batch_size)  # [B / D, ...]
+
+    specs = (P(), P(), P(axes)) + ((P(),) if masked else ())
+    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=specs,
+                                 out_specs=(P(), P(axes)), check_vma=False))
 
 
 def _check_confidence(confidence: Any) -> None:
