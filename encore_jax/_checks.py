@@ -121,15 +121,52 @@ def check_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def check_scalar(
+    name: str,
+    x: Any,
+    *,
+    above: float | None = None,
+    at_least: float | None = None,
+    below: float | None = None,
+) -> None:
+    """The one scalar validator: ``x`` must be a finite real scalar (not a bool), and
+    ``x > above``, ``x >= at_least``, ``x < below`` for the bounds given. Checked when
+    concrete (a tracer under ``jit`` passes; see :func:`is_concrete`).
+
+    Raises:
+      TypeError: ``x`` is not a real scalar.
+      ValueError: ``x`` is NaN, infinite or out of bounds; the message names ``name`` and the
+        bounds, e.g. ``"l2 must be finite and >= 0, got -1.0"``.
+    """
+    if not is_concrete(x):
+        return
+    value = np.asarray(x)
+    if value.ndim != 0 or value.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real scalar, got {x!r}")
+    v = float(value)
+    ok = math.isfinite(v)
+    ok = ok and (above is None or v > above) and (at_least is None or v >= at_least)
+    ok = ok and (below is None or v < below)
+    if ok:
+        return
+    if above is not None and below is not None and at_least is None:
+        raise ValueError(f"{name} must be in ({above:g}, {below:g}), got {v}")
+    bounds = [f"{op} {b:g}" for op, b in ((">", above), (">=", at_least), ("<", below))
+              if b is not None]
+    raise ValueError(f"{name} must be finite{''.join(' and ' + b for b in bounds)}, got {v}")
+
+
 def check_temperature(temperature: Any) -> None:
     """``temperature`` must be a finite number > 0 (checked when concrete)."""
-    if not is_concrete(temperature):
-        return
-    value = np.asarray(temperature)
-    if value.ndim != 0 or value.dtype.kind not in "fiu":
-        raise TypeError(f"temperature must be a real scalar, got {temperature!r}")
-    if not (math.isfinite(float(value)) and float(value) > 0.0):
-        raise ValueError(f"temperature must be finite and > 0, got {float(value)}")
+    check_scalar("temperature", temperature, above=0.0)
+
+
+def check_confidence(confidence: Any) -> None:
+    """A confidence level ``c`` in ``(0, 1)``, a Python or NumPy number (it keys a compiled
+    kernel, so it must be hashable)."""
+    if isinstance(confidence, jax.Array):
+        raise TypeError(f"confidence must be a Python float in (0, 1), got {confidence!r}")
+    check_scalar("confidence", confidence, above=0.0, below=1.0)
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:

@@ -254,8 +254,8 @@ def _read_pairs(path: str, args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     import jax
 
-    from encore_jax.workflows import compare_methods
     from encore_jax.data import read_ratings
+    from encore_jax.workflows import compare_methods
 
     if args.out is not None and Path(args.out).exists() and not args.force:
         raise UsageError(f"{args.out} exists; pass --force to overwrite it")

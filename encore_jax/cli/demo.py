@@ -53,9 +53,9 @@ def demo_pairs(seed: int = 0, *, train_per_eval: int = 3) -> tuple[Any, Any, lis
     import jax
     import numpy as np
 
-    from encore_jax.workflows import Pairs
     from encore_jax.metrics import REWARDBENCH_SAFETY_COUNTS
     from encore_jax.simulate import simulate_rule_ensemble
+    from encore_jax.workflows import Pairs
 
     beta = np.array([b for _, b, _ in DEMO_RULES], np.float32)
     spread = np.array([s for _, _, s in DEMO_RULES], np.float32)

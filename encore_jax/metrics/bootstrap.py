@@ -115,7 +115,7 @@ def bootstrap_ci(
       :class:`BootstrapCI` ``(estimate, low, high, replicates)``.
     """
     num_resamples = _checks.check_positive_int("num_resamples", num_resamples)
-    _check_confidence(confidence)
+    _checks.check_confidence(confidence)
     values = _checks.as_array("values", values)
     _checks.check_float_dtype("values", values)
     if values.ndim < 1 or values.shape[-1] == 0:
@@ -233,13 +233,6 @@ def _resample_program(
     specs = (P(), P(), P(axes)) + ((P(),) if masked else ())
     return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=specs,
                                  out_specs=(P(), P(axes)), check_vma=False))
-
-
-def _check_confidence(confidence: Any) -> None:
-    if isinstance(confidence, bool) or not isinstance(confidence, int | float | np.floating):
-        raise TypeError(f"confidence must be a float in (0, 1), got {confidence!r}")
-    if not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
 
 
 @functools.partial(jax.jit, static_argnames="confidence")

@@ -11,7 +11,6 @@ import numpy as np
 from jaxtyping import ArrayLike, Float
 
 from encore_jax import _checks
-from encore_jax.metrics.bootstrap import _check_confidence
 
 __all__ = ["Correlation", "entropy_accuracy_correlation"]
 
@@ -75,7 +74,7 @@ def entropy_accuracy_correlation(
     Returns:
       :class:`Correlation`.
     """
-    _check_confidence(confidence)
+    _checks.check_confidence(confidence)
     entropies = _checks.as_array("entropies", entropies)
     accuracies = _checks.as_array("accuracies", accuracies)
     for name, x in (("entropies", entropies), ("accuracies", accuracies)):

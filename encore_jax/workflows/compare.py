@@ -142,13 +142,13 @@ def compare_methods(
     from encore_jax.weights import lowest_entropy_weights
 
     num_levels = _checks.check_num_levels(num_levels)
-    _checks.check_temperature(temperature)
+    _checks.check_scalar("temperature", temperature, above=0.0)
     _checks.check_choice("tie", tie, _checks.TIE_POLICIES)
     _checks.check_choice("rule_tie", rule_tie, _checks.TIE_POLICIES)
     num_random = _checks.check_positive_int("num_random", num_random)
     temperatures = tuple(float(t) for t in temperatures)
     for t in temperatures:
-        _checks.check_temperature(t)
+        _checks.check_scalar("temperatures", t, above=0.0)
     data = _rated_pairs(pairs, num_levels, "pairs")
     num_pairs, num_rules = data.chosen.shape
     names = checked_rule_names(rule_names, num_rules)
