@@ -86,7 +86,7 @@ def demo_pairs(seed: int = 0, *, train_per_eval: int = 3) -> tuple[Any, Any, lis
 def run(args: argparse.Namespace) -> int:
     import jax
 
-    from encore_jax.cli.compare import comparison_kwargs, emit, figure_targets
+    from encore_jax.cli._comparison_report import comparison_kwargs, emit, figure_targets
     from encore_jax.workflows import compare_methods
 
     if args.out is not None and Path(args.out).exists() and not args.force:
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    from encore_jax.cli.compare import add_comparison_options
+    from encore_jax.cli._comparison_report import add_comparison_options
 
     parser = commands.add_parser(
         "demo", help="ENCORE vs baselines on a built-in simulated 10-rule ensemble",
