@@ -5,7 +5,14 @@
 there or from :mod:`encore_jax`.
 """
 
+import warnings
+
 from encore_jax.workflows.compare import DEFAULT_TEMPERATURES, compare_methods
 from encore_jax.workflows.protocol import Pairs, holdout_split
 
 __all__ = ["DEFAULT_TEMPERATURES", "Pairs", "compare_methods", "holdout_split"]
+
+warnings.warn(
+    "encore_jax.comparison is deprecated; import from encore_jax.workflows (or encore_jax)",
+    DeprecationWarning, stacklevel=2,
+)

@@ -228,3 +228,13 @@ def test_calibration_ratings_set_the_entropies(pairs):
     np.testing.assert_allclose(report["entropies"], entropies, rtol=1e-6)
     assert report["protocol"]["entropy_source"].startswith("calibration set (1000")
     assert [r["entropy"] for r in report["rules"]] == pytest.approx(list(entropies), rel=1e-6)
+
+
+def test_the_old_comparison_module_is_a_deprecated_alias():
+    import importlib
+    import sys
+
+    sys.modules.pop("encore_jax.comparison", None)
+    with pytest.deprecated_call():
+        old = importlib.import_module("encore_jax.comparison")
+    assert old.compare_methods is ej.compare_methods and old.Pairs is ej.Pairs
