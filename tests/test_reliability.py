@@ -808,7 +808,7 @@ METRIC_ROWS = [
         lambda t: ej.rule_summary(np.array([[1, 0], [1, 2]], np.int32),
                                   np.array([[1, 1], [1, 0]], np.int32), L)[0],
         Gives("entropy +0.0, accuracy 1/2 (all ties, tie='half')",
-              lambda row: (positive_zero(row["entropy"]), close(0.5)(row["accuracy"])))),
+              lambda row: (positive_zero(row.entropy), close(0.5)(row.accuracy)))),
     Row("compare_methods", "num_levels 1", lambda t: ej.compare_methods(KEY, pairs(), 1),
         Raises(ValueError, "num_levels")),
     Row("compare_methods", "temperature 0",

@@ -17,12 +17,13 @@ from encore_jax.metrics.rewardbench import (
     SafetyScore,
     rewardbench_safety,
 )
-from encore_jax.metrics.summary import rule_summary
+from encore_jax.metrics.summary import RuleRow, rule_summary
 
 __all__ = [
     "REWARDBENCH_SAFETY_COUNTS",
     "REWARDBENCH_SAFETY_SUBSETS",
     "BootstrapCI",
+    "RuleRow",
     "Correlation",
     "SafetyScore",
     "bootstrap_ci",

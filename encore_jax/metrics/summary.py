@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +16,40 @@ from encore_jax._checks import validated_pairs
 from encore_jax.metrics.accuracy import pair_credit
 from encore_jax.metrics.bootstrap import bootstrap_ci, masked_mean
 
-__all__ = ["checked_rule_names", "rule_summary"]
+__all__ = ["RuleRow", "checked_rule_names", "rule_summary"]
+
+
+class RuleRow(NamedTuple):
+    """One rule's row of :func:`rule_summary` (Python scalars; ``None`` where not computed).
+
+    Attributes:
+      rule: the rule's name.
+      coverage: ``|P_k| / N``, the fraction of pairs it rated on both sides.
+      entropy, normalized_entropy: ``H_k`` and ``H_k / log_base L``.
+      encore_weight: ``softmax(-H / tau)_k``.
+      bt_weight: the given Bradley-Terry weight, or None.
+      accuracy, accuracy_low, accuracy_high: accuracy over ``P_k`` and its bootstrap
+        interval (None without a key).
+      entropy_rank, bt_rank: 1-based ranks (entropy ascending, BT weight descending).
+      rank_disagreement: the rank-disagreement flag, or None without BT weights.
+    """
+
+    rule: str
+    coverage: float
+    entropy: float
+    normalized_entropy: float
+    encore_weight: float
+    bt_weight: float | None
+    accuracy: float
+    accuracy_low: float | None
+    accuracy_high: float | None
+    entropy_rank: float
+    bt_rank: float | None
+    rank_disagreement: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as a JSON-able dict keyed by field name."""
+        return self._asdict()
 
 
 def rule_summary(
@@ -37,7 +70,7 @@ def rule_summary(
     disagreement: float = 0.5,
     base: float | None = None,
     estimator: str = "plugin",
-) -> list[dict[str, Any]]:
+) -> list[RuleRow]:
     """One row per rule: coverage, entropy, ENCORE weight, BT weight, accuracy, rank flag.
 
     For rule ``k`` over the pairs ``P_k`` where it rated both responses (``d_ik = chosen_ik -
@@ -78,9 +111,10 @@ def rule_summary(
       base, estimator: of the entropy (``normalized_entropy`` divides by ``log_base L``).
 
     Returns:
-      A list of ``K`` dicts with keys ``rule, coverage, entropy, normalized_entropy,
-      encore_weight, bt_weight, accuracy, accuracy_low, accuracy_high, entropy_rank, bt_rank,
-      rank_disagreement`` (Python scalars; the BT fields are None without ``bt_weights``).
+      A list of ``K`` :class:`RuleRow` NamedTuples ``(rule, coverage, entropy,
+      normalized_entropy, encore_weight, bt_weight, accuracy, accuracy_low, accuracy_high,
+      entropy_rank, bt_rank, rank_disagreement)`` of Python scalars (the BT fields are None
+      without ``bt_weights``); ``row.to_dict()`` for JSON.
     """
     from encore_jax.entropy import rating_entropy
     from encore_jax.weights import entropy_weights
@@ -148,20 +182,20 @@ def rule_summary(
     entropies, weights, accuracy = (np.asarray(a, np.float64) for a in
                                     (entropies, weights, accuracy))
     return [
-        {
-            "rule": names[k],
-            "coverage": float(coverage[k]),
-            "entropy": float(entropies[k]),
-            "normalized_entropy": float(entropies[k]) / max_entropy,
-            "encore_weight": float(weights[k]),
-            "bt_weight": bt[k],
-            "accuracy": float(accuracy[k]),
-            "accuracy_low": low[k],
-            "accuracy_high": high[k],
-            "entropy_rank": float(entropy_rank[k]),
-            "bt_rank": None if bt_rank[k] is None else float(bt_rank[k]),
-            "rank_disagreement": flags[k],
-        }
+        RuleRow(
+            rule=names[k],
+            coverage=float(coverage[k]),
+            entropy=float(entropies[k]),
+            normalized_entropy=float(entropies[k]) / max_entropy,
+            encore_weight=float(weights[k]),
+            bt_weight=bt[k],
+            accuracy=float(accuracy[k]),
+            accuracy_low=low[k],
+            accuracy_high=high[k],
+            entropy_rank=float(entropy_rank[k]),
+            bt_rank=None if bt_rank[k] is None else float(bt_rank[k]),
+            rank_disagreement=flags[k],
+        )
         for k in range(num_rules)
     ]
 

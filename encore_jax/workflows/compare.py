@@ -314,13 +314,13 @@ def compare_methods(
             "encore_minus": None if r == 0 else _interval(
                 encore_minus.estimate[r], encore_minus.low[r], encore_minus.high[r]),
         }
-    rules = rule_summary(
+    rules = [row.to_dict() for row in rule_summary(
         eval_data.chosen, eval_data.rejected, num_levels, chosen_mask=eval_data.chosen_mask,
         rejected_mask=eval_data.rejected_mask, rule_names=names, entropies=entropies,
         temperature=temperature, bt_weights=None if not fit_bt else bt_report["weights"],
         tie="half" if rule_tie == "random" else rule_tie, disagreement=disagreement, base=base,
         estimator=estimator,
-    )
+    )]
     for k, rule in enumerate(rules):  # accuracy and interval from the joint bootstrap above
         r = len(rows) + k
         rule.update(accuracy=float(overall.estimate[r]), accuracy_low=float(overall.low[r]),
