@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         calibration_mask=calibration_mask, **comparison_kwargs(args),
     )
     report = {"file": str(args.file), "train_file": args.train,
-              "calibration_file": args.calibration, "seed": args.seed, **report}
+              "calibration_file": args.calibration, "seed": args.seed, **report.to_dict()}
     emit(report, args, title=f"ENCORE vs baselines: {args.file}", figure_paths=figure_paths)
     return EXIT_OK
 

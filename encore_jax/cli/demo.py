@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
                        else "inf"} for n, b, s in DEMO_RULES],
             "subset_difficulty": DEMO_SUBSET_DIFFICULTY,
         },
-        **report,
+        **report.to_dict(),
     }
     emit(report, args, title="encore-jax demo: ENCORE vs baselines on a simulated 10-rule "
          "ensemble (RewardBench Safety subsets)", figure_paths=figure_paths)

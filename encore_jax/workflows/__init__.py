@@ -5,7 +5,9 @@
 * :mod:`~encore_jax.workflows.compare`: :func:`compare_methods`, ENCORE against baselines.
 """
 
-from encore_jax.workflows.compare import DEFAULT_TEMPERATURES, compare_methods
+from encore_jax.workflows.compare import DEFAULT_TEMPERATURES, ComparisonReport, compare_methods
 from encore_jax.workflows.protocol import Pairs, holdout_split
 
-__all__ = ["DEFAULT_TEMPERATURES", "Pairs", "compare_methods", "holdout_split"]
+__all__ = [
+    "DEFAULT_TEMPERATURES", "ComparisonReport", "Pairs", "compare_methods", "holdout_split",
+]

@@ -51,13 +51,58 @@ from encore_jax.workflows.protocol import (
     holdout_split,
 )
 
-__all__ = ["DEFAULT_TEMPERATURES", "compare_methods"]
+__all__ = ["DEFAULT_TEMPERATURES", "ComparisonReport", "compare_methods"]
 
 DEFAULT_TEMPERATURES = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def _interval(ci_estimate: Any, low: Any, high: Any) -> dict[str, float]:
     return {"estimate": float(ci_estimate), "low": float(low), "high": float(high)}
+
+
+class ComparisonReport(NamedTuple):
+    """The result of :func:`compare_methods`; ``to_dict()`` gives the JSON document.
+
+    Attributes:
+      num_pairs, num_train_pairs, num_eval_pairs, num_rules, num_levels: sizes.
+      rule_names: the ``K`` rule names.
+      protocol: how the split, entropies, ties and intervals were made (a JSON-able dict).
+      entropies: ``H`` ``[K]`` as floats.
+      methods, temperature_sweep: one dict per method row: ``name, label, weights, accuracy
+        {estimate, low, high}, tie_rate, subsets {name: {estimate, low, high, num_pairs}},
+        safety, encore_minus`` (the paired difference ENCORE - method with its interval).
+      random_spread: ``num_seeds, std, min, max`` of the Dirichlet seeds' accuracies.
+      single_best_rule: the rule picked on train and its train accuracy.
+      bradley_terry: the BT fit (``fitted``, options, final loss, weights).
+      rules: the per-rule summary rows (:meth:`RuleRow.to_dict` of each), with the joint
+        bootstrap's accuracy intervals.
+      correlation: the entropy-accuracy correlation (``available`` False with a reason when
+        undefined).
+      subsets: subset name -> number of eval pairs.
+      rewardbench_safety: the count table used, or None without RewardBench's subsets.
+    """
+
+    num_pairs: int
+    num_train_pairs: int
+    num_eval_pairs: int
+    num_rules: int
+    num_levels: int
+    rule_names: list[str]
+    protocol: dict[str, Any]
+    entropies: list[float]
+    methods: list[dict[str, Any]]
+    temperature_sweep: list[dict[str, Any]]
+    random_spread: dict[str, Any]
+    single_best_rule: dict[str, Any]
+    bradley_terry: dict[str, Any]
+    rules: list[dict[str, Any]]
+    correlation: dict[str, Any]
+    subsets: dict[str, int]
+    rewardbench_safety: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-able dict keyed by field name."""
+        return self._asdict()
 
 
 def compare_methods(
@@ -85,8 +130,8 @@ def compare_methods(
     base: float | None = None,
     estimator: str = "plugin",
     disagreement: float = 0.5,
-) -> dict[str, Any]:
-    """Evaluates ENCORE and its baselines on held-out pairs; returns a JSON-able report.
+) -> ComparisonReport:
+    """Evaluates ENCORE and its baselines on held-out pairs.
 
     Methods (each a weight vector ``w`` over the ``K`` rules, scored by eval accuracy
     ``acc(w) = mean_i s(m_i)`` with the per-pair credit ``s`` of the tie policy ``tie``):
@@ -131,12 +176,10 @@ def compare_methods(
       base, estimator: of the entropies. disagreement: of the rule-rank flag.
 
     Returns:
-      A dict with keys ``num_pairs, num_train_pairs, num_eval_pairs, num_rules, num_levels,
-      rule_names, protocol, entropies, methods, temperature_sweep, random_spread,
-      single_best_rule, bradley_terry, rules, correlation, subsets, rewardbench_safety``.
-      Each method row has ``name, label, weights, accuracy {estimate, low, high},
-      tie_rate, subsets {name: {estimate, low, high, num_pairs}}, safety`` and
-      ``encore_minus`` (the paired difference ENCORE - method with its interval).
+      A :class:`ComparisonReport` (``report.to_dict()`` is the JSON document). Each method
+      row has ``name, label, weights, accuracy {estimate, low, high}, tie_rate, subsets
+      {name: {estimate, low, high, num_pairs}}, safety`` and ``encore_minus`` (the paired
+      difference ENCORE - method with its interval).
     """
     from encore_jax.entropy import rating_entropy
     from encore_jax.weights import lowest_entropy_weights
@@ -325,14 +368,14 @@ def compare_methods(
         r = len(rows) + k
         rule.update(accuracy=float(overall.estimate[r]), accuracy_low=float(overall.low[r]),
                     accuracy_high=float(overall.high[r]))
-    return {
-        "num_pairs": int(num_pairs),
-        "num_train_pairs": int(train_data.chosen.shape[0]),
-        "num_eval_pairs": int(eval_data.chosen.shape[0]),
-        "num_rules": int(num_rules),
-        "num_levels": num_levels,
-        "rule_names": names,
-        "protocol": {
+    return ComparisonReport(
+        num_pairs=int(num_pairs),
+        num_train_pairs=int(train_data.chosen.shape[0]),
+        num_eval_pairs=int(eval_data.chosen.shape[0]),
+        num_rules=int(num_rules),
+        num_levels=num_levels,
+        rule_names=names,
+        protocol={
             "split": protocol,
             "entropy_source": entropy_source,
             "tie": tie,
@@ -346,23 +389,23 @@ def compare_methods(
             "estimator": estimator,
             "pairs_without_ratings": int((~eval_data.observed.any(axis=1)).sum()),
         },
-        "entropies": _floats(entropies),
-        "methods": [method_row(r) for r in range(num_methods)],
-        "temperature_sweep": [method_row(r) for r in range(num_methods, len(rows))],
-        "random_spread": {
+        entropies=_floats(entropies),
+        methods=[method_row(r) for r in range(num_methods)],
+        temperature_sweep=[method_row(r) for r in range(num_methods, len(rows))],
+        random_spread={
             "num_seeds": num_random,
             "std": float(np.std(seed_accuracy, ddof=1)) if num_random > 1 else 0.0,
             "min": float(seed_accuracy.min()),
             "max": float(seed_accuracy.max()),
         },
-        "single_best_rule": {"rule": names[best_rule],
-                             "train_accuracy": float(train_rule_acc[best_rule])},
-        "bradley_terry": bt_report,
-        "rules": rules,
-        "correlation": _correlation_report(entropies, rules, confidence),
-        "subsets": {s: n for s, (_, n) in per_subset.items()},
-        "rewardbench_safety": safety_report,
-    }
+        single_best_rule={"rule": names[best_rule],
+                          "train_accuracy": float(train_rule_acc[best_rule])},
+        bradley_terry=bt_report,
+        rules=rules,
+        correlation=_correlation_report(entropies, rules, confidence),
+        subsets={s: n for s, (_, n) in per_subset.items()},
+        rewardbench_safety=safety_report,
+    )
 
 
 class _HostCI(NamedTuple):
