@@ -1,9 +1,10 @@
 # Two entry points: `make demo` and `make test`. Both create .venv and install the project.
+# `make wheel-check` builds the wheel and runs the CLI from a fresh venv with no extras.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench theory lint clean
+.PHONY: demo test bench theory lint wheel-check clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,9 @@ bench: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet ruff
 	$(BIN)/ruff check .
+
+wheel-check:
+	PYTHON=$(PYTHON) scripts/check_wheel_install.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

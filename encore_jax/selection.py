@@ -9,14 +9,15 @@ with ratings ``a_ik`` (response A) and ``b_ik`` (response B), the selection scor
 and the pair keeps the ``k`` rules with the largest ``s_ik``. The label prefers A when the
 (optionally weighted) selected ratings of A exceed those of B:
 
-    label_i = [ sum_k S_ik w_k (a_ik - b_ik) > 0 ]     (ties: the ``tie`` policy)
+    label_i = [ sum_k S_ik w_k (a_ik - b_ik) > 0 ]     (ties: to ``tie_winner``)
 
 Paper symbol to argument: relevance ``rho`` -> ``relevance``, the discrepancy coefficient
 -> ``alpha`` (0.5 in the reference code), the subset size -> ``k`` (5 of 100 rules in the
 reference code), selection ``S`` -> ``selected``. The reference code labels by the
 unweighted sum and gives ties to B, which are the defaults here (``weights=None``,
-``tie="b"``). ENCORE weights (:func:`encore_jax.encore_weights`) plug in as ``weights``, so
-both methods run on one rating matrix.
+``tie_winner="b"``); ties of the margin are exact (see :func:`label_pairs`). ENCORE
+weights (:func:`encore_jax.encore_weights`) plug in as ``weights``, so both methods run on
+one rating matrix.
 
 Baselines: :func:`random_rule_selection` (``k`` rules uniformly at random per pair) and
 :func:`all_rules`.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from typing import Any
 
 import jax
@@ -34,11 +36,14 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Real
 
 from encore_jax import _checks
+from encore_jax.compose import certified_margins
 
 __all__ = ["all_rules", "label_pairs", "random_rule_selection", "select_rules"]
 
 DEFAULT_ALPHA = 0.5
-LABEL_TIE_POLICIES = ("b", "a", "random")
+#: Values of ``label_pairs(tie_winner=...)``: which response wins a tied pair.
+TIE_WINNERS = ("b", "a", "random")
+LABEL_TIE_POLICIES = TIE_WINNERS  # the former name, kept for one release
 # Up to this many indices per row, a mask is built by comparisons instead of a scatter.
 _COMPARE_MAX_INDICES = 8
 
@@ -174,6 +179,8 @@ def select_rules(
     Non-finite inputs raise ``ValueError`` when concrete. Under an outer ``jit`` they cannot
     raise: a NaN score then ranks as ``-inf``, below every finite score (the row still has
     ``k`` ones).
+
+    References: arXiv:2501.15453 (RuleAdapter).
     """
     scores_a, scores_b = _validated_pair_scores(scores_a, scores_b)
     num_pairs, num_rules = scores_a.shape
@@ -191,33 +198,46 @@ def select_rules(
     return _select(scores_a, scores_b, relevance, jnp.asarray(alpha), k)
 
 
-@functools.partial(jax.jit, static_argnames="tie")
+@functools.partial(jax.jit, static_argnames="tie_winner")
 def _label(
     scores_a: jax.Array,
     scores_b: jax.Array,
     selected: jax.Array,
     weights: jax.Array | None,
     key: jax.Array | None,
-    tie: str,
+    tie_winner: str,
 ) -> jax.Array:
-    if weights is None and all(jnp.issubdtype(s.dtype, jnp.integer) for s in (scores_a, scores_b)):
-        # Integer levels, unweighted: exact integer margins, so ties are exact.
-        diffs = scores_a.astype(jnp.int32) - scores_b.astype(jnp.int32)
-        margin = jnp.sum(jnp.where(selected, diffs, 0), axis=-1)
-    else:
-        arrays = (scores_a, scores_b) if weights is None else (scores_a, scores_b, weights)
-        dtype = _checks.common_float_dtype(*arrays)
-        diffs = scores_a.astype(dtype) - scores_b.astype(dtype)
-        if weights is not None:
-            diffs = diffs * weights.astype(dtype)[None, :]
-        margin = jnp.sum(jnp.where(selected, diffs, jnp.zeros((), dtype)), axis=-1)
-    if tie == "b":
+    arrays = (scores_a, scores_b) if weights is None else (scores_a, scores_b, weights)
+    dtype = _checks.common_float_dtype(*arrays)
+    # Difference in the float dtype: unsigned integer ratings would wrap around.
+    diffs = jnp.where(selected, scores_a.astype(dtype) - scores_b.astype(dtype),
+                      jnp.zeros((), dtype))
+    if weights is None:
+        weights = jnp.ones(diffs.shape[-1], dtype)
+    margin = certified_margins(diffs, weights)
+    if tie_winner == "b":
         on_tie = jnp.zeros(margin.shape, jnp.bool_)
-    elif tie == "a":
+    elif tie_winner == "a":
         on_tie = jnp.ones(margin.shape, jnp.bool_)
     else:
         on_tie = jax.random.bernoulli(key, 0.5, margin.shape)
     return jnp.where(margin == 0, on_tie, margin > 0)
+
+
+def _resolved_tie_winner(tie_winner: str, tie: str | None) -> tuple[str, str]:
+    """(argument name, value) of the tie rule; ``tie=`` is the deprecated spelling."""
+    if tie is None:
+        return "tie_winner", tie_winner
+    warnings.warn(
+        "label_pairs(tie=...) is deprecated and will be removed in the next release; use "
+        "tie_winner=... (it names the response that wins a tie, unlike pairwise_accuracy's "
+        "tie=, which names the credit a tie gets)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if tie_winner != "b":
+        raise TypeError("pass tie_winner= only (tie= is its deprecated alias), not both")
+    return "tie", tie
 
 
 def label_pairs(
@@ -226,23 +246,34 @@ def label_pairs(
     selected: Bool[ArrayLike, "N K"],
     *,
     weights: Float[ArrayLike, " K"] | None = None,
-    tie: str = "b",
+    tie_winner: str = "b",
     key: PRNGKeyArray | None = None,
+    tie: str | None = None,
 ) -> Bool[Array, " N"]:
-    """Rule-based preference labels from the selected rules of each pair.
+    """Rule-based preference labels from the selected rules of each pair (RuleAdapter).
 
         m_i = sum_k S_ik w_k (a_ik - b_ik),   label_i = [m_i > 0]  (A preferred)
 
     with ``w_k = 1`` when ``weights`` is ``None`` (the reference code's plain sum of the
-    selected ratings). A pair with ``m_i == 0`` (including a row with no rule selected) is a
-    tie and is resolved by ``tie``:
+    selected ratings). A pair with ``m_i = 0`` (including a row with no rule selected) is a
+    tie, and ``tie_winner`` says which response wins it:
 
-    * ``tie="b"``: B is preferred (``False``), as in the reference code (the default);
-    * ``tie="a"``: A is preferred (``True``);
-    * ``tie="random"``: a fair coin per pair drawn from ``key``.
+    * ``tie_winner="b"``: B is preferred (``False``), as in the reference code (the default);
+    * ``tie_winner="a"``: A is preferred (``True``);
+    * ``tie_winner="random"``: a fair coin per pair drawn from ``key``.
 
-    Integer ratings without weights give exact integer margins; otherwise the margin is
-    summed in floating point, so with weights a tie means exact float cancellation.
+    (The name differs from :func:`encore_jax.pairwise_accuracy`'s ``tie=``, which is the
+    *credit* a tied margin earns, ``"loss" | "half" | "random"``; here a tie must still
+    produce a label.)
+
+    Ties are exact: ``m_i`` is computed by the kernel of :func:`encore_jax.pair_margins`
+    on the masked differences ``S_ik (a_ik - b_ik)``, so a margin that is zero in exact
+    arithmetic is a tie whatever the rule order (integer ratings with equal weights
+    included), and a decided label always has the sign of the exact margin. A true margin
+    within the float rounding bound ``~ 2 (K + 1) u sum_k S_ik |w_k (a_ik - b_ik)|`` is a
+    tie too; for integer ratings without weights that never happens (every non-zero margin
+    is an integer). The bound and its conditions are in the :mod:`encore_jax.compose`
+    module docstring.
 
     Args:
       scores_a: ``a``, ratings or scores of response A ``[N, K]``.
@@ -252,15 +283,20 @@ def label_pairs(
         rules.
       weights: optional ``w`` ``[K]``, finite (e.g. ENCORE weights from
         :func:`encore_jax.encore_weights`).
-      tie: the tie policy, ``"b"``, ``"a"`` or ``"random"``.
-      key: PRNG key, required with ``tie="random"`` and only then.
+      tie_winner: the response that wins a tie: ``"b"``, ``"a"`` or ``"random"``.
+      key: PRNG key, required with ``tie_winner="random"`` and only then.
+      tie: deprecated alias of ``tie_winner`` (``DeprecationWarning``; removed in the next
+        release).
 
     Returns:
       Boolean labels ``[N]``, ``True`` = A preferred.
+
+    References: arXiv:2501.15453 (RuleAdapter).
     """
-    _checks.check_choice("tie", tie, LABEL_TIE_POLICIES)
-    if (tie == "random") != (key is not None):
-        raise ValueError("key is required with tie='random' and only then")
+    name, tie_winner = _resolved_tie_winner(tie_winner, tie)
+    _checks.check_choice(name, tie_winner, TIE_WINNERS)
+    if (tie_winner == "random") != (key is not None):
+        raise ValueError(f"key is required with {name}='random' and only then")
     scores_a, scores_b = _validated_pair_scores(scores_a, scores_b)
     selected = _checks.as_array("selected", selected)
     if selected.dtype != jnp.bool_:
@@ -279,7 +315,7 @@ def label_pairs(
                 f"weights has shape {weights.shape} but there are K = {scores_a.shape[1]} rules"
             )
         _checks.check_finite("weights", weights)
-    return _label(scores_a, scores_b, selected, weights, key, tie)
+    return _label(scores_a, scores_b, selected, weights, key, tie_winner)
 
 
 def _floyd_subset(key: jax.Array, num_pairs: int, num_rules: int, size: int) -> jax.Array:

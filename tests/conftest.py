@@ -5,6 +5,9 @@
 * Hypothesis: the ``ci`` profile (chosen when ``CI`` is set) draws few, derandomized
   examples to stay within the CI budget; ``dev`` draws more. ``deadline=None`` because the
   first call of each shape compiles.
+* The CLI's persistent compilation cache is off (``ENCORE_JAX_COMPILE_CACHE=0``, inherited by
+  the CLI subprocesses tests start), so tests never write to the user's cache directory; a
+  test of the cache points it into its ``tmp_path``.
 """
 
 import os
@@ -13,6 +16,8 @@ import jax
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+os.environ["ENCORE_JAX_COMPILE_CACHE"] = "0"
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")

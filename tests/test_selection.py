@@ -82,7 +82,7 @@ def test_label_pairs_matches_numpy_reference(case, tie, weighted):
     rng = np.random.default_rng(k)
     selected = rng.random(a.shape) < 0.5  # any number of rules per row, including none
     weights = rng.integers(1, 9, a.shape[1]).astype(np.float32) / 8 if weighted else None
-    got = ej.label_pairs(a, b, selected, weights=weights, tie=tie)
+    got = ej.label_pairs(a, b, selected, weights=weights, tie_winner=tie)
     assert got.dtype == jnp.bool_ and got.shape == (a.shape[0],)
     np.testing.assert_array_equal(got, reference_label(a, b, selected, weights, tie))
 
@@ -95,7 +95,7 @@ def test_reference_defaults_alpha_half_top_k_and_ties_to_b():
     selected = ej.select_rules(a, b, 2)
     np.testing.assert_array_equal(selected, [[1, 0, 1, 0], [1, 1, 0, 0]])
     np.testing.assert_array_equal(ej.label_pairs(a, b, selected), [True, False])
-    np.testing.assert_array_equal(ej.label_pairs(a, b, selected, tie="a"), [True, True])
+    np.testing.assert_array_equal(ej.label_pairs(a, b, selected, tie_winner="a"), [True, True])
     # relevance + 0.5 |d|: a relevance of 1.5 on rule 1 (|d| = 0) beats |d| = 2 (score 1).
     relevance = np.array([0.0, 1.5, 0.0, 0.0], np.float32)
     np.testing.assert_array_equal(ej.select_rules(a, b, 2, relevance=relevance)[0], [1, 1, 0, 0])
@@ -170,14 +170,17 @@ def test_k_equal_to_num_rules_is_the_all_rules_label(case, tie):
     np.testing.assert_array_equal(selected, everything)
     np.testing.assert_array_equal(ej.random_rule_selection(jax.random.key(0), *a.shape,
                                                            num_rules), everything)
-    np.testing.assert_array_equal(ej.label_pairs(a, b, selected, tie=tie),
-                                  ej.label_pairs(a, b, everything, tie=tie))
-    # The all-rules label is the sign of the composite margin with unit weights (exact for
-    # integer levels; 1/K weights are not exact in float and can turn a tie into +-1 ulp).
-    margins = np.asarray(ej.pair_margins(a, b, np.ones(num_rules, np.float32)))
-    decided = margins != 0
-    np.testing.assert_array_equal(np.asarray(ej.label_pairs(a, b, everything))[decided],
-                                  margins[decided] > 0)
+    np.testing.assert_array_equal(ej.label_pairs(a, b, selected, tie_winner=tie),
+                                  ej.label_pairs(a, b, everything, tie_winner=tie))
+    # The all-rules label is the sign of the composite margin, ties to B, with unit weights
+    # and with 1/K weights (not exact in float, but ties are exact: tests/test_exact_ties.py).
+    exact = (a.astype(np.int64) - b).sum(axis=1)
+    for weights in (np.ones(num_rules, np.float32), np.full(num_rules, 1 / num_rules,
+                                                            np.float32)):
+        margins = np.asarray(ej.pair_margins(a, b, weights))
+        np.testing.assert_array_equal(margins == 0, exact == 0)
+        np.testing.assert_array_equal(ej.label_pairs(a, b, everything, weights=weights),
+                                      margins > 0)
 
 
 def test_random_selection_is_uniform_over_subsets():
@@ -208,9 +211,9 @@ def test_random_selection_depends_on_the_key_only():
 def test_random_tie_policy_is_a_keyed_coin():
     a = np.zeros((NUM_PAIRS, 3), np.int32)  # every pair ties
     selected = ej.all_rules(NUM_PAIRS, 3)
-    first = ej.label_pairs(a, a, selected, tie="random", key=jax.random.key(3))
+    first = ej.label_pairs(a, a, selected, tie_winner="random", key=jax.random.key(3))
     np.testing.assert_array_equal(
-        first, ej.label_pairs(a, a, selected, tie="random", key=jax.random.key(3)))
+        first, ej.label_pairs(a, a, selected, tie_winner="random", key=jax.random.key(3)))
     # 32 fair coins: all equal with probability 2^-31.
     assert 0 < int(np.sum(first)) < NUM_PAIRS
 
@@ -309,13 +312,27 @@ def test_alpha_zero_with_relevance_is_pure_relevance():
                                   np.tile([False, True, True], (4, 1)))
 
 
+def test_tie_is_a_deprecated_alias_of_tie_winner():
+    a = np.array([[1, 0], [0, 0]], np.int32)
+    selected = ej.all_rules(2, 2)
+    with pytest.warns(DeprecationWarning, match="use tie_winner="):
+        old = ej.label_pairs(a, np.zeros_like(a), selected, tie="a")
+    np.testing.assert_array_equal(old, [True, True])
+    np.testing.assert_array_equal(old, ej.label_pairs(a, np.zeros_like(a), selected,
+                                                      tie_winner="a"))
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="tie must be one"):
+        ej.label_pairs(a, a, selected, tie="loss")
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="not both"):
+        ej.label_pairs(a, a, selected, tie="a", tie_winner="random")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"tie": "B"}, ValueError, "tie must be one of"),
-        ({"tie": "loss"}, ValueError, "tie must be one of"),
-        ({"tie": "random"}, ValueError, "key is required with tie='random'"),
-        ({"key": jax.random.key(0)}, ValueError, "key is required with tie='random'"),
+        ({"tie_winner": "B"}, ValueError, "tie_winner must be one of"),
+        ({"tie_winner": "loss"}, ValueError, "tie_winner must be one of"),
+        ({"tie_winner": "random"}, ValueError, "key is required with tie_winner='random'"),
+        ({"key": jax.random.key(0)}, ValueError, "key is required with tie_winner='random'"),
         ({"selected": np.ones((4, 3), np.int32)}, TypeError, "selected must be boolean"),
         ({"selected": np.ones((4, 2), bool)}, ValueError, "selected has shape"),
         ({"scores_b": np.zeros((3, 3), np.int32)}, ValueError, "scores_a has shape"),

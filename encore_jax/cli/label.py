@@ -90,7 +90,7 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
         selected = random_rule_selection(key_select, a.shape[0], num_rules, k)
     else:
         selected = all_rules(a.shape[0], num_rules)
-    labels = np.asarray(label_pairs(a, b, selected, weights=weights, tie=args.tie,
+    labels = np.asarray(label_pairs(a, b, selected, weights=weights, tie_winner=args.tie,
                                     key=key_tie if args.tie == "random" else None))
     selected = np.asarray(selected)
     full_labels = np.zeros(n, dtype=bool)

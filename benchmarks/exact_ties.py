@@ -1,0 +1,71 @@
+"""Exact ties in composite margins: how many exactly tied pairs float summation miscounts.
+
+    python -m benchmarks.exact_ties [--pairs 4000] [--seed 0]
+
+Simulates ``N`` pairs rated by the demo's 10 rules on 5 levels
+(:data:`encore_jax.cli.demo.DEMO_RULES`), composes them with uniform float32 weights ``1/K``
+through :func:`encore_jax.pair_margins` and through a plain float32 ``w . d`` (the margin
+before exact ties, ``encore_jax.compose._weighted_sum`` of the differences), and compares
+both against exact integer arithmetic: a
+pair is exactly tied when ``sum_k (chosen_k - rejected_k) == 0`` in integers. Prints the
+number of exactly tied pairs, how many of them come out with a non-zero margin, how many
+exactly decided pairs come out with the wrong sign or as a tie, and the accuracy with
+``tie="loss"`` against the exact accuracy. Each rule order (identity, reversed, and random
+permutations of the columns and weights) is reported on its own line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+import jax
+import numpy as np
+
+from encore_jax import pair_margins, pairwise_accuracy
+from encore_jax.cli.demo import DEMO_RULES, NUM_LEVELS
+from encore_jax.compose import _weighted_sum
+from encore_jax.simulate import simulate_rule_ensemble
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--permutations", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    beta = np.array([b for _, b, _ in DEMO_RULES], np.float32)
+    spread = np.array([s for _, _, s in DEMO_RULES], np.float32)
+    ensemble = simulate_rule_ensemble(jax.random.key(args.seed), args.pairs,
+                                      informativeness=beta, spread=spread,
+                                      num_levels=NUM_LEVELS)
+    chosen = np.asarray(ensemble.chosen, np.int64)
+    rejected = np.asarray(ensemble.rejected, np.int64)
+    num_rules = chosen.shape[1]
+    exact = (chosen - rejected).sum(axis=1)  # integer margins times K
+    tied = exact == 0
+    exact_accuracy = float(np.mean(exact > 0))
+    print(f"{args.pairs} pairs x {num_rules} rules x {NUM_LEVELS} levels, uniform float32 "
+          f"weights 1/{num_rules}; exactly tied pairs: {int(tied.sum())}; exact accuracy "
+          f"(tie=loss): {100 * exact_accuracy:.2f} %")
+    rng = np.random.default_rng(args.seed)
+    orders = [("identity", np.arange(num_rules)), ("reversed", np.arange(num_rules)[::-1])]
+    orders += [(f"random #{j}", rng.permutation(num_rules)) for j in range(args.permutations)]
+    weights = np.full(num_rules, 1.0 / num_rules, np.float32)
+    for (name, order), method in itertools.product(orders, ("plain w.d", "pair_margins")):
+        c, r, w = chosen[:, order], rejected[:, order], weights[order]
+        if method == "pair_margins":
+            margins = np.asarray(pair_margins(c, r, w))
+        else:
+            margins = np.asarray(_weighted_sum((c - r).astype(np.float32), w))
+        accuracy = float(pairwise_accuracy(margins, tie="loss"))
+        print(f"  {method:>12}, rule order {name:>10}: tied pairs with a non-zero margin "
+              f"{int(np.sum(tied & (margins != 0)))}/{int(tied.sum())}, decided pairs with "
+              f"a wrong sign or 0 {int(np.sum(~tied & (np.sign(margins) != np.sign(exact))))}"
+              f", accuracy {100 * accuracy:.2f} % (exact {100 * exact_accuracy:.2f}, "
+              f"off by {100 * (accuracy - exact_accuracy):+.2f} points)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,617 @@
+"""The premise check: on this rule set, are low-entropy rules the more accurate ones?
+
+ENCORE (arXiv 2503.20995) weights rule ``k`` by ``softmax(-H / tau)_k`` on the premise that a
+rule whose discrete ratings have low entropy ``H_k`` picks the human-preferred response more
+often. :func:`diagnose_premise` (arrays) and :func:`diagnose_file` (a pairs file, streamed)
+measure that premise on the user's own rated pairs.
+
+Per rule ``k``, over the pairs ``P_k`` it rated on both sides (``d_ik = chosen_ik -
+rejected_ik``):
+
+* ``coverage_k = |P_k| / N``;
+* ``tie_rate_k = #{i in P_k : d_ik = 0} / |P_k|``;
+* ``accuracy_k = (#{d_ik > 0} + #{d_ik = 0} / 2) / |P_k|`` (ties count one half);
+* ``decisive_accuracy_k = #{d_ik > 0} / #{d_ik != 0}``, undefined (None) when the rule ties
+  on every pair it rated;
+* ``entropy_k``: entropy of the rule's level counts, by default pooled over the chosen and
+  rejected ratings of ``P_k``, or over separate ``calibration`` ratings (e.g. one row per
+  response, so that a response in several pairs counts once);
+* ``encore_weight_k = softmax(-H / tau)_k`` and the weights of every other weighting.
+
+Across rules: Pearson ``r`` and Spearman ``rho`` of (entropy, accuracy) (point values and
+p-values from :func:`encore_jax.entropy_accuracy_correlation`) with a percentile interval from
+a Poisson bootstrap (:mod:`encore_jax.workflows.poisson_bootstrap`) that resamples whole
+groups (``groups``, e.g. prompt ids; calibration rows with ``calibration_groups`` share their
+group's weight) or single pairs (and calibration rows) when no groups are given. Entropies,
+accuracies and both correlations are recomputed on every resample. The same for the
+decisive view: entropy against decisive accuracy over the rules that decide some pair.
+
+Verdict rule: ``premise_holds`` is True iff there are at least 3 rules and the whole
+``confidence`` interval of Pearson ``r(entropy, accuracy)`` lies below 0 (accuracy falls as
+entropy rises). Reasons are computed from the numbers: the sign and interval of ``r``; the
+rare-flag reading (rules among the lower-entropy half that tie on more than
+``rare_tie_rate`` of their pairs, with their share of the ENCORE weight); the decisive view;
+rules without a decisive pair; too few rules.
+
+Missing values: a rule's statistics use only the pairs where both ratings are observed;
+nothing is filled. Shapes: ``N`` pairs, ``M`` calibration rows, ``K`` rules, ``L`` levels,
+``B`` resamples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from encore_jax import _checks
+from encore_jax.entropy import entropy_from_counts, rating_histogram
+from encore_jax.metrics import entropy_accuracy_correlation
+from encore_jax.weights import entropy_weights
+from encore_jax.workflows import poisson_bootstrap as pb
+from encore_jax.workflows.diagnose_weightings import evaluate_weightings
+from encore_jax.workflows.pair_chunks import iter_pair_chunks
+
+__all__ = ["CorrelationEstimate", "PremiseCorrelation", "PremiseReport", "RuleDiagnosis",
+           "diagnose_file", "diagnose_premise"]
+
+VERDICT_RULE = ("premise_holds iff K >= 3 and the whole {confidence:.0%} bootstrap interval of "
+                "Pearson r(entropy, accuracy) lies below 0")
+
+
+class RuleDiagnosis(NamedTuple):
+    """One rule's numbers (see the module docstring); ``decisive_accuracy`` is None when the
+    rule ties on every pair it rated. ``weights``: weighting name -> this rule's weight."""
+
+    rule: str
+    entropy: float
+    tie_rate: float
+    accuracy: float
+    decisive_accuracy: float | None
+    coverage: float
+    num_rated: int
+    encore_weight: float
+    weights: Mapping[str, float]
+
+
+class CorrelationEstimate(NamedTuple):
+    """A correlation, its two-sided p-value and its bootstrap percentile interval."""
+
+    estimate: float
+    pvalue: float
+    low: float
+    high: float
+
+
+class PremiseCorrelation(NamedTuple):
+    """Entropy against an accuracy across ``num_rules`` rules.
+
+    ``num_valid_resamples``: resamples where the correlation was defined (a resample can
+    leave a rule without pairs or make a column constant); the interval uses those.
+    ``pearson_replicates`` / ``spearman_replicates``: the ``[B]`` bootstrap values (NaN where
+    undefined)."""
+
+    pearson: CorrelationEstimate
+    spearman: CorrelationEstimate
+    rules: tuple[str, ...]
+    num_valid_resamples: int
+    pearson_replicates: np.ndarray
+    spearman_replicates: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pearson": self.pearson._asdict(), "spearman": self.spearman._asdict(),
+                "num_rules": len(self.rules), "rules": list(self.rules),
+                "num_valid_resamples": self.num_valid_resamples}
+
+
+class PremiseReport(NamedTuple):
+    """The premise check's result.
+
+    Attributes:
+      rules: one :class:`RuleDiagnosis` per rule, in input order.
+      correlation: entropy vs accuracy, or None (fewer than 3 rules, or a constant column).
+      decisive_correlation: entropy vs decisive accuracy over the rules that decide some
+        pair, or None.
+      premise_holds: the verdict (:data:`VERDICT_RULE`).
+      reasons: sentences backed by the numbers above, most important first.
+      protocol: what was computed how (sources, counts, missing values, bootstrap).
+      weights: weighting name -> ``[K]`` weights.
+    """
+
+    rules: tuple[RuleDiagnosis, ...]
+    correlation: PremiseCorrelation | None
+    decisive_correlation: PremiseCorrelation | None
+    premise_holds: bool
+    reasons: tuple[str, ...]
+    protocol: Mapping[str, Any]
+    weights: Mapping[str, tuple[float, ...]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``rules`` (objects with ``rule, entropy, tie_rate, accuracy,
+        decisive_accuracy, coverage, num_rated, encore_weight`` and ``<name>_weight`` per
+        weighting), ``correlation``, ``decisive_correlation``, ``premise_holds``,
+        ``reasons``, ``verdict_rule``, ``protocol``, ``weights``."""
+        rules = []
+        for r in self.rules:
+            row = {key: getattr(r, key) for key in RuleDiagnosis._fields if key != "weights"}
+            row.update({f"{name}_weight": w for name, w in r.weights.items()
+                        if name != "encore"})
+            rules.append(row)
+        return {
+            "premise_holds": self.premise_holds,
+            "reasons": list(self.reasons),
+            "verdict_rule": self.protocol["verdict_rule"],
+            "rules": rules,
+            "correlation": None if self.correlation is None else self.correlation.to_dict(),
+            "decisive_correlation": (None if self.decisive_correlation is None
+                                     else self.decisive_correlation.to_dict()),
+            "weights": {name: list(w) for name, w in self.weights.items()},
+            "protocol": dict(self.protocol),
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Sufficient statistics, accumulated chunk by chunk
+# --------------------------------------------------------------------------------------------
+
+
+class _Totals:
+    """Additive sums: point counts and their Poisson-bootstrap counterparts."""
+
+    def __init__(self, key: jax.Array, num_rules: int, num_levels: int, num_resamples: int,
+                 calibrated: bool) -> None:
+        self.key, self.k, self.l, self.b = key, num_rules, num_levels, num_resamples
+        self.calibrated = calibrated
+        self.hist = np.zeros((num_rules, num_levels), np.int64)
+        self.credit2 = np.zeros(num_rules, np.int64)   # 2 x credit (ties 1/2): exact integers
+        self.ties = np.zeros(num_rules, np.int64)
+        self.rated = np.zeros(num_rules, np.int64)
+        self.boot_pairs = np.zeros((num_resamples, 3, num_rules))
+        self.boot_hist = np.zeros((num_resamples, num_rules, num_levels))
+        self.num_pairs = 0
+        self.num_calibration_rows = 0
+        self.group_ids: list[np.ndarray] = []
+
+    @staticmethod
+    def _unit_ids(groups: np.ndarray | None, first_row: int, n: int) -> tuple[str, np.ndarray]:
+        if groups is None:
+            return "", np.arange(first_row, first_row + n, dtype=np.uint64)
+        return "group", pb.group_ids64(groups)
+
+    def add_pairs(self, chosen: np.ndarray, rejected: np.ndarray, rated: np.ndarray,
+                  groups: np.ndarray | None) -> None:
+        n = chosen.shape[0]
+        stream, ids = self._unit_ids(groups, self.num_pairs, n)
+        if groups is not None:
+            self.group_ids.append(np.unique(ids))
+        self.num_pairs += n
+        diffs = chosen.astype(np.int64) - rejected.astype(np.int64)
+        self.credit2 += np.where(rated, 2 * (diffs > 0) + (diffs == 0), 0).sum(0)
+        self.ties += np.where(rated, diffs == 0, False).sum(0)
+        self.rated += rated.sum(0)
+        if not self.calibrated:
+            pooled = np.concatenate([chosen, rejected])
+            self.hist += np.asarray(rating_histogram(
+                pooled, self.l, mask=np.concatenate([rated, rated])), np.int64)
+        pair_sums, hist = pb.weighted_sums(
+            self.key, stream or "pair_row", ids, chosen, rejected, rated, self.l, self.b,
+            with_hist=not self.calibrated)
+        self.boot_pairs += pair_sums
+        self.boot_hist += hist
+
+    def add_calibration(self, ratings: np.ndarray, mask: np.ndarray,
+                        groups: np.ndarray | None) -> None:
+        n = ratings.shape[0]
+        stream, ids = self._unit_ids(groups, self.num_calibration_rows, n)
+        self.num_calibration_rows += n
+        self.hist += np.asarray(rating_histogram(ratings, self.l, mask=mask), np.int64)
+        _, hist = pb.weighted_sums(self.key, stream or "calibration_row", ids, ratings, None,
+                                   mask, self.l, self.b, with_hist=True)
+        self.boot_hist += hist
+
+    def num_groups(self) -> int | None:
+        if not self.group_ids:
+            return None
+        return int(np.unique(np.concatenate(self.group_ids)).size)
+
+
+# --------------------------------------------------------------------------------------------
+# From totals to the report
+# --------------------------------------------------------------------------------------------
+
+
+def _bootstrap_correlations(entropies: np.ndarray, values: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson and Spearman ``[B]`` of ``entropies[b]`` vs ``values[b]`` (``[B, K]``), NaN
+    where undefined, through the library's correlation function."""
+    corr = jax.jit(jax.vmap(entropy_accuracy_correlation))(
+        jax.numpy.asarray(entropies, jax.numpy.float32),
+        jax.numpy.asarray(values, jax.numpy.float32))
+    return np.asarray(corr.pearson, np.float64), np.asarray(corr.spearman, np.float64)
+
+
+def _correlation(names: Sequence[str], entropies: np.ndarray, values: np.ndarray,
+                 boot_entropies: np.ndarray, boot_values: np.ndarray, confidence: float
+                 ) -> PremiseCorrelation | None:
+    if len(names) < 3 or np.ptp(entropies) == 0 or np.ptp(values) == 0:
+        return None
+    point = entropy_accuracy_correlation(entropies.astype(np.float32),
+                                         values.astype(np.float32), confidence=confidence)
+    pearson, spearman = _bootstrap_correlations(boot_entropies, boot_values)
+    valid = np.isfinite(pearson) & np.isfinite(spearman)
+    tail = 100 * (1 - confidence) / 2
+
+    def estimate(value: Any, pvalue: Any, replicates: np.ndarray) -> CorrelationEstimate:
+        if not valid.any():
+            return CorrelationEstimate(float(value), float(pvalue), math.nan, math.nan)
+        low, high = np.percentile(replicates[valid], [tail, 100 - tail])
+        return CorrelationEstimate(float(value), float(pvalue), float(low), float(high))
+
+    return PremiseCorrelation(estimate(point.pearson, point.pearson_pvalue, pearson),
+                              estimate(point.spearman, point.spearman_pvalue, spearman),
+                              tuple(names), int(valid.sum()), pearson, spearman)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1),
+                        np.nan)
+
+
+def _names(rules: Sequence[str]) -> str:
+    shown = ", ".join(rules[:6])
+    return shown + (f" and {len(rules) - 6} more" if len(rules) > 6 else "")
+
+
+def _interval_text(c: CorrelationEstimate) -> str:
+    return f"{c.estimate:+.2f} [{c.low:+.2f}, {c.high:+.2f}]"
+
+
+def _reasons(rules: Sequence[RuleDiagnosis], corr: PremiseCorrelation | None,
+             decisive: PremiseCorrelation | None, confidence: float, rare_tie_rate: float,
+             num_units: int, unit: str) -> tuple[bool, list[str]]:
+    k = len(rules)
+    reasons: list[str] = []
+    if k < 3:
+        return False, [f"only {k} rule(s): a correlation across rules needs at least 3, so "
+                       "there is no verdict (premise_holds is false by rule)"]
+    if corr is None:
+        return False, ["entropy or accuracy is the same for every rule: the correlation is "
+                       "undefined, so there is no verdict (premise_holds is false by rule)"]
+    r = corr.pearson
+    level = f"{confidence:.0%}"
+    holds = bool(r.high < 0)
+    if holds:
+        reasons.append(f"accuracy falls as entropy rises: Pearson r = {_interval_text(r)} "
+                       f"({level} interval over {num_units} {unit}) lies below 0")
+    elif r.low > 0:
+        reasons.append(f"accuracy rises with entropy, the opposite of ENCORE's premise: "
+                       f"Pearson r = {_interval_text(r)} ({level} interval over {num_units} "
+                       f"{unit}) lies above 0")
+    else:
+        reasons.append(f"inconclusive: Pearson r = {_interval_text(r)} ({level} interval over "
+                       f"{num_units} {unit}) contains 0; more pairs (or groups) would narrow "
+                       f"it (width {r.high - r.low:.2f})")
+    order = np.argsort([x.entropy for x in rules], kind="stable")
+    lower_half = [rules[i] for i in order[: k // 2]]
+    rare = [x for x in lower_half if x.tie_rate > rare_tie_rate]
+    if rare:
+        lowest = {rules[i].rule for i in order[: len(rare)]}
+        which = (f"the {len(rare)} lowest-entropy rules" if lowest == {x.rule for x in rare}
+                 else f"{len(rare)} of the {len(lower_half)} lower-entropy rules")
+        share = sum(x.encore_weight for x in rare)
+        reasons.append(
+            f"{which} ({_names([x.rule for x in rare])}) tie on more than "
+            f"{rare_tie_rate:.0%} of their pairs: their low entropy comes from rare flags, "
+            f"not from consistent raters, yet they get {share:.0%} of the ENCORE weight")
+    undecided = [x.rule for x in rules if x.decisive_accuracy is None]
+    if undecided:
+        reasons.append(f"{_names(undecided)} tie(s) on every pair rated: no decisive accuracy; "
+                       "such a rule cannot order any pair")
+    if decisive is not None:
+        d = decisive.pearson
+        direction = ("falls" if d.high < 0 else "rises" if d.low > 0 else "shows no clear "
+                     "trend")
+        reasons.append(f"on the pairs each rule does not tie, accuracy {direction} with "
+                       f"entropy: Pearson r = {_interval_text(d)} over "
+                       f"{len(decisive.rules)} rules")
+    if corr.num_valid_resamples < len(corr.pearson_replicates):
+        reasons.append(f"{len(corr.pearson_replicates) - corr.num_valid_resamples} of "
+                       f"{len(corr.pearson_replicates)} resamples left the correlation "
+                       "undefined (a rule without pairs); the interval uses the others")
+    return holds, reasons
+
+
+def _report(totals: _Totals, names: Sequence[str], weights: Mapping[str, np.ndarray],
+            settings: Mapping[str, Any], protocol: dict[str, Any]) -> PremiseReport:
+    confidence, base, estimator = (settings["confidence"], settings["base"],
+                                   settings["estimator"])
+    empty = [names[k] for k in np.flatnonzero(totals.rated == 0)]
+    if empty:
+        raise ValueError(f"rule(s) {empty[:5]} rated no pair on both sides; their accuracy is "
+                         "undefined (leave them out with rule_columns / --rule-columns)")
+    entropies = np.asarray(entropy_from_counts(totals.hist, base=base, estimator=estimator),
+                           np.float64)
+    boot_entropies = np.asarray(jax.jit(lambda c: entropy_from_counts(
+        c, base=base, estimator=estimator))(totals.boot_hist.astype(np.float32)), np.float64)
+    accuracy = totals.credit2 / (2.0 * totals.rated)
+    decided = totals.rated - totals.ties
+    decisive_accuracy = _ratio((totals.credit2 - totals.ties) / 2.0, decided)
+    credit, ties, rated = (totals.boot_pairs[:, j] for j in range(3))
+    boot_accuracy = _ratio(credit, rated)
+    boot_decisive = _ratio(credit - ties / 2.0, rated - ties)
+    encore = np.asarray(entropy_weights(entropies.astype(np.float32),
+                                        settings["temperature"]), np.float64)
+    all_weights = {"encore": encore, **{n: w for n, w in weights.items() if n != "encore"}}
+    rules = tuple(RuleDiagnosis(
+        rule=names[k], entropy=float(entropies[k]),
+        tie_rate=float(totals.ties[k] / totals.rated[k]), accuracy=float(accuracy[k]),
+        decisive_accuracy=None if decided[k] == 0 else float(decisive_accuracy[k]),
+        coverage=float(totals.rated[k] / totals.num_pairs), num_rated=int(totals.rated[k]),
+        encore_weight=float(encore[k]),
+        weights={n: float(w[k]) for n, w in all_weights.items()}) for k in range(len(names)))
+    corr = _correlation(names, entropies, accuracy, boot_entropies, boot_accuracy, confidence)
+    keep = np.flatnonzero(decided > 0)
+    decisive = _correlation([names[k] for k in keep], entropies[keep], decisive_accuracy[keep],
+                            boot_entropies[:, keep], boot_decisive[:, keep], confidence)
+    num_groups = totals.num_groups()
+    units = (num_groups, "groups") if num_groups is not None else (totals.num_pairs, "pairs")
+    holds, reasons = _reasons(rules, corr, decisive, confidence, settings["rare_tie_rate"],
+                              *units)
+    protocol.update({
+        "verdict_rule": VERDICT_RULE.format(confidence=confidence),
+        "num_pairs": totals.num_pairs, "num_groups": num_groups,
+        "num_calibration_rows": totals.num_calibration_rows if totals.calibrated else None,
+        "missing_values": "a rule's statistics use only the pairs where it rated both "
+                          "responses (coverage = that share); nothing is filled",
+        "bootstrap": (f"Poisson(1) bootstrap, {totals.b} resamples, resampling whole "
+                      f"{units[1]}" + ("; calibration rows share their group's weight"
+                                       if totals.calibrated and num_groups is not None else "")
+                      + "; percentile interval"),
+        "num_resamples": totals.b, "confidence": confidence,
+        "temperature": settings["temperature"], "base": base, "estimator": estimator,
+        "accuracy": "ties count 1/2; decisive accuracy counts only the pairs not tied",
+        "rare_tie_rate": settings["rare_tie_rate"],
+    })
+    return PremiseReport(rules, corr, decisive, holds, tuple(reasons), protocol,
+                         {n: tuple(float(x) for x in w) for n, w in all_weights.items()})
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points
+# --------------------------------------------------------------------------------------------
+
+
+def _settings(num_levels: int, temperature: float, num_resamples: int, confidence: float,
+              base: float | None, estimator: str, rare_tie_rate: float) -> dict[str, Any]:
+    _checks.check_num_levels(num_levels)
+    _checks.check_temperature(temperature)
+    _checks.check_positive_int("num_resamples", num_resamples)
+    if not (isinstance(confidence, float | int) and 0 < confidence < 1):
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    _checks.check_base(base)
+    _checks.check_choice("estimator", estimator, _checks.ESTIMATORS)
+    if not (isinstance(rare_tie_rate, float | int) and 0 <= rare_tie_rate < 1):
+        raise ValueError(f"rare_tie_rate must be in [0, 1), got {rare_tie_rate!r}")
+    return {"temperature": float(temperature), "confidence": float(confidence), "base": base,
+            "estimator": estimator, "rare_tie_rate": float(rare_tie_rate)}
+
+
+def _levels(name: str, x: Any, mask: Any, num_levels: int, shape: tuple[int, ...] | None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x)
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"{name} must be integer levels [rows, K], got {x.dtype} {x.shape}")
+    if shape is not None and x.shape[1:] != shape[1:]:
+        raise ValueError(f"{name} has {x.shape[1]} rules, chosen has {shape[1]}")
+    m = np.ones(x.shape, bool) if mask is None else np.asarray(mask)
+    if m.dtype != np.bool_ or m.shape != x.shape:
+        raise ValueError(f"the mask of {name} must be boolean {x.shape}, got {m.dtype} "
+                         f"{m.shape}")
+    bad = m & ((x < 0) | (x >= num_levels))
+    if bad.any():
+        i, k = map(int, np.argwhere(bad)[0])
+        raise ValueError(f"{name}[{i}, {k}] = {x[i, k]} is outside 0..{num_levels - 1}; pass "
+                         "the right num_levels (levels are never clipped)")
+    return x.astype(np.int32), m
+
+
+def _groups(name: str, groups: Any, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {groups.shape}")
+    return groups
+
+
+def diagnose_premise(
+    key: jax.Array,
+    chosen: Any,
+    rejected: Any,
+    num_levels: int,
+    *,
+    mask: Any = None,
+    groups: Any = None,
+    calibration: Any = None,
+    calibration_mask: Any = None,
+    calibration_groups: Any = None,
+    rule_names: Sequence[str] | None = None,
+    weightings: Mapping[str, Any] | None = None,
+    temperature: float = 2.0,
+    num_resamples: int = 1000,
+    confidence: float = 0.95,
+    base: float | None = None,
+    estimator: str = "plugin",
+    rare_tie_rate: float = 0.9,
+) -> PremiseReport:
+    """Does ENCORE's premise (lower entropy, higher accuracy) hold on these rated pairs?
+
+    See the module docstring for every number and the verdict rule.
+
+    Args:
+      key: PRNG key of the bootstrap (and of the fair-coin order of unlabelled pairs given to
+        weightings).
+      chosen, rejected: integer levels ``[N, K]`` in ``0..L-1`` of the preferred / other
+        response of each pair.
+      num_levels: ``L``.
+      mask: boolean ``[N, K]``, True = the rule rated both responses (default all).
+      groups: ``[N]`` group ids (e.g. prompt ids); the bootstrap resamples whole groups.
+        Default: single pairs.
+      calibration, calibration_mask: separate ratings ``[M, K]`` (and their mask) for the
+        entropies, e.g. one row per response; default: pooled chosen and rejected ratings of
+        the rated pairs.
+      calibration_groups: ``[M]`` group ids of the calibration rows (the same ids as
+        ``groups``): a resampled group brings its calibration rows along. Default: the rows
+        are resampled on their own.
+      rule_names: ``K`` names (default ``rule_0..``).
+      weightings: extra weightings (name -> function of the weighting data), reported next to
+        the built-in ones (ENCORE ``softmax(-H / tau)`` and uniform).
+      temperature: ENCORE's ``tau``.
+      num_resamples, confidence: ``B`` and the interval level.
+      base, estimator: of the entropy (natural log and plug-in by default).
+      rare_tie_rate: a lower-entropy rule that ties on more than this share of its pairs is
+        reported as a rare flag.
+
+    Returns:
+      :class:`PremiseReport`.
+    """
+    settings = _settings(num_levels, temperature, num_resamples, confidence, base, estimator,
+                         rare_tie_rate)
+    chosen_np = np.asarray(chosen)
+    chosen_np, rated = _levels("chosen", chosen_np, mask, num_levels, None)
+    rejected_np, _ = _levels("rejected", rejected, mask, num_levels, chosen_np.shape)
+    n, k = chosen_np.shape
+    if n == 0 or k == 0:
+        raise ValueError(f"chosen needs at least one pair and one rule, got {chosen_np.shape}")
+    names = _rule_names(rule_names, k)
+    group_ids = _groups("groups", groups, n)
+    calibrated = calibration is not None
+    totals = _Totals(key, k, num_levels, num_resamples, calibrated)
+    totals.add_pairs(chosen_np, rejected_np, rated, group_ids)
+    if calibrated:
+        cal, cal_mask = _levels("calibration", calibration, calibration_mask, num_levels,
+                                chosen_np.shape)
+        totals.add_calibration(cal, cal_mask, _groups("calibration_groups", calibration_groups,
+                                                      cal.shape[0]))
+        weight_ratings, weight_mask = cal, cal_mask
+    else:
+        weight_ratings = np.concatenate([chosen_np, rejected_np])
+        weight_mask = np.concatenate([rated, rated])
+    weights, source = evaluate_weightings(
+        key, weight_ratings, weight_mask, num_levels, chosen_np, rejected_np, rated,
+        weightings, temperature)
+    protocol = {"pairs_source": "arrays",
+                "entropy_source": "calibration ratings" if calibrated else
+                "chosen and rejected ratings of the rated pairs, pooled",
+                "weightings": source}
+    return _report(totals, names, weights, settings, protocol)
+
+
+def _rule_names(rule_names: Sequence[str] | None, k: int) -> list[str]:
+    if rule_names is None:
+        return [f"rule_{j}" for j in range(k)]
+    names = [str(x) for x in rule_names]
+    if len(names) != k:
+        raise ValueError(f"rule_names has {len(names)} names for {k} rules")
+    return names
+
+
+def diagnose_file(
+    path: str | Path,
+    num_levels: int,
+    *,
+    key: jax.Array | None = None,
+    group_column: str | None = None,
+    calibration_path: str | Path | None = None,
+    calibration_group_column: str | None = None,
+    chunk_rows: int = 65536,
+    rule_columns: Sequence[str] | None = None,
+    mask_value: float | None = None,
+    bin_range: tuple[float, float] | None = None,
+    file_format: str | None = None,
+    calibration_format: str | None = None,
+    chosen_prefix: str = "chosen_",
+    rejected_prefix: str = "rejected_",
+    weightings: Mapping[str, Any] | None = None,
+    temperature: float = 2.0,
+    num_resamples: int = 1000,
+    confidence: float = 0.95,
+    base: float | None = None,
+    estimator: str = "plugin",
+    rare_tie_rate: float = 0.9,
+    progress: Any = None,
+) -> PremiseReport:
+    """:func:`diagnose_premise` on a pairs file, streamed in chunks of ``chunk_rows`` rows.
+
+    Memory is ``O(chunk_rows * K + B * K * L)`` whatever the number of pairs: every
+    statistic and its bootstrap counterpart is a sum over pairs. The result equals
+    :func:`diagnose_premise` on the same arrays with the same key (group weights depend only
+    on the key and the group id; ungrouped pairs are identified by their row number).
+
+    Args:
+      path: pairs in the wide pairs layout (``chosen_<rule>`` / ``rejected_<rule>``), CSV,
+        JSONL or parquet.
+      num_levels: ``L``.
+      key: PRNG key (default ``jax.random.key(0)``).
+      group_column: a column of group ids (e.g. the prompt) resampled as a whole.
+      calibration_path: a wide ratings file (one row per response, a column per rule, named
+        as the rules) whose level counts give the entropies; streamed too.
+      calibration_group_column: its group column (same ids as ``group_column``).
+      chunk_rows, rule_columns, mask_value, bin_range, file_format, calibration_format,
+        chosen_prefix, rejected_prefix: as the :mod:`encore_jax.data` readers
+        (``rule_columns`` without the prefixes).
+      weightings: extra weightings; they take whole arrays, so with any, the ratings they
+        see (calibration, else the pairs) are held in memory.
+      progress: optional wrapper of the chunk iterator (e.g. a progress bar).
+      Others: as :func:`diagnose_premise`.
+    """
+    settings = _settings(num_levels, temperature, num_resamples, confidence, base, estimator,
+                         rare_tie_rate)
+    key = jax.random.key(0) if key is None else key
+    names, chunks = iter_pair_chunks(path, num_levels, chunk_rows=chunk_rows,
+                                     group_column=group_column, rule_columns=rule_columns,
+                                     mask_value=mask_value, bin_range=bin_range,
+                                     file_format=file_format, chosen_prefix=chosen_prefix,
+                                     rejected_prefix=rejected_prefix)
+    k = len(names)
+    calibrated = calibration_path is not None
+    totals = _Totals(key, k, num_levels, num_resamples, calibrated)
+    keep_arrays = bool(weightings)
+    kept: dict[str, list[np.ndarray]] = {"c": [], "r": [], "m": [], "cal": [], "calm": []}
+    for chunk in (chunks if progress is None else progress(chunks)):
+        totals.add_pairs(chunk.chosen, chunk.rejected, chunk.rated, chunk.groups)
+        if keep_arrays:
+            kept["c"].append(chunk.chosen)
+            kept["r"].append(chunk.rejected)
+            kept["m"].append(chunk.rated)
+    if calibrated:
+        from encore_jax.data import iter_rating_chunks
+
+        for table in iter_rating_chunks(
+                calibration_path, chunk_rows=chunk_rows, mask_value=mask_value,
+                rule_columns=names, id_column=calibration_group_column,
+                num_levels=num_levels, bin_range=bin_range, file_format=calibration_format):
+            totals.add_calibration(table.ratings, table.mask,
+                                   table.ids if calibration_group_column else None)
+            if keep_arrays:
+                kept["cal"].append(table.ratings)
+                kept["calm"].append(table.mask)
+    if keep_arrays:
+        c, r, m = (np.concatenate(kept[x]) for x in ("c", "r", "m"))
+        ratings, mask = ((np.concatenate(kept["cal"]), np.concatenate(kept["calm"]))
+                         if calibrated else (np.concatenate([c, r]), np.concatenate([m, m])))
+        weights, source = evaluate_weightings(key, ratings, mask, num_levels, c, r, m,
+                                              weightings, temperature)
+    else:
+        weights, source = evaluate_weightings(key, None, None, num_levels, None, None, None,
+                                              None, temperature, num_rules=k)
+    protocol = {"pairs_source": str(path), "group_column": group_column,
+                "entropy_source": f"calibration ratings {calibration_path}" if calibrated else
+                "chosen and rejected ratings of the rated pairs, pooled",
+                "chunk_rows": chunk_rows, "weightings": source}
+    return _report(totals, list(names), weights, settings, protocol)
