@@ -20,8 +20,9 @@ demo: $(VENV)/.installed-test
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
+# Reports and figures go to ./encore-jax-theory/<check>/ (git-ignored); rerunning replaces them.
 theory: $(VENV)/.installed-test
-	$(BIN)/encore-jax theory
+	$(BIN)/encore-jax theory --out-dir encore-jax-theory --force
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

@@ -21,7 +21,6 @@ __version__ = "0.1.0"
 #: module (relative to this package) -> the public names it defines.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "bradley_terry": ("BTFit", "bt_gradient", "bt_loss", "fit_bt_weights"),
-    "comparison": ("Pairs", "compare_methods", "holdout_split"),
     "compose": ("compose", "pair_margins"),
     "data": (
         "DataError",
@@ -62,6 +61,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "single_rule_weights",
         "uniform_weights",
     ),
+    "workflows": ("Pairs", "compare_methods", "holdout_split"),
 }
 
 #: public name -> defining module (the inverse of ``_EXPORTS``).
@@ -157,7 +157,6 @@ sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:
     from encore_jax.bradley_terry import BTFit, bt_gradient, bt_loss, fit_bt_weights
-    from encore_jax.comparison import Pairs, compare_methods, holdout_split
     from encore_jax.compose import compose, pair_margins
     from encore_jax.data import (
         DataError,
@@ -208,3 +207,4 @@ if TYPE_CHECKING:
         single_rule_weights,
         uniform_weights,
     )
+    from encore_jax.workflows import Pairs, compare_methods, holdout_split

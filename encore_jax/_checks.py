@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike
 
 ESTIMATORS = ("plugin", "miller_madow")
 TIE_POLICIES = ("loss", "half", "random")
@@ -23,7 +24,8 @@ TIE_POLICIES = ("loss", "half", "random")
 def is_concrete(x: Any) -> bool:
     """True when ``x`` holds actual values this process can read: not a tracer under
     jit / vmap / grad, nor a multi-host global array whose shards live on other hosts
-    (:mod:`encore_jax.sharding` validates each process's rows before assembling those)."""
+    (validate each process's rows before :func:`encore_jax.sharding.shard_rows` assembles
+    them; the deprecated ``sharded_*`` aliases do)."""
     if isinstance(x, jax.core.Tracer):
         return False
     return not isinstance(x, jax.Array) or x.is_fully_addressable
@@ -120,15 +122,52 @@ def check_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def check_scalar(
+    name: str,
+    x: Any,
+    *,
+    above: float | None = None,
+    at_least: float | None = None,
+    below: float | None = None,
+) -> None:
+    """The one scalar validator: ``x`` must be a finite real scalar (not a bool), and
+    ``x > above``, ``x >= at_least``, ``x < below`` for the bounds given. Checked when
+    concrete (a tracer under ``jit`` passes; see :func:`is_concrete`).
+
+    Raises:
+      TypeError: ``x`` is not a real scalar.
+      ValueError: ``x`` is NaN, infinite or out of bounds; the message names ``name`` and the
+        bounds, e.g. ``"l2 must be finite and >= 0, got -1.0"``.
+    """
+    if not is_concrete(x):
+        return
+    value = np.asarray(x)
+    if value.ndim != 0 or value.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real scalar, got {x!r}")
+    v = float(value)
+    ok = math.isfinite(v)
+    ok = ok and (above is None or v > above) and (at_least is None or v >= at_least)
+    ok = ok and (below is None or v < below)
+    if ok:
+        return
+    if above is not None and below is not None and at_least is None:
+        raise ValueError(f"{name} must be in ({above:g}, {below:g}), got {v}")
+    bounds = [f"{op} {b:g}" for op, b in ((">", above), (">=", at_least), ("<", below))
+              if b is not None]
+    raise ValueError(f"{name} must be finite{''.join(' and ' + b for b in bounds)}, got {v}")
+
+
 def check_temperature(temperature: Any) -> None:
     """``temperature`` must be a finite number > 0 (checked when concrete)."""
-    if not is_concrete(temperature):
-        return
-    value = np.asarray(temperature)
-    if value.ndim != 0 or value.dtype.kind not in "fiu":
-        raise TypeError(f"temperature must be a real scalar, got {temperature!r}")
-    if not (math.isfinite(float(value)) and float(value) > 0.0):
-        raise ValueError(f"temperature must be finite and > 0, got {float(value)}")
+    check_scalar("temperature", temperature, above=0.0)
+
+
+def check_confidence(confidence: Any) -> None:
+    """A confidence level ``c`` in ``(0, 1)``, a Python or NumPy number (it keys a compiled
+    kernel, so it must be hashable)."""
+    if isinstance(confidence, jax.Array):
+        raise TypeError(f"confidence must be a Python float in (0, 1), got {confidence!r}")
+    check_scalar("confidence", confidence, above=0.0, below=1.0)
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -206,3 +245,40 @@ def check_rules_observed(counts: jax.Array, what: str = "counts") -> None:
             f"{what}: rule(s) at index {rules} have no observed ratings "
             "(every entry masked or zero rows); their entropy is undefined"
         )
+
+
+def validated_pairs(
+    chosen: ArrayLike,
+    rejected: ArrayLike,
+    num_levels: int,
+    chosen_mask: ArrayLike | None,
+    rejected_mask: ArrayLike | None,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Checks paired integer ratings ``[N, K]`` and returns ``(chosen, rejected, observed)``
+    with ``observed = chosen_mask & rejected_mask`` (all True without masks)."""
+    chosen = as_array("chosen", chosen)
+    rejected = as_array("rejected", rejected)
+    for name, x in (("chosen", chosen), ("rejected", rejected)):
+        check_ndim(name, x, 2, "[N, K]")
+        check_integer_dtype(name, x)
+    check_same_shape("chosen", chosen, "rejected", rejected)
+    if chosen.shape[0] == 0 or chosen.shape[1] == 0:
+        raise ValueError(f"chosen must have at least one pair and one rule, got {chosen.shape}")
+    masks = []
+    for name, m, x in (("chosen_mask", chosen_mask, chosen),
+                       ("rejected_mask", rejected_mask, rejected)):
+        if m is None:
+            masks.append(None)
+            continue
+        m = as_array(name, m)
+        if m.dtype != jnp.bool_ or m.shape != x.shape:
+            raise ValueError(f"{name} must be boolean with shape {x.shape}, got {m.dtype} "
+                             f"{m.shape}")
+        masks.append(m)
+    check_levels_in_range("chosen", chosen, num_levels, masks[0])
+    check_levels_in_range("rejected", rejected, num_levels, masks[1])
+    observed = jnp.ones(chosen.shape, bool)
+    for m in masks:
+        if m is not None:
+            observed = observed & m
+    return chosen, rejected, observed

@@ -14,10 +14,13 @@ taking the entropy (see :mod:`encore_jax.streaming` for files larger than memory
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, Integer, Real
 
 from encore_jax import _checks
@@ -186,6 +189,44 @@ def _histogram(
     return _HISTOGRAM_KERNELS[_histogram_kernel_name(num_levels)](ratings, mask, num_levels)
 
 
+@functools.cache
+def _row_sharded_counts_program(
+    mesh: Mesh, axes: tuple[str, ...], num_levels: int, masked: bool
+) -> Callable[..., tuple[jax.Array, jax.Array]]:
+    """Counts ``[K, L]`` and observed entries per rule ``[K]`` of row-sharded ratings: each
+    device runs the single-device kernel on its rows (under ``shard_map``, so the blocked
+    CPU kernel's chunk loop stays local), and the integer counts are summed across devices.
+    GSPMD alone would gather the rows for the kernel's dynamic slices."""
+
+    def local(ratings: jax.Array, *mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+        mask_or_none = mask[0] if masked else None
+        counts = _HISTOGRAM_KERNELS[_histogram_kernel_name(num_levels)](
+            ratings, mask_or_none, num_levels)
+        if masked:
+            observed = jnp.sum(mask[0], axis=0, dtype=jnp.int32)
+        else:
+            observed = jnp.full((ratings.shape[1],), ratings.shape[0], jnp.int32)
+        return jax.lax.psum(counts, axes), jax.lax.psum(observed, axes)
+
+    rows = P(axes)
+    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(rows,) * (1 + masked),
+                                 out_specs=(P(), P()), check_vma=False))
+
+
+def _row_sharded_counts(
+    ratings: jax.Array, mask: jax.Array | None, num_levels: int
+) -> tuple[jax.Array, jax.Array] | None:
+    """``(counts, observed per rule)`` when ``ratings`` is split by rows over several devices
+    (see :func:`encore_jax.sharding.row_mesh`), else ``None``."""
+    from encore_jax.sharding import row_mesh
+
+    placed = row_mesh(ratings)
+    if placed is None:
+        return None
+    program = _row_sharded_counts_program(*placed, num_levels, mask is not None)
+    return program(ratings) if mask is None else program(ratings, mask)
+
+
 def rating_histogram(
     ratings: Integer[ArrayLike, "N K"],
     num_levels: int,
@@ -212,6 +253,9 @@ def rating_histogram(
     """
     num_levels = _checks.check_num_levels(num_levels)
     ratings, mask = _validated_ratings(ratings, num_levels, mask)
+    sharded = _row_sharded_counts(ratings, mask, num_levels)
+    if sharded is not None:
+        return sharded[0]
     return _histogram(ratings, mask, num_levels)
 
 
@@ -375,11 +419,22 @@ def _rating_entropy(
     estimator: str,
 ) -> jax.Array:
     counts = _histogram(ratings, mask, num_levels)
-    h = _entropy_from_counts(counts, base, estimator)
     expected = ratings.shape[0] if mask is None else jnp.sum(mask, axis=0, dtype=jnp.int32)
+    return _entropy_of_observed_counts(counts, expected, base, estimator)
+
+
+def _entropy_of_observed_counts(
+    counts: jax.Array, expected: jax.Array | int, base: float | None, estimator: str
+) -> jax.Array:
+    """Entropy of ``counts [K, L]``, NaN for a rule whose counts miss observed entries."""
+    h = _entropy_from_counts(counts, base, estimator)
     # An observed level outside 0..L-1 (possible only under an outer jit, where the range
     # check cannot raise) matches no bin; poison that rule rather than drop the rating.
     return jnp.where(jnp.sum(counts, axis=-1, dtype=jnp.int32) == expected, h, jnp.nan)
+
+
+_jitted_entropy_of_observed_counts = jax.jit(_entropy_of_observed_counts,
+                                             static_argnames=("base", "estimator"))
 
 
 def rating_entropy(
@@ -416,4 +471,7 @@ def rating_entropy(
         _checks.check_rules_observed(np.asarray(mask).sum(axis=0)[:, None], "mask")
     elif ratings.shape[0] == 0:
         raise ValueError("ratings has zero rows; entropy is undefined")
+    sharded = _row_sharded_counts(ratings, mask, num_levels)
+    if sharded is not None:
+        return _jitted_entropy_of_observed_counts(*sharded, base, estimator)
     return _rating_entropy(ratings, mask, num_levels, base, estimator)

@@ -57,8 +57,12 @@ def entropy_weights(
 
     Returns:
       Weights ``[..., K]``, non-negative, summing to 1 over the last axis.
+
+    References:
+      Li et al., ENCORE, arXiv:2503.20995 (entropy-penalised composition of rule rewards;
+      paper default ``tau = 2``).
     """
-    _checks.check_temperature(temperature)
+    _checks.check_scalar("temperature", temperature, above=0.0)
     entropies = _validated_entropies(entropies)
     return _softmax_neg(entropies, temperature)
 
@@ -97,8 +101,11 @@ def encore_weights(
 
     Returns:
       ``(entropies [K], weights [K])``.
+
+    References:
+      Li et al., ENCORE, arXiv:2503.20995.
     """
-    _checks.check_temperature(temperature)
+    _checks.check_scalar("temperature", temperature, above=0.0)
     entropies = rating_entropy(ratings, num_levels, mask=mask, base=base, estimator=estimator)
     return entropies, _softmax_neg(entropies, temperature)
 

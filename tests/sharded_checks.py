@@ -1,4 +1,5 @@
-"""Sharded computations on 8 forced CPU devices against the single-device functions.
+"""The core functions on row-sharded arrays (8 forced CPU devices) against the same
+functions on the same global arrays on one device.
 
 Run by tests/test_sharding.py in a subprocess (the device count is fixed when JAX starts):
 
@@ -23,7 +24,8 @@ import numpy as np
 import optax
 
 import encore_jax as ej
-from encore_jax import bradley_terry, entropy, metrics, sharding
+from encore_jax import entropy, sharding
+from encore_jax.metrics import bootstrap
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -32,6 +34,17 @@ warnings.simplefilter("error")
 U = 2.0**-24  # float32 unit roundoff
 RNG = np.random.default_rng(2024)
 CHECKS = []
+
+
+def rows(x, fill=0):
+    """``x``'s rows spread over the 8 devices (padded to whole shards) and the valid mask."""
+    return sharding.shard_rows(x, sharding.data_mesh(), fill=fill)
+
+
+def padded(x, fill=0):
+    """The same global array on the host: rows padded as shard_rows pads them."""
+    global_x, valid = rows(x, fill)
+    return np.asarray(global_x), np.asarray(valid)
 
 
 def check(fn):
@@ -46,7 +59,7 @@ def device_count():
 
 @check
 def shard_rows_pads_to_whole_shards():
-    x, valid = sharding.shard_rows(np.arange(1003), sharding.data_mesh())
+    x, valid = rows(np.arange(1003))
     assert x.shape == (1008,) and len(x.sharding.device_set) == 8
     np.testing.assert_array_equal(np.asarray(x)[:1003], np.arange(1003))
     assert np.asarray(valid).sum() == 1003 and not np.asarray(valid)[1003:].any()
@@ -56,14 +69,20 @@ def shard_rows_pads_to_whole_shards():
 def histogram_and_entropy_equal_single_device():
     ratings = RNG.integers(0, 7, size=(1003, 5)).astype(np.int32)
     mask = RNG.random(ratings.shape) < 0.8
+    sharded_ratings, valid = rows(ratings)
+    sharded_mask, _ = rows(mask, fill=False)
+    assert sharding.row_mesh(sharded_ratings) is not None
     np.testing.assert_array_equal(
-        sharding.sharded_rating_histogram(ratings, 7, mask=mask),
+        ej.rating_histogram(sharded_ratings, 7, mask=sharded_mask),
         ej.rating_histogram(ratings, 7, mask=mask),
     )
+    # without a mask every row counts, padding included: the host array padded the same way
+    np.testing.assert_array_equal(ej.rating_histogram(sharded_ratings, 7),
+                                  ej.rating_histogram(padded(ratings)[0], 7))
     for estimator, base in (("plugin", None), ("miller_madow", 2)):
         np.testing.assert_array_equal(
-            sharding.sharded_rating_entropy(ratings, 7, mask=mask, estimator=estimator,
-                                            base=base),
+            ej.rating_entropy(sharded_ratings, 7, mask=sharded_mask, estimator=estimator,
+                              base=base),
             ej.rating_entropy(ratings, 7, mask=mask, estimator=estimator, base=base),
         )
 
@@ -72,20 +91,23 @@ def histogram_and_entropy_equal_single_device():
 def histogram_on_the_blocked_cpu_kernel_per_shard():
     # 8194 rows x 16 rules x 11 levels per device: above _SMALL_COMPARES, so the blocked
     # kernel's chunk loop plus a ragged tail.
-    rows = 8 * entropy._CHUNK_ROWS + 13
-    assert (rows // 8) * 16 * 11 > entropy._SMALL_COMPARES
-    ratings = RNG.integers(0, 11, size=(rows, 16)).astype(np.int8)
+    n = 8 * entropy._CHUNK_ROWS + 16
+    assert (n // 8) * 16 * 11 > entropy._SMALL_COMPARES
+    ratings = RNG.integers(0, 11, size=(n, 16)).astype(np.int8)
+    sharded_ratings, _ = rows(ratings)
     np.testing.assert_array_equal(
-        sharding.sharded_rating_histogram(ratings, 11), ej.rating_histogram(ratings, 11)
+        ej.rating_histogram(sharded_ratings, 11), ej.rating_histogram(ratings, 11)
     )
+    # the per-shard kernel ran under shard_map, not a GSPMD-partitioned global kernel
+    assert entropy._row_sharded_counts_program.cache_info().currsize >= 1
 
 
 @check
 def out_of_range_level_is_an_error():
-    ratings = np.zeros((20, 2), np.int32)
+    ratings = np.zeros((24, 2), np.int32)
     ratings[13, 1] = 9
     try:
-        sharding.sharded_rating_entropy(ratings, 5)
+        ej.rating_entropy(rows(ratings)[0], 5)
     except ValueError as err:
         assert "index (13, 1)" in str(err), err
     else:
@@ -93,12 +115,29 @@ def out_of_range_level_is_an_error():
 
 
 @check
-def compose_equals_single_device():
+def deprecated_aliases_warn_and_call_the_core_function():
+    ratings = RNG.integers(0, 7, size=(1003, 5)).astype(np.int32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        counts = sharding.sharded_rating_histogram(ratings, 7)
+    assert any(issubclass(w.category, DeprecationWarning) for w in caught), caught
+    np.testing.assert_array_equal(counts, ej.rating_histogram(ratings, 7))
+
+
+@check
+def compose_and_margins_equal_single_device():
     scores = RNG.normal(size=(1003, 6)).astype(np.float32)
     weights = RNG.dirichlet(np.ones(6)).astype(np.float32)
-    got = sharding.sharded_compose(scores, weights)
-    assert got.shape == (1003,)
-    np.testing.assert_array_equal(got, ej.compose(scores, weights))
+    sharded_scores, _ = rows(scores)
+    got = ej.compose(sharded_scores, weights)
+    assert got.shape == (1008,) and sharding.row_mesh(got) is not None  # stays row-sharded
+    np.testing.assert_array_equal(got, ej.compose(padded(scores)[0], weights))
+    np.testing.assert_array_equal(sharding.local_rows(got, 1003), ej.compose(scores, weights))
+    rejected = RNG.normal(size=(1003, 6)).astype(np.float32)
+    np.testing.assert_array_equal(
+        ej.pair_margins(sharded_scores, rows(rejected)[0], weights),
+        ej.pair_margins(padded(scores)[0], padded(rejected)[0], weights),
+    )
 
 
 def bt_problem(n=1003, k=5):
@@ -137,11 +176,12 @@ def bt_loss_and_gradient_within_the_summation_bound():
     diffs, mask = bt_problem()
     weights = RNG.normal(size=diffs.shape[1]).astype(np.float32)
     loss_bound, grad_bound = summation_bounds(weights, diffs, mask)
-    loss = sharding.sharded_bt_loss(weights, diffs, mask=mask)
-    expected = bradley_terry.bt_loss(weights, diffs, mask=mask)
+    sharded_diffs, sharded_mask = rows(diffs)[0], rows(mask, fill=False)[0]
+    loss = ej.bt_loss(weights, sharded_diffs, mask=sharded_mask)
+    expected = ej.bt_loss(weights, diffs, mask=mask)
     assert abs(float(loss) - float(expected)) <= loss_bound, (loss, expected, loss_bound)
-    grad = np.asarray(sharding.sharded_bt_gradient(weights, diffs, mask=mask), np.float64)
-    expected = np.asarray(bradley_terry.bt_gradient(weights, diffs, mask=mask), np.float64)
+    grad = np.asarray(ej.bt_gradient(weights, sharded_diffs, mask=sharded_mask), np.float64)
+    expected = np.asarray(ej.bt_gradient(weights, diffs, mask=mask), np.float64)
     assert np.all(np.abs(grad - expected) <= grad_bound), (grad - expected, grad_bound)
 
 
@@ -167,10 +207,10 @@ def bt_fit_within_the_accumulated_bound():
     diffs, mask = bt_problem()
     eta, steps = sgd_step(diffs, mask), 40
     optimizer = optax.sgd(eta)
-    got = sharding.sharded_fit_bt_weights(diffs, mask=mask, optimizer=optimizer,
-                                          num_steps=steps, record_every=steps)
-    expected = bradley_terry.fit_bt_weights(diffs, mask=mask, optimizer=optimizer,
-                                            num_steps=steps, record_every=steps)
+    got = ej.fit_bt_weights(rows(diffs)[0], mask=rows(mask, fill=False)[0], optimizer=optimizer,
+                            num_steps=steps, record_every=steps)
+    expected = ej.fit_bt_weights(diffs, mask=mask, optimizer=optimizer, num_steps=steps,
+                                 record_every=steps)
     gap = np.linalg.norm(np.asarray(got.weights, np.float64) - np.asarray(expected.weights))
     bound = fit_gap_bound(expected.weights, diffs, mask, eta, steps)
     assert gap <= bound, (gap, bound)
@@ -181,11 +221,15 @@ def bootstrap_replicates_equal_single_device():
     key = jax.random.key(11)
     values = RNG.random(1003).astype(np.float32)
     counted = RNG.random(1003) < 0.6
-    for mask in (None, counted):
-        got = sharding.sharded_bootstrap_ci(key, values, num_resamples=50, mask=mask)
-        expected = metrics.bootstrap_ci(key, values, num_resamples=50, mask=mask)
+    host_values, valid = padded(values)
+    host_counted = padded(counted, fill=False)[0]
+    for host_mask in (None, valid, host_counted):
+        mask = None if host_mask is None else rows(host_mask[:1003], fill=False)[0]
+        got = ej.bootstrap_ci(key, rows(values)[0], num_resamples=50, mask=mask)
+        expected = ej.bootstrap_ci(key, host_values, num_resamples=50, mask=host_mask)
         for name in ("estimate", "low", "high", "replicates"):
             np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+    assert bootstrap._resample_program.cache_info().currsize == 2  # resamples split
 
 
 @check
@@ -195,19 +239,20 @@ def sharded_results_are_deterministic():
     Summation order is fixed by the program, not by thread timing: the psum over devices and
     each device's reductions must give the same float bits every time."""
     # The shapes of the checks above, so that nothing new compiles but the default-Adam fit.
-    ratings = RNG.integers(0, 7, size=(1003, 5)).astype(np.int32)
-    mask = RNG.random(ratings.shape) < 0.8
-    diffs, pair_mask = bt_problem()
+    ratings, _ = rows(RNG.integers(0, 7, size=(1003, 5)).astype(np.int32))
+    mask, _ = rows(RNG.random((1003, 5)) < 0.8, fill=False)
+    diffs_host, pair_mask_host = bt_problem()
+    diffs, pair_mask = rows(diffs_host)[0], rows(pair_mask_host, fill=False)[0]
     weights = RNG.dirichlet(np.ones(5)).astype(np.float32)
-    values = RNG.random(1003).astype(np.float32)
+    values = rows(RNG.random(1003).astype(np.float32))[0]
     calls = {
-        "entropy": lambda key: sharding.sharded_rating_entropy(ratings, 7, mask=mask),
-        "compose": lambda key: sharding.sharded_compose(diffs, weights),
-        "gradient": lambda key: sharding.sharded_bt_gradient(weights, diffs, mask=pair_mask),
-        "fit": lambda key: sharding.sharded_fit_bt_weights(diffs, mask=pair_mask, num_steps=5,
-                                                           record_every=5).weights,
-        "bootstrap": lambda key: sharding.sharded_bootstrap_ci(key, values, num_resamples=50,
-                                                               mask=pair_mask).replicates,
+        "entropy": lambda key: ej.rating_entropy(ratings, 7, mask=mask),
+        "compose": lambda key: ej.compose(diffs, weights),
+        "gradient": lambda key: ej.bt_gradient(weights, diffs, mask=pair_mask),
+        "fit": lambda key: ej.fit_bt_weights(diffs, mask=pair_mask, num_steps=5,
+                                             record_every=5).weights,
+        "bootstrap": lambda key: ej.bootstrap_ci(key, values, num_resamples=50,
+                                                 mask=pair_mask).replicates,
     }
     for name, call in calls.items():
         first, again = call(jax.random.key(5)), call(jax.random.key(5))

@@ -1,4 +1,4 @@
-"""ENCORE Theorem 1 as property tests (statement and derivations: theory/THEORY.md).
+"""ENCORE Theorem 1 as property tests (statement, derivations: encore_jax/theory/THEORY.md).
 
 Simulated ensembles mix maximum-entropy noise rules (i.i.d. uniform ratings, independent of
 the preference) with informative rules. Every threshold below is derived in the comment
@@ -7,9 +7,11 @@ from quantities with closed forms in :mod:`encore_jax.simulate`; none is tuned.
 """
 
 import itertools
+from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 import scipy.optimize
 from hypothesis import given
 from hypothesis import strategies as st
@@ -236,7 +238,7 @@ def test_slope_tolerance_matches_the_half_normal_median_by_simulation():
     # The predicted sd of log(median of n |N(0,1)|) is 1.166 / sqrt(n) (asymptotic). With
     # M = 4000 replications the sample sd has relative standard error 1 / sqrt(2 M) = 1.1%;
     # allow 5 of those plus the O(1/n) finite-sample deviation (1/n = 0.2% at n = 500).
-    from theory.bt_gradients import slope_tolerance
+    from encore_jax.theory.bt_gradients import slope_tolerance
 
     n, m = 500, 4000
     medians = np.median(np.abs(np.random.default_rng(0).normal(size=(m, n))), axis=1)
@@ -248,7 +250,7 @@ def test_slope_tolerance_matches_the_half_normal_median_by_simulation():
 
 
 def test_theory_check_runs_and_writes_its_report(tmp_path):
-    from theory import bt_gradients
+    from encore_jax.theory import bt_gradients
 
     report = bt_gradients.run(tmp_path, sizes=(250, 500, 1000), num_seeds=2)
     assert (tmp_path / "report.json").is_file() and (tmp_path / bt_gradients.FIGURE_NAME).is_file()
@@ -261,3 +263,15 @@ def test_theory_check_runs_and_writes_its_report(tmp_path):
     assert bt_gradients.main(["--sizes", "250", "500", "1000", "--seeds", "2", "--no-figure",
                               "--out", str(tmp_path / "cli")]) in (0, 1)
     assert (tmp_path / "cli" / "report.json").is_file()
+    # an existing report is refused before any work, unless forced
+    with pytest.raises(FileExistsError, match="pass --force"):
+        bt_gradients.run(tmp_path, sizes=(250, 500, 1000), num_seeds=2)
+    with pytest.raises(SystemExit) as stop:
+        bt_gradients.main(["--out", str(tmp_path / "cli"), "--no-figure"])
+    assert stop.value.code == 2
+
+
+def test_theory_reports_default_to_the_working_directory():
+    from encore_jax.theory._report import default_out_dir
+
+    assert default_out_dir("bt-gradients") == Path("encore-jax-theory") / "bt-gradients"

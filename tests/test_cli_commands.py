@@ -424,10 +424,10 @@ def test_theory_runs_a_check_main_and_reports_failure(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "fake_theory_check", module)
     monkeypatch.setitem(theory_cli.CHECKS, "fake", ("fake_theory_check", "a fake statement"))
     report = run_json(capsys, "theory", "fake", "--check-args=--quick --seed 1")
-    assert calls == [["--quick", "--seed", "1"]]
+    assert calls == [["--out", str(Path("encore-jax-theory") / "fake"), "--quick", "--seed", "1"]]
     assert report["checks"][0]["exit_code"] == 0 and "checked" in report["checks"][0]["output"]
-    run_json(capsys, "theory", "fake", "--out-dir", "somewhere")
-    assert calls[-1] == ["--out", str(Path("somewhere") / "fake")]
+    run_json(capsys, "theory", "fake", "--out-dir", "somewhere", "--force")
+    assert calls[-1] == ["--out", str(Path("somewhere") / "fake"), "--force"]
     code, _, err = run(capsys, "theory", "fake", "--check-args=--fail")
     assert code == 2 and "check 'fake' exited with 1" in err
     code, _, err = run(capsys, "theory", "nonsense")

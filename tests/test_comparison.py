@@ -81,11 +81,11 @@ def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch)
     train, held = ej.holdout_split(jax.random.fold_in(key, 0), 200, strata=pairs.subset)
     observed = pairs.chosen_mask & pairs.rejected_mask
     diffs = np.where(observed, pairs.chosen - pairs.rejected, 0).astype(np.float64)
-    assert (report["num_train_pairs"], report["num_eval_pairs"]) == (len(train), len(held))
+    assert (report.num_train_pairs, report.num_eval_pairs) == (len(train), len(held))
     # BT saw exactly the train pairs' differences, and is scored on the eval pairs only.
     assert len(seen) == 1
     np.testing.assert_array_equal(seen[0], diffs[train])
-    rows = {row["name"]: row for row in report["methods"]}
+    rows = {row["name"]: row for row in report.methods}
     bt = rows["bradley_terry"]
     assert bt["accuracy"]["estimate"] == pytest.approx(accuracy(diffs[held], bt["weights"]))
 
@@ -93,7 +93,7 @@ def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch)
     pooled = np.concatenate([pairs.chosen[train], pairs.rejected[train]])
     pooled_mask = np.concatenate([pairs.chosen_mask[train], pairs.rejected_mask[train]])
     entropies = np.asarray(ej.rating_entropy(pooled, LEVELS, mask=pooled_mask))
-    np.testing.assert_allclose(report["entropies"], entropies, rtol=1e-6)
+    np.testing.assert_allclose(report.entropies, entropies, rtol=1e-6)
     encore = np.exp(-entropies / 2) / np.exp(-entropies / 2).sum()
     np.testing.assert_allclose(rows["encore"]["weights"], encore, rtol=1e-5)
     lowest = np.zeros(K)
@@ -111,7 +111,7 @@ def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch)
     }
     for name, value in expected.items():
         assert rows[name]["accuracy"]["estimate"] == pytest.approx(value, rel=1e-5), name
-    assert report["single_best_rule"]["rule"] == f"rule_{best_on_train}"
+    assert report.single_best_rule["rule"] == f"rule_{best_on_train}"
     for subset in REWARDBENCH_SAFETY_SUBSETS:
         rows_in = held[pairs.subset[held] == subset]
         assert rows["uniform"]["subsets"][subset]["estimate"] == pytest.approx(
@@ -122,23 +122,23 @@ def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch)
     safety = ej.rewardbench_safety(
         {s: rows["encore"]["subsets"][s]["estimate"] for s in REWARDBENCH_SAFETY_SUBSETS})
     assert rows["encore"]["safety"]["estimate"] == pytest.approx(float(safety.score), rel=1e-5)
-    assert report["rewardbench_safety"]["counts_version"] == "v1"
+    assert report.rewardbench_safety["counts_version"] == "v1"
 
     # Every number in the table carries an interval that contains it.
-    for row in report["methods"] + report["temperature_sweep"]:
+    for row in report.methods + report.temperature_sweep:
         assert row["accuracy"] is not None and row["safety"] is not None
         assert all(row["subsets"][s] is not None for s in REWARDBENCH_SAFETY_SUBSETS)
         if row["name"] != "encore":
             assert row["encore_minus"]["estimate"] == pytest.approx(
                 rows["encore"]["accuracy"]["estimate"] - row["accuracy"]["estimate"], abs=1e-6)
-    found = list(intervals(report))
+    found = list(intervals(report.to_dict()))
     assert len(found) > 50
     for interval in found:
         assert interval["low"] <= interval["estimate"] + 1e-6
         assert interval["estimate"] <= interval["high"] + 1e-6
-    for rule in report["rules"]:
+    for rule in report.rules:
         assert rule["accuracy_low"] <= rule["accuracy"] <= rule["accuracy_high"]
-    spread = report["random_spread"]
+    spread = report.random_spread
     assert spread["min"] <= rows["random"]["accuracy"]["estimate"] <= spread["max"]
     json.dumps(report)  # JSON-able as is
 
@@ -154,7 +154,7 @@ def test_bt_is_never_scored_on_its_training_pairs(pairs):
     chosen[held, 0], rejected[held, 0] = 0, 4
     data = pairs._replace(chosen=chosen, rejected=rejected, chosen_mask=None)
     report = ej.compare_methods(jax.random.key(1), data, LEVELS, split=(train, held), **OPTIONS)
-    bt = next(row for row in report["methods"] if row["name"] == "bradley_terry")
+    bt = next(row for row in report.methods if row["name"] == "bradley_terry")
     assert bt["weights"][0] > 0
     diffs = (chosen - rejected).astype(np.float64)
     assert bt["accuracy"]["estimate"] == pytest.approx(accuracy(diffs[held], bt["weights"]))
@@ -168,7 +168,7 @@ def test_figures_render_to_png(pairs, tmp_path):
     from encore_jax.figures import FIGURE_NAMES, comparison_figures, save_png
 
     report = ej.compare_methods(jax.random.key(2), pairs, LEVELS, **OPTIONS)
-    figures = comparison_figures(report)
+    figures = comparison_figures(report.to_dict())
     assert tuple(figures) == FIGURE_NAMES
     for name, figure in figures.items():
         save_png(figure, tmp_path / name)
@@ -200,7 +200,7 @@ def test_cli_compare_end_to_end(pairs, tmp_path, capsys):
     assert json.loads(out.read_text())["methods"] == report["methods"]
     library = ej.compare_methods(jax.random.key(0), pairs, LEVELS, **OPTIONS)
     assert report["rule_names"] == [f"r{k}" for k in range(K)]
-    for got, want in zip(report["methods"], library["methods"], strict=True):
+    for got, want in zip(report["methods"], library.methods, strict=True):
         assert got["name"] == want["name"]
         assert got["accuracy"] == pytest.approx(want["accuracy"], rel=1e-6)
         assert got["safety"] == pytest.approx(want["safety"], rel=1e-6)
@@ -225,6 +225,16 @@ def test_calibration_ratings_set_the_entropies(pairs):
     report = ej.compare_methods(jax.random.key(0), pairs, LEVELS, calibration=calibration,
                                 **OPTIONS)
     entropies = np.asarray(ej.rating_entropy(calibration, LEVELS))
-    np.testing.assert_allclose(report["entropies"], entropies, rtol=1e-6)
-    assert report["protocol"]["entropy_source"].startswith("calibration set (1000")
-    assert [r["entropy"] for r in report["rules"]] == pytest.approx(list(entropies), rel=1e-6)
+    np.testing.assert_allclose(report.entropies, entropies, rtol=1e-6)
+    assert report.protocol["entropy_source"].startswith("calibration set (1000")
+    assert [r["entropy"] for r in report.rules] == pytest.approx(list(entropies), rel=1e-6)
+
+
+def test_the_old_comparison_module_is_a_deprecated_alias():
+    import importlib
+    import sys
+
+    sys.modules.pop("encore_jax.comparison", None)
+    with pytest.deprecated_call():
+        old = importlib.import_module("encore_jax.comparison")
+    assert old.compare_methods is ej.compare_methods and old.Pairs is ej.Pairs

@@ -1,6 +1,6 @@
-"""The RuleAdapter theorem check (theory/max_discrepancy_mi.py).
+"""The RuleAdapter theorem check (encore_jax/theory/max_discrepancy_mi.py).
 
-Claim (theory/THEORY.md, "RuleAdapter"): with votes Z_k wrong with probability
+Claim (encore_jax/theory/THEORY.md, "RuleAdapter"): with votes Z_k wrong with probability
 eps_k = eps(|d_k|), eps non-increasing with values in [0, 1/2], independent given Y, the k
 rules with the largest |d| (encore_jax.select_rules) maximise I(Y; Z_S) over size-k subsets.
 """
@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import encore_jax as ej
-from theory import max_discrepancy_mi as mdmi
+from encore_jax.theory import max_discrepancy_mi as mdmi
 
 
 def brute_force_information(eps, prior=0.5):

@@ -10,7 +10,7 @@ import pytest
 import scipy.stats
 
 import encore_jax as ej
-from encore_jax.metrics import REWARDBENCH_SAFETY_SUBSETS
+from encore_jax.metrics import REWARDBENCH_SAFETY_SUBSETS, RuleRow
 
 N = 37  # odd and small: one compiled shape for most bootstrap tests
 B = 64
@@ -205,16 +205,17 @@ def test_rule_summary_matches_a_numpy_loop(rng):
         counts = np.bincount(pooled[pooled_mask[:, j], j], minlength=levels)
         p = counts[counts > 0] / counts.sum()
         entropy = -np.sum(p * np.log(p))
-        assert row["rule"] == "abcd"[j]
-        assert row["coverage"] == pytest.approx(both.mean())
-        assert row["accuracy"] == pytest.approx(accuracy, rel=1e-6)
-        assert row["entropy"] == pytest.approx(entropy, rel=1e-5)
-        assert row["normalized_entropy"] == pytest.approx(entropy / np.log(levels), rel=1e-5)
-        assert row["bt_weight"] == bt[j]
-        assert row["accuracy_low"] is None
-    entropies = np.array([r["entropy"] for r in rows])
+        assert row.rule == "abcd"[j]
+        assert row.coverage == pytest.approx(both.mean())
+        assert row.accuracy == pytest.approx(accuracy, rel=1e-6)
+        assert row.entropy == pytest.approx(entropy, rel=1e-5)
+        assert row.normalized_entropy == pytest.approx(entropy / np.log(levels), rel=1e-5)
+        assert row.bt_weight == bt[j]
+        assert row.accuracy_low is None
+    assert rows[0].to_dict()["rule"] == "a" and list(rows[0].to_dict()) == list(RuleRow._fields)
+    entropies = np.array([r.entropy for r in rows])
     weights = np.exp(-entropies / 2) / np.exp(-entropies / 2).sum()
-    np.testing.assert_allclose([r["encore_weight"] for r in rows], weights, rtol=1e-5)
+    np.testing.assert_allclose([r.encore_weight for r in rows], weights, rtol=1e-5)
 
 
 def test_rule_summary_flags_strong_rank_disagreement(rng):
@@ -224,12 +225,12 @@ def test_rule_summary_flags_strong_rank_disagreement(rng):
     # threshold 0.5 * (K - 1) = 1.5: the two extreme rules are flagged.
     rows = ej.rule_summary(chosen, rejected, 3, entropies=np.array([0.1, 0.2, 0.3, 0.4]),
                            bt_weights=np.array([-1.0, 0.0, 1.0, 2.0]))
-    assert [r["entropy_rank"] for r in rows] == [1, 2, 3, 4]
-    assert [r["bt_rank"] for r in rows] == [4, 3, 2, 1]
-    assert [r["rank_disagreement"] for r in rows] == [True, False, False, True]
+    assert [r.entropy_rank for r in rows] == [1, 2, 3, 4]
+    assert [r.bt_rank for r in rows] == [4, 3, 2, 1]
+    assert [r.rank_disagreement for r in rows] == [True, False, False, True]
     unflagged = ej.rule_summary(chosen, rejected, 3, entropies=np.array([0.1, 0.2, 0.3, 0.4]),
                                 bt_weights=np.array([2.0, 1.0, 0.0, -1.0]))
-    assert not any(r["rank_disagreement"] for r in unflagged)
+    assert not any(r.rank_disagreement for r in unflagged)
     with pytest.raises(ValueError, match="rated no pair"):
         ej.rule_summary(chosen, rejected, 3, chosen_mask=np.zeros((32, 4), bool))
 

@@ -811,7 +811,7 @@ METRIC_ROWS = [
         lambda t: ej.rule_summary(np.array([[1, 0], [1, 2]], np.int32),
                                   np.array([[1, 1], [1, 0]], np.int32), L)[0],
         Gives("entropy +0.0, accuracy 1/2 (all ties, tie='half')",
-              lambda row: (positive_zero(row["entropy"]), close(0.5)(row["accuracy"])))),
+              lambda row: (positive_zero(row.entropy), close(0.5)(row.accuracy)))),
     Row("compare_methods", "num_levels 1", lambda t: ej.compare_methods(KEY, pairs(), 1),
         Raises(ValueError, "num_levels")),
     Row("compare_methods", "temperature 0",
@@ -1872,8 +1872,9 @@ PRECISION_CASES = {
     # name: (function of the inputs and a float dtype, the bound as a function of (x, y64))
     "rating_entropy": (lambda x, f: ej.rating_entropy(x["ratings"], 5, mask=x["mask"]),
                        lambda x, y: entropy_bound(counts_of(x))),
-    "sharded_rating_entropy (one-device mesh)": (
-        lambda x, f: sharding.sharded_rating_entropy(x["ratings"], 5, mask=x["mask"]),
+    "rating_entropy of shard_rows (one-device mesh)": (
+        lambda x, f: ej.rating_entropy(sharding.shard_rows(x["ratings"])[0], 5,
+                                       mask=sharding.shard_rows(x["mask"], fill=False)[0]),
         lambda x, y: entropy_bound(counts_of(x))),
     "entropy_from_counts (miller_madow, bits)": (
         lambda x, f: ej.entropy_from_counts(counts_of(x).astype(f), base=2,

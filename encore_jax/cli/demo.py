@@ -53,9 +53,9 @@ def demo_pairs(seed: int = 0, *, train_per_eval: int = 3) -> tuple[Any, Any, lis
     import jax
     import numpy as np
 
-    from encore_jax.comparison import Pairs
     from encore_jax.metrics import REWARDBENCH_SAFETY_COUNTS
     from encore_jax.simulate import simulate_rule_ensemble
+    from encore_jax.workflows import Pairs
 
     beta = np.array([b for _, b, _ in DEMO_RULES], np.float32)
     spread = np.array([s for _, _, s in DEMO_RULES], np.float32)
@@ -86,8 +86,8 @@ def demo_pairs(seed: int = 0, *, train_per_eval: int = 3) -> tuple[Any, Any, lis
 def run(args: argparse.Namespace) -> int:
     import jax
 
-    from encore_jax.cli.compare import comparison_kwargs, emit, figure_targets
-    from encore_jax.comparison import compare_methods
+    from encore_jax.cli._comparison_report import comparison_kwargs, emit, figure_targets
+    from encore_jax.workflows import compare_methods
 
     if args.out is not None and Path(args.out).exists() and not args.force:
         raise UsageError(f"{args.out} exists; pass --force to overwrite it")  # before any work
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
                        else "inf"} for n, b, s in DEMO_RULES],
             "subset_difficulty": DEMO_SUBSET_DIFFICULTY,
         },
-        **report,
+        **report.to_dict(),
     }
     emit(report, args, title="encore-jax demo: ENCORE vs baselines on a simulated 10-rule "
          "ensemble (RewardBench Safety subsets)", figure_paths=figure_paths)
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    from encore_jax.cli.compare import add_comparison_options
+    from encore_jax.cli._comparison_report import add_comparison_options
 
     parser = commands.add_parser(
         "demo", help="ENCORE vs baselines on a built-in simulated 10-rule ensemble",

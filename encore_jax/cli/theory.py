@@ -1,4 +1,4 @@
-"""``encore-jax theory``: runs the numerical checks of the two theorems in ``theory/``."""
+"""``encore-jax theory``: runs the numerical checks in :mod:`encore_jax.theory`."""
 
 from __future__ import annotations
 
@@ -17,25 +17,25 @@ from encore_jax.cli._common import EXIT_OK, UsageError, add_json_option, print_j
 # check name -> (module, what it checks)
 CHECKS = {
     "bt-gradients": (
-        "theory.bt_gradients",
+        "encore_jax.theory.bt_gradients",
         "ENCORE Theorem 1: max-entropy rules get O(1/sqrt(N)) Bradley-Terry gradient and weight",
     ),
     "max-discrepancy-mi": (
-        "theory.max_discrepancy_mi",
+        "encore_jax.theory.max_discrepancy_mi",
         "RuleAdapter: the top-|d| rule subset maximises I(label; preference)",
     ),
 }
 
 EPILOG = """\
 examples:
-  encore-jax theory                    # every check, each writing its JSON report and figure
-  encore-jax theory bt-gradients --out-dir results/theory
+  encore-jax theory                    # every check -> ./encore-jax-theory/<check>/
+  encore-jax theory bt-gradients --out-dir results/theory --force
   encore-jax theory max-discrepancy-mi --check-args="--help"
   encore-jax theory --list
 
-Each check is also runnable as `python -m theory.<module>`; --check-args="..." passes
-options through to it (note the "=": the value starts with "--"). The checks live in the
-source tree's theory/ package, next to encore_jax/.
+Each check is also runnable as `python -m encore_jax.theory.<module>`; --check-args="..."
+passes options through to it (note the "=": the value starts with "--"). Statements:
+encore_jax/theory/THEORY.md (installed with the package).
 """
 
 
@@ -45,8 +45,7 @@ def _load(name: str) -> Any:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         if err.name is not None and module_name.startswith(err.name):
-            raise UsageError(f"check {name!r}: module {module_name} is not available (run "
-                             "from a source checkout of encore-jax)") from None
+            raise UsageError(f"check {name!r}: module {module_name} is not available") from None
         raise
     main = getattr(module, "main", None)
     if not callable(main):
@@ -101,10 +100,11 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for name in names:
         # each check writes report.json and a figure into its own --out directory
-        out = [] if args.out_dir is None else ["--out", str(Path(args.out_dir) / name)]
+        out_dir = Path(args.out_dir) / name
+        out = ["--out", str(out_dir)] + (["--force"] if args.force else [])
         entry = _run_check(name, out + argv, quiet=args.json)
-        if args.out_dir is not None and (Path(args.out_dir) / name).is_dir():
-            entry["outputs"] = sorted(str(p) for p in (Path(args.out_dir) / name).iterdir())
+        if out_dir.is_dir():
+            entry["outputs"] = sorted(str(p) for p in out_dir.iterdir())
         results.append(entry)
     failed = [r for r in results if r["exit_code"] != 0]
     if args.json:
@@ -123,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "theory", help="run the numerical checks of ENCORE's and RuleAdapter's theorems",
-        description="Runs the theory/ checks (statements in theory/THEORY.md); each writes "
-        "a JSON report and a PNG figure.",
+        description="Runs the checks of encore_jax.theory (statements in its THEORY.md); each "
+        "writes a JSON report and a PNG figure to DIR/<check>.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("checks", nargs="*", metavar="CHECK",
@@ -132,9 +132,11 @@ def register(commands: Any) -> None:
     parser.add_argument("--check-args", default=None, metavar="ARGS",
                         help="options passed to each check's main(), e.g. "
                         "--check-args=\"--quick\"")
-    parser.add_argument("--out-dir", default=None, metavar="DIR",
+    parser.add_argument("--out-dir", default="encore-jax-theory", metavar="DIR",
                         help="write each check's report and figure to DIR/<check> (passed to "
-                        "the check as --out; default: the check's own default)")
+                        "the check as --out; default: ./encore-jax-theory)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite existing reports (passed to each check as --force)")
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
     add_json_option(parser)
     parser.set_defaults(run=run)

@@ -9,6 +9,28 @@ from pathlib import Path
 from typing import Any
 
 
+def default_out_dir(check: str) -> Path:
+    """``./encore-jax-theory/<check>/`` in the working directory: reports never go into the
+    installed package or the source tree."""
+    return Path("encore-jax-theory") / check
+
+
+def check_out_dir(out_dir: str | Path, *, force: bool) -> Path:
+    """Refuses, before any work, to overwrite an existing ``out_dir/report.json`` unless
+    ``force``; returns ``out_dir`` as a Path.
+
+    Raises:
+      FileExistsError: the report exists and ``force`` is False.
+    """
+    out_dir = Path(out_dir)
+    if (out_dir / "report.json").exists() and not force:
+        raise FileExistsError(
+            f"{out_dir / 'report.json'} exists; pass --force (force=True) to overwrite it, "
+            "or choose another output directory"
+        )
+    return out_dir
+
+
 def save_report(
     report: dict[str, Any],
     out_dir: str | Path,

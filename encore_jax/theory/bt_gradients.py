@@ -1,8 +1,9 @@
 """Numerical check of ENCORE's Theorem 1: maximum-entropy rules get vanishing BT weight.
 
-Run ``python -m theory.bt_gradients [--out DIR] [--quick]``; it writes ``report.json`` and
-``bt_gradients.png`` to ``DIR`` (default ``theory/results/bt_gradients/``). The statement,
-assumptions and argument are in ``theory/THEORY.md`` ("ENCORE Theorem 1").
+Run ``encore-jax theory bt-gradients`` or ``python -m encore_jax.theory.bt_gradients [--out DIR]
+[--quick]``; it writes ``report.json`` and ``bt_gradients.png`` to ``DIR`` (default
+``./encore-jax-theory/bt-gradients/``; an existing report is kept unless ``--force``). The
+statement, assumptions and argument are in ``encore_jax/theory/THEORY.md`` ("ENCORE Theorem 1").
 
 Setting. A simulated ensemble (:func:`encore_jax.simulate_rule_ensemble`, ``L = 5`` levels)
 mixes three informative low-entropy rules, three maximum-entropy noise rules (i.i.d. uniform
@@ -43,10 +44,10 @@ import optax
 from encore_jax.bradley_terry import bt_gradient, fit_bt_weights
 from encore_jax.entropy import rating_entropy
 from encore_jax.simulate import simulate_rule_ensemble
+from encore_jax.theory._report import check_out_dir, default_out_dir, save_report
 from encore_jax.weights import entropy_weights
-from theory._report import save_report
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "bt_gradients"
+CHECK_NAME = "bt-gradients"
 FIGURE_NAME = "bt_gradients.png"
 DEFAULT_SIZES = (1_000, 3_162, 10_000, 31_623, 100_000, 316_228, 1_000_000)
 QUICK_SIZES = (1_000, 3_162, 10_000, 31_623, 100_000)
@@ -177,14 +178,19 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def run(
-    out_dir: str | Path = DEFAULT_OUT,
+    out_dir: str | Path | None = None,
     *,
     sizes: Sequence[int] = DEFAULT_SIZES,
     num_seeds: int = 8,
     seed: int = 0,
     figure: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Runs the check and writes ``report.json`` (and the figure) to ``out_dir``."""
+    """Runs the check and writes ``report.json`` (and the figure) to ``out_dir`` (default
+    ``./encore-jax-theory/bt-gradients/``); an existing report is overwritten only with
+    ``force``."""
+    out_dir = check_out_dir(default_out_dir(CHECK_NAME) if out_dir is None else out_dir,
+                            force=force)
     start = time.perf_counter()
     sizes = sorted(int(n) for n in sizes)
     if len(sizes) < 3:
@@ -274,8 +280,8 @@ def run(
             }
     report = {
         "check": "bt_gradients",
-        "statement": "theory/THEORY.md#encore-theorem-1-maximum-entropy-rules-get-near-zero-"
-                     "bradleyterry-weight",
+        "statement": "encore_jax/theory/THEORY.md#encore-theorem-1-maximum-entropy-rules-get-"
+                     "near-zero-bradleyterry-weight",
         "setup": {
             "num_levels": NUM_LEVELS, "sizes": sizes, "num_seeds": num_seeds, "seed": seed,
             "optimizer": f"optax.lbfgs(), <= {LBFGS_STEPS} steps from w = 0 to max |grad| <= "
@@ -358,11 +364,14 @@ def write_figure(report: dict[str, Any], path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m theory.bt_gradients",
+        prog="python -m encore_jax.theory.bt_gradients",
         description="Numerical check of ENCORE's Theorem 1 (max-entropy rules get O(1/sqrt(N)) "
         "Bradley-Terry gradient and weight); writes report.json and a PNG figure.",
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
+    parser.add_argument("--out", type=Path, default=default_out_dir(CHECK_NAME),
+                        help=f"output directory (default ./{default_out_dir(CHECK_NAME)})")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite an existing report.json in the output directory")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=8, help="simulations per size (default 8)")
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
@@ -373,8 +382,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
     seeds = 4 if args.quick and args.seeds == 8 else args.seeds
-    report = run(args.out, sizes=sizes, num_seeds=seeds, seed=args.seed,
-                 figure=not args.no_figure)
+    try:
+        report = run(args.out, sizes=sizes, num_seeds=seeds, seed=args.seed,
+                     figure=not args.no_figure, force=args.force)
+    except FileExistsError as err:
+        parser.error(str(err))
     pooled = report["max_entropy_noise_pooled"]
     print(f"wrote {Path(args.out) / 'report.json'}"
           f"{'' if args.no_figure else ' and ' + FIGURE_NAME} ({report['seconds']} s)")

@@ -1,8 +1,10 @@
 """Numerical check of the RuleAdapter theorem: maximum-discrepancy selection and I(Y; Z_S).
 
-Run ``python -m theory.max_discrepancy_mi [--out DIR]``; it writes ``report.json`` and
-``max_discrepancy_mi.png`` to ``DIR`` (default ``theory/results/max_discrepancy_mi/``).
-The statement, its assumptions and the proof are in ``theory/THEORY.md`` ("RuleAdapter").
+Run ``encore-jax theory max-discrepancy-mi`` or ``python -m encore_jax.theory.max_discrepancy_mi
+[--out DIR]``; it writes ``report.json`` and ``max_discrepancy_mi.png`` to ``DIR`` (default
+``./encore-jax-theory/max-discrepancy-mi/``; an existing report is kept unless ``--force``).
+The statement, its assumptions and the proof are in ``encore_jax/theory/THEORY.md``
+("RuleAdapter").
 
 Model (the independent-errors model). ``Y`` in ``{A, B}`` is the true preference with prior
 ``P(Y = A) = pi`` (``pi = 1/2``: symmetric). Rule ``k`` has discrepancy ``d_k`` (the
@@ -52,10 +54,10 @@ import numpy as np
 from encore_jax.metrics import bootstrap_ci
 from encore_jax.selection import all_rules, label_pairs, random_rule_selection, select_rules
 from encore_jax.simulate import simulate_rule_ensemble
+from encore_jax.theory._report import check_out_dir, default_out_dir, save_report
 from encore_jax.weights import encore_weights
-from theory._report import save_report
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "max_discrepancy_mi"
+CHECK_NAME = "max-discrepancy-mi"
 FIGURE_NAME = "max_discrepancy_mi.png"
 # float64 unit roundoff; the enumeration tolerance below is a multiple of it.
 _UNIT_ROUNDOFF = float(np.finfo(np.float64).eps) / 2
@@ -599,7 +601,7 @@ def write_figure(report: dict[str, Any], path: Path) -> None:
 
 
 def run(
-    out_dir: Path = DEFAULT_OUT,
+    out_dir: str | Path | None = None,
     *,
     seed: int = 0,
     draws_per_cell: int = 40,
@@ -609,14 +611,18 @@ def run(
     num_resamples: int = 1000,
     ensembles: dict[str, dict[str, list[float]]] | None = None,
     figure: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Runs all parts, writes ``report.json`` (and the figure) to ``out_dir``, returns the
-    report."""
+    """Runs all parts, writes ``report.json`` (and the figure) to ``out_dir`` (default
+    ``./encore-jax-theory/max-discrepancy-mi/``; an existing report is overwritten only with
+    ``force``), returns the report."""
+    out_dir = check_out_dir(default_out_dir(CHECK_NAME) if out_dir is None else out_dir,
+                            force=force)
     start = time.perf_counter()
     report = {
         "check": "max_discrepancy_mi",
-        "statement": "theory/THEORY.md#ruleadapter-maximum-discrepancy-selection-maximises-"
-                     "mutual-information",
+        "statement": "encore_jax/theory/THEORY.md#ruleadapter-maximum-discrepancy-selection-"
+                     "maximises-mutual-information",
         "seed": seed,
         "enumeration": enumeration_check(seed, draws_per_cell, rule_counts),
         "simulation": simulation_check(seed, num_pairs, k, num_resamples,
@@ -633,11 +639,14 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m theory.max_discrepancy_mi",
+        prog="python -m encore_jax.theory.max_discrepancy_mi",
         description="Numerical check of the RuleAdapter theorem (max-discrepancy selection "
         "maximises I(Y; Z_S)); writes report.json and a PNG figure.",
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
+    parser.add_argument("--out", type=Path, default=default_out_dir(CHECK_NAME),
+                        help=f"output directory (default ./{default_out_dir(CHECK_NAME)})")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite an existing report.json in the output directory")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--draws", type=int, default=40,
                         help="random draws per eps family and (K, k) cell (default 40)")
@@ -652,7 +661,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         sizes = {"draws_per_cell": 4, "rule_counts": (3, 4, 6), "num_pairs": 2000,
                  "num_resamples": 200}
-    report = run(args.out, seed=args.seed, k=args.k, **sizes)
+    try:
+        report = run(args.out, seed=args.seed, k=args.k, force=args.force, **sizes)
+    except FileExistsError as err:
+        parser.error(str(err))
     enum = report["enumeration"]
     print(f"wrote {Path(args.out) / 'report.json'} and {FIGURE_NAME} ({report['seconds']} s)")
     for group in ("within_assumptions", "probes"):

@@ -1,0 +1,447 @@
+"""ENCORE against its baselines on rated preference pairs, with honest uncertainty.
+
+Symbols: ``N`` pairs, ``K`` rules, ``L`` rating levels. Pair ``i`` has integer ratings
+``chosen_ik`` and ``rejected_ik``; a weighting ``w`` scores it by the composite margin
+``m_i = sum_k w_k d_ik`` with ``d_ik = chosen_ik - rejected_ik`` and wins it when ``m_i > 0``.
+
+The protocol of :func:`compare_methods`, stated once here:
+
+* **One held-out evaluation split for every method.** The Bradley-Terry (BT) baseline is the
+  only method that learns from preference labels, so it is fitted on a *train* split and every
+  method, ENCORE included, is evaluated on the same disjoint *eval* split. Without an explicit
+  ``train`` set the pairs are split at random (stratified by subset, ``test_fraction`` of
+  each subset to eval); with one, all given pairs are eval pairs.
+* **Entropies never see eval labels.** ENCORE's entropies, and the lowest-entropy baseline,
+  come from the calibration ratings when given, else from the train split's ratings (chosen
+  and rejected pooled, so no label is used either way).
+* **Selections are made on train.** "single rule (best)" is the rule with the highest train
+  accuracy, then evaluated on eval; "single rule (mean)" averages the K single-rule accuracies.
+* **Missing ratings** contribute nothing to a margin (``d_ik = 0`` when either rating is
+  missing), which for accuracy is the same as renormalising the weights over the observed
+  rules; a pair with no observed rule is a tie.
+* **Every accuracy carries a percentile bootstrap interval** over eval pairs, per subset and
+  overall; resamples are shared across methods (paired), so the reported ENCORE-minus-method
+  differences have intervals too. The RewardBench Safety aggregate resamples within each
+  subset (a stratified bootstrap) and weights subsets by the named example-count table.
+  A percentile interval collapses to a point when every pair of a subset is won (or lost):
+  read ``100.0 [100.0, 100.0]`` on 100 pairs as "no loss observed", not as certainty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import ArrayLike, PRNGKeyArray
+
+from encore_jax import _checks
+from encore_jax.metrics.accuracy import _credit
+from encore_jax.metrics.bootstrap import bootstrap_ci
+from encore_jax.metrics.correlation import entropy_accuracy_correlation
+from encore_jax.metrics.rewardbench import REWARDBENCH_SAFETY_SUBSETS, rewardbench_safety
+from encore_jax.metrics.summary import checked_rule_names, rule_summary
+from encore_jax.workflows.methods import mean_credit, method_values, weight_rows
+from encore_jax.workflows.protocol import (
+    _checked_split,
+    _rated_pairs,
+    _unique_in_order,
+    holdout_split,
+)
+
+__all__ = ["DEFAULT_TEMPERATURES", "ComparisonReport", "compare_methods"]
+
+DEFAULT_TEMPERATURES = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _interval(ci_estimate: Any, low: Any, high: Any) -> dict[str, float]:
+    return {"estimate": float(ci_estimate), "low": float(low), "high": float(high)}
+
+
+class ComparisonReport(NamedTuple):
+    """The result of :func:`compare_methods`; ``to_dict()`` gives the JSON document.
+
+    Attributes:
+      num_pairs, num_train_pairs, num_eval_pairs, num_rules, num_levels: sizes.
+      rule_names: the ``K`` rule names.
+      protocol: how the split, entropies, ties and intervals were made (a JSON-able dict).
+      entropies: ``H`` ``[K]`` as floats.
+      methods, temperature_sweep: one dict per method row: ``name, label, weights, accuracy
+        {estimate, low, high}, tie_rate, subsets {name: {estimate, low, high, num_pairs}},
+        safety, encore_minus`` (the paired difference ENCORE - method with its interval).
+      random_spread: ``num_seeds, std, min, max`` of the Dirichlet seeds' accuracies.
+      single_best_rule: the rule picked on train and its train accuracy.
+      bradley_terry: the BT fit (``fitted``, options, final loss, weights).
+      rules: the per-rule summary rows (:meth:`RuleRow.to_dict` of each), with the joint
+        bootstrap's accuracy intervals.
+      correlation: the entropy-accuracy correlation (``available`` False with a reason when
+        undefined).
+      subsets: subset name -> number of eval pairs.
+      rewardbench_safety: the count table used, or None without RewardBench's subsets.
+    """
+
+    num_pairs: int
+    num_train_pairs: int
+    num_eval_pairs: int
+    num_rules: int
+    num_levels: int
+    rule_names: list[str]
+    protocol: dict[str, Any]
+    entropies: list[float]
+    methods: list[dict[str, Any]]
+    temperature_sweep: list[dict[str, Any]]
+    random_spread: dict[str, Any]
+    single_best_rule: dict[str, Any]
+    bradley_terry: dict[str, Any]
+    rules: list[dict[str, Any]]
+    correlation: dict[str, Any]
+    subsets: dict[str, int]
+    rewardbench_safety: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-able dict keyed by field name."""
+        return self._asdict()
+
+
+def compare_methods(
+    key: PRNGKeyArray,
+    pairs: Any,
+    num_levels: int,
+    *,
+    rule_names: Sequence[str] | None = None,
+    train: Any | None = None,
+    split: tuple[ArrayLike, ArrayLike] | None = None,
+    test_fraction: float = 0.5,
+    calibration: ArrayLike | None = None,
+    calibration_mask: ArrayLike | None = None,
+    temperature: float = 2.0,
+    temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
+    num_random: int = 20,
+    top_k: int | None = None,
+    fit_bt: bool = True,
+    bt_options: Mapping[str, Any] | None = None,
+    tie: str = "loss",
+    rule_tie: str = "half",
+    num_resamples: int = 1000,
+    confidence: float = 0.95,
+    safety_counts: str | Mapping[str, int] = "v1",
+    base: float | None = None,
+    estimator: str = "plugin",
+    disagreement: float = 0.5,
+) -> ComparisonReport:
+    """Evaluates ENCORE and its baselines on held-out pairs.
+
+    Methods (each a weight vector ``w`` over the ``K`` rules, scored by eval accuracy
+    ``acc(w) = mean_i s(m_i)`` with the per-pair credit ``s`` of the tie policy ``tie``):
+
+    * ``encore``: ``softmax(-H / tau)`` at ``temperature`` (paper default 2), and the same at
+      each of ``temperatures`` (the sweep);
+    * ``uniform``: ``1 / K``;
+    * ``random``: ``Dirichlet(1_K)`` draws, ``num_random`` seeds; the mean accuracy (its
+      per-pair credits averaged over seeds) with an interval, and the spread over seeds;
+    * ``single_mean`` / ``single_best``: one-hot weights; the mean over rules, and the rule
+      with the best *train* accuracy;
+    * ``lowest_entropy``: ``1 / k`` on the ``top_k`` lowest-entropy rules;
+    * ``bradley_terry``: :func:`encore_jax.bradley_terry.fit_bt_weights` on the train diffs.
+
+    The split, entropy source and interval protocol are in this module's docstring. Key use
+    (so that results are reproducible): ``fold_in(key, 0)`` the split (:func:`holdout_split`),
+    ``1`` the random weights, ``2`` random tie credits of the methods, ``3`` the bootstrap
+    (methods and per-rule accuracies together; ``fold_in(fold_in(key, 3), g + 1)`` for
+    subset ``g``), ``4`` random tie credits of the rules.
+
+    Args:
+      key: PRNG key.
+      pairs: the rated pairs (:class:`Pairs` or ``encore_jax.data.PairTable``); optional
+        ``subset`` labels give per-subset results and, when RewardBench's five safety subsets
+        are among them, its Safety aggregate.
+      num_levels: ``L``; ratings in ``0..L-1``.
+      rule_names: ``K`` names (default ``rule_0..``).
+      train: optional separate training pairs (same rules) for BT, entropies and selections;
+        all of ``pairs`` are then eval pairs.
+      split: optional explicit ``(train_indices, eval_indices)`` into ``pairs``, disjoint.
+      test_fraction: eval fraction of the random split (when neither ``train`` nor ``split``).
+      calibration, calibration_mask: optional wide ratings ``[M, K]`` (and mask) for entropies.
+      temperature: ``tau`` of the headline ENCORE row; ``temperatures``: the sweep.
+      num_random: Dirichlet seeds. top_k: lowest-entropy rules kept (default ``min(3, K)``).
+      fit_bt: fit and evaluate the BT baseline. bt_options: keyword arguments for
+        ``fit_bt_weights`` (e.g. ``num_steps``, ``l2``, ``parameterization``).
+      tie: tie policy of the composite accuracies (``"loss"``, RewardBench's, by default).
+      rule_tie: tie policy of the per-rule accuracies in ``rules`` / ``correlation``
+        (``"half"``; see :func:`encore_jax.metrics.rule_summary`).
+      num_resamples, confidence: of every bootstrap interval.
+      safety_counts: RewardBench count table (``"v1"`` or ``"v1-xstest-swapped"``).
+      base, estimator: of the entropies. disagreement: of the rule-rank flag.
+
+    Returns:
+      A :class:`ComparisonReport` (``report.to_dict()`` is the JSON document). Each method
+      row has ``name, label, weights, accuracy {estimate, low, high}, tie_rate, subsets
+      {name: {estimate, low, high, num_pairs}}, safety`` and ``encore_minus`` (the paired
+      difference ENCORE - method with its interval).
+    """
+    from encore_jax.entropy import rating_entropy
+    from encore_jax.weights import lowest_entropy_weights
+
+    num_levels = _checks.check_num_levels(num_levels)
+    _checks.check_scalar("temperature", temperature, above=0.0)
+    _checks.check_choice("tie", tie, _checks.TIE_POLICIES)
+    _checks.check_choice("rule_tie", rule_tie, _checks.TIE_POLICIES)
+    num_random = _checks.check_positive_int("num_random", num_random)
+    temperatures = tuple(float(t) for t in temperatures)
+    for t in temperatures:
+        _checks.check_scalar("temperatures", t, above=0.0)
+    data = _rated_pairs(pairs, num_levels, "pairs")
+    num_pairs, num_rules = data.chosen.shape
+    names = checked_rule_names(rule_names, num_rules)
+    top_k = min(3, num_rules) if top_k is None else _checks.check_positive_int("top_k", top_k)
+    if top_k > num_rules:
+        raise ValueError(f"top_k must be <= K = {num_rules}, got {top_k}")
+
+    keys = [jax.random.fold_in(key, i) for i in range(5)]
+    if train is not None and split is not None:
+        raise ValueError("give either train or split, not both")
+    if train is not None:
+        train_data = _rated_pairs(train, num_levels, "train")
+        if train_data.chosen.shape[1] != num_rules:
+            raise ValueError(f"train has {train_data.chosen.shape[1]} rules, pairs have "
+                             f"{num_rules}")
+        eval_data = data
+        protocol = "all given pairs are eval pairs; BT, entropies and selections use `train`"
+    else:
+        if split is None:
+            train_idx, eval_idx = holdout_split(keys[0], num_pairs, test_fraction=test_fraction,
+                                                strata=data.subset)
+            protocol = (f"random holdout: {test_fraction:g} of each subset evaluated, the rest "
+                        "used to fit BT, estimate entropies and pick the best single rule")
+        else:
+            train_idx, eval_idx = _checked_split(split, num_pairs)
+            protocol = "explicit split: BT, entropies and selections on train, all methods on eval"
+        train_data, eval_data = data.take(train_idx), data.take(eval_idx)
+
+    # Entropies from calibration ratings, else from the train pairs' ratings (labels unused).
+    if calibration is not None:
+        calibration = _checks.as_array("calibration", calibration)
+        _checks.check_ndim("calibration", calibration, 2, "[M, K]")
+        if calibration.shape[1] != num_rules:
+            raise ValueError(f"calibration has {calibration.shape[1]} rules, pairs have "
+                             f"{num_rules}")
+        entropies = rating_entropy(calibration, num_levels, mask=calibration_mask, base=base,
+                                   estimator=estimator)
+        entropy_source = f"calibration set ({calibration.shape[0]} rated responses)"
+    else:
+        pooled = np.concatenate([train_data.chosen, train_data.rejected])
+        pooled_mask = np.concatenate([train_data.chosen_mask, train_data.rejected_mask])
+        entropies = rating_entropy(pooled, num_levels, mask=pooled_mask, base=base,
+                                   estimator=estimator)
+        entropy_source = (f"train pairs' ratings ({train_data.chosen.shape[0]} pairs, chosen "
+                          "and rejected pooled)")
+
+    # Weight rows: [encore, sweep..., uniform, random x S, single x K, lowest, (bt)].
+    lowest_w = lowest_entropy_weights(entropies, top_k)
+    bt_report: dict[str, Any] = {"fitted": False}
+    bt_w = None
+    if fit_bt:
+        from encore_jax.bradley_terry import fit_bt_weights
+
+        fit = fit_bt_weights(jnp.asarray(train_data.diffs), **dict(bt_options or {}))
+        bt_w = jnp.asarray(fit.weights, jnp.float32)
+        bt_report = {
+            "fitted": True,
+            "num_train_pairs": int(train_data.chosen.shape[0]),
+            "options": {k: _jsonable(v) for k, v in dict(bt_options or {}).items()},
+            "final_loss": float(np.asarray(fit.loss_history)[-1]),
+            "weights": _floats(bt_w),
+        }
+    weights = weight_rows(entropies, jnp.asarray((temperature, *temperatures), jnp.float32),
+                           lowest_w, keys[1], num_random, bt_w)  # [M, K]
+    host_weights = np.asarray(weights)
+
+    # Best single rule on train (with the composite tie policy).
+    train_rule_acc = np.asarray(mean_credit(
+        jnp.asarray(train_data.diffs).T, jax.random.fold_in(keys[2], 1), tie))
+    best_rule = int(np.argmax(train_rule_acc))
+
+    # Reported rows as per-pair values: selector [R, M] picks or averages weight rows'
+    # credits (random: mean over seeds; single: mean over rules), so each row's accuracy is
+    # a mean over eval pairs and bootstraps directly.
+    offsets = np.cumsum([0, 1, len(temperatures), 1, num_random, num_rules, 1, int(fit_bt)])
+    at = dict(zip(("encore", "sweep", "uniform", "random", "single", "lowest", "bt"),
+                  offsets[:-1].tolist(), strict=True))
+    rows: list[tuple[str, str, dict[int, float], list[float] | None]] = [
+        ("encore", f"ENCORE (tau={temperature:g})", {at["encore"]: 1.0},
+         _floats(host_weights[at["encore"]])),
+        ("uniform", "uniform", {at["uniform"]: 1.0}, _floats(host_weights[at["uniform"]])),
+        ("random", f"random Dirichlet (mean of {num_random})",
+         {at["random"] + s: 1.0 / num_random for s in range(num_random)}, None),
+        ("single_mean", f"single rule (mean of {num_rules})",
+         {at["single"] + k: 1.0 / num_rules for k in range(num_rules)}, None),
+        ("single_best", f"single rule (best on train: {names[best_rule]})",
+         {at["single"] + best_rule: 1.0}, _floats(host_weights[at["single"] + best_rule])),
+        ("lowest_entropy", f"lowest-entropy top-{top_k}", {at["lowest"]: 1.0},
+         _floats(lowest_w)),
+    ]
+    if fit_bt:
+        rows.append(("bradley_terry", "Bradley-Terry fit (on train pairs)", {at["bt"]: 1.0},
+                     bt_report["weights"]))
+    num_methods = len(rows)
+    rows += [(f"encore_tau_{t:g}", f"ENCORE (tau={t:g})", {at["sweep"] + j: 1.0},
+              _floats(host_weights[at["sweep"] + j])) for j, t in enumerate(temperatures)]
+    selector = np.zeros((len(rows), weights.shape[0]), np.float32)
+    for r, (_, _, picks, _) in enumerate(rows):
+        for m, share in picks.items():
+            selector[r, m] = share
+    values, tie_rate, seed_accuracy = method_values(
+        jnp.asarray(eval_data.diffs), weights, jnp.asarray(selector),
+        jax.random.fold_in(keys[2], 0), tie, at["random"], num_random)
+    tie_rate, seed_accuracy = np.asarray(tie_rate), np.asarray(seed_accuracy)
+
+    # Intervals. Every bootstrap below has the same values [R + K, N_eval] (the R reported
+    # rows, then each rule's own credit under rule_tie) and a per-row mask, so all share one
+    # compiled kernel. One key for overall and the paired differences (paired resamples),
+    # an independent key per subset (stratified for the safety aggregate). A rule row counts
+    # the pairs where the rule rated both responses; only its overall interval is reported.
+    rule_credit = _credit(jnp.asarray(eval_data.diffs).T,
+                          jax.random.fold_in(keys[4], 0) if rule_tie == "random" else None,
+                          rule_tie)
+    stacked = jnp.concatenate([values, rule_credit], axis=0)
+    rated = eval_data.observed.T  # [K, N_eval]
+
+    def row_masks(pairs_counted: np.ndarray) -> jax.Array:
+        rule_rows = rated & pairs_counted[None, :]
+        # A rule that rated no pair of this subset: count all pairs (its row is discarded).
+        rule_rows = np.where(rule_rows.any(axis=1)[:, None], rule_rows, True)
+        method_rows = np.broadcast_to(pairs_counted, values.shape)
+        return jnp.asarray(np.concatenate([method_rows, rule_rows], axis=0))
+
+    boot = dict(num_resamples=num_resamples, confidence=confidence)
+    all_pairs = row_masks(np.ones(values.shape[1], bool))
+    overall = _host(bootstrap_ci(keys[3], stacked, mask=all_pairs, **boot))
+    encore_minus = _host(bootstrap_ci(keys[3], stacked[:1] - stacked, mask=all_pairs, **boot))
+    subset_names = [] if eval_data.subset is None else _unique_in_order(eval_data.subset)
+    per_subset = {}
+    for g, name in enumerate(subset_names):
+        in_subset = eval_data.subset == name
+        ci = _host(bootstrap_ci(jax.random.fold_in(keys[3], g + 1), stacked,
+                                mask=row_masks(in_subset), **boot))
+        per_subset[name] = (_HostCI(*(x[:len(rows)] for x in ci)), int(in_subset.sum()))
+    safety_report = None
+    safety: list[dict[str, float] | None] = [None] * len(rows)
+    if set(REWARDBENCH_SAFETY_SUBSETS) <= set(subset_names):
+        point = rewardbench_safety({s: per_subset[s][0].estimate for s in per_subset},
+                                   safety_counts)
+        # Stratified bootstrap: subsets resample independently, then aggregate replicates.
+        replicated = rewardbench_safety({s: per_subset[s][0].replicates for s in per_subset},
+                                        safety_counts)
+        tail = (1.0 - confidence) / 2.0
+        low, high = np.quantile(np.asarray(replicated.score), [tail, 1.0 - tail], axis=-1)
+        score = np.asarray(point.score)
+        safety = [_interval(score[r], low[r], high[r]) for r in range(len(rows))]
+        safety_report = {"counts_version": point.counts_version, "counts": point.counts,
+                         "subsets": list(REWARDBENCH_SAFETY_SUBSETS)}
+
+    def method_row(r: int) -> dict[str, Any]:
+        name, label, _, w = rows[r]
+        return {
+            "name": name,
+            "label": label,
+            "weights": w,
+            "accuracy": _interval(overall.estimate[r], overall.low[r], overall.high[r]),
+            "tie_rate": float(tie_rate[r]),
+            "subsets": {
+                s: {**_interval(ci.estimate[r], ci.low[r], ci.high[r]), "num_pairs": n}
+                for s, (ci, n) in per_subset.items()
+            },
+            "safety": safety[r],
+            "encore_minus": None if r == 0 else _interval(
+                encore_minus.estimate[r], encore_minus.low[r], encore_minus.high[r]),
+        }
+    rules = [row.to_dict() for row in rule_summary(
+        eval_data.chosen, eval_data.rejected, num_levels, chosen_mask=eval_data.chosen_mask,
+        rejected_mask=eval_data.rejected_mask, rule_names=names, entropies=entropies,
+        temperature=temperature, bt_weights=None if not fit_bt else bt_report["weights"],
+        tie="half" if rule_tie == "random" else rule_tie, disagreement=disagreement, base=base,
+        estimator=estimator,
+    )]
+    for k, rule in enumerate(rules):  # accuracy and interval from the joint bootstrap above
+        r = len(rows) + k
+        rule.update(accuracy=float(overall.estimate[r]), accuracy_low=float(overall.low[r]),
+                    accuracy_high=float(overall.high[r]))
+    return ComparisonReport(
+        num_pairs=int(num_pairs),
+        num_train_pairs=int(train_data.chosen.shape[0]),
+        num_eval_pairs=int(eval_data.chosen.shape[0]),
+        num_rules=int(num_rules),
+        num_levels=num_levels,
+        rule_names=names,
+        protocol={
+            "split": protocol,
+            "entropy_source": entropy_source,
+            "tie": tie,
+            "rule_tie": rule_tie,
+            "interval": f"percentile bootstrap, {num_resamples} resamples of eval pairs, "
+                        f"confidence {confidence:g}",
+            "confidence": confidence,
+            "num_resamples": num_resamples,
+            "temperature": float(temperature),
+            "log_base": "e" if base is None else base,
+            "estimator": estimator,
+            "pairs_without_ratings": int((~eval_data.observed.any(axis=1)).sum()),
+        },
+        entropies=_floats(entropies),
+        methods=[method_row(r) for r in range(num_methods)],
+        temperature_sweep=[method_row(r) for r in range(num_methods, len(rows))],
+        random_spread={
+            "num_seeds": num_random,
+            "std": float(np.std(seed_accuracy, ddof=1)) if num_random > 1 else 0.0,
+            "min": float(seed_accuracy.min()),
+            "max": float(seed_accuracy.max()),
+        },
+        single_best_rule={"rule": names[best_rule],
+                          "train_accuracy": float(train_rule_acc[best_rule])},
+        bradley_terry=bt_report,
+        rules=rules,
+        correlation=_correlation_report(entropies, rules, confidence),
+        subsets={s: n for s, (_, n) in per_subset.items()},
+        rewardbench_safety=safety_report,
+    )
+
+
+class _HostCI(NamedTuple):
+    estimate: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    replicates: np.ndarray
+
+
+def _host(ci: Any) -> _HostCI:
+    return _HostCI(*(np.asarray(x) for x in ci))
+
+
+def _correlation_report(entropies: jax.Array, rules: list[dict[str, Any]],
+                        confidence: float) -> dict[str, Any]:
+    accuracies = np.array([r["accuracy"] for r in rules], np.float32)
+    try:
+        c = entropy_accuracy_correlation(entropies, accuracies, confidence=confidence)
+    except ValueError as err:
+        return {"available": False, "reason": str(err)}
+    return {
+        "available": True,
+        "num_rules": c.num_rules,
+        "pearson": _interval(c.pearson, c.pearson_low, c.pearson_high)
+        | {"pvalue": float(c.pearson_pvalue)},
+        "spearman": _interval(c.spearman, c.spearman_low, c.spearman_high)
+        | {"pvalue": float(c.spearman_pvalue)},
+        "accuracy": "per-rule eval accuracy, tie policy as rule_tie",
+    }
+
+
+def _floats(x: Any) -> list[float]:
+    return [float(v) for v in np.asarray(x).reshape(-1)]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    return repr(value)

@@ -1,0 +1,169 @@
+"""The evaluation protocol of :func:`~encore_jax.workflows.compare.compare_methods`: rated pairs,
+the train / eval split and its checks.
+
+Symbols: ``N`` pairs, ``K`` rules, ``L`` rating levels. Pair ``i`` has integer ratings
+``chosen_ik`` and ``rejected_ik``; a weighting ``w`` scores it by the composite margin
+``m_i = sum_k w_k d_ik`` with ``d_ik = chosen_ik - rejected_ik`` and wins it when ``m_i > 0``.
+
+The protocol of :func:`compare_methods`, stated once here:
+
+* **One held-out evaluation split for every method.** The Bradley-Terry (BT) baseline is the
+  only method that learns from preference labels, so it is fitted on a *train* split and every
+  method, ENCORE included, is evaluated on the same disjoint *eval* split. Without an explicit
+  ``train`` set the pairs are split at random (stratified by subset, ``test_fraction`` of
+  each subset to eval); with one, all given pairs are eval pairs.
+* **Entropies never see eval labels.** ENCORE's entropies, and the lowest-entropy baseline,
+  come from the calibration ratings when given, else from the train split's ratings (chosen
+  and rejected pooled, so no label is used either way).
+* **Selections are made on train.** "single rule (best)" is the rule with the highest train
+  accuracy, then evaluated on eval; "single rule (mean)" averages the K single-rule accuracies.
+* **Missing ratings** contribute nothing to a margin (``d_ik = 0`` when either rating is
+  missing), which for accuracy is the same as renormalising the weights over the observed
+  rules; a pair with no observed rule is a tie.
+* **Every accuracy carries a percentile bootstrap interval** over eval pairs, per subset and
+  overall; resamples are shared across methods (paired), so the reported ENCORE-minus-method
+  differences have intervals too. The RewardBench Safety aggregate resamples within each
+  subset (a stratified bootstrap) and weights subsets by the named example-count table.
+  A percentile interval collapses to a point when every pair of a subset is won (or lost):
+  read ``100.0 [100.0, 100.0]`` on 100 pairs as "no loss observed", not as certainty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+from jaxtyping import ArrayLike, PRNGKeyArray
+
+from encore_jax import _checks
+from encore_jax._checks import validated_pairs
+
+__all__ = ["Pairs", "holdout_split"]
+
+
+class Pairs(NamedTuple):
+    """Rated preference pairs (``encore_jax.data.PairTable`` has the same fields).
+
+    Attributes:
+      chosen, rejected: integer ratings ``[N, K]`` of the preferred and the other response.
+      chosen_mask, rejected_mask: boolean ``[N, K]`` (``True`` = observed) or ``None``.
+      subset: subset label per pair, ``[N]`` strings, or ``None``.
+    """
+
+    chosen: ArrayLike
+    rejected: ArrayLike
+    chosen_mask: ArrayLike | None = None
+    rejected_mask: ArrayLike | None = None
+    subset: Sequence[str] | np.ndarray | None = None
+
+
+def holdout_split(
+    key: PRNGKeyArray,
+    num_pairs: int,
+    *,
+    test_fraction: float = 0.5,
+    strata: Sequence[str] | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random train / eval split of ``range(num_pairs)``, stratified by ``strata``.
+
+    Within each stratum of ``n_s`` pairs (all pairs form one stratum without ``strata``),
+    ``max(1, round(test_fraction * n_s))`` pairs chosen uniformly at random go to eval and
+    the rest to train (round half up). Stratum ``g`` (in order of first appearance) permutes
+    with ``jax.random.fold_in(key, g)``.
+
+    Args:
+      key: PRNG key.
+      num_pairs: ``N`` >= 2.
+      test_fraction: fraction of each stratum held out for evaluation, in ``(0, 1)``.
+      strata: optional label per pair ``[N]``.
+
+    Returns:
+      ``(train_indices, eval_indices)``: sorted, disjoint, together ``range(N)``.
+    """
+    num_pairs = _checks.check_positive_int("num_pairs", num_pairs)
+    if not (isinstance(test_fraction, int | float) and 0.0 < test_fraction < 1.0):
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    labels = _labels(strata, num_pairs, "strata")
+    eval_parts = []
+    for g, name in enumerate(_unique_in_order(labels)):
+        members = np.flatnonzero(labels == name)
+        order = np.asarray(jax.random.permutation(jax.random.fold_in(key, g), members.size))
+        num_eval = max(1, math.floor(test_fraction * members.size + 0.5))
+        eval_parts.append(members[order[:num_eval]])
+    eval_indices = np.sort(np.concatenate(eval_parts))
+    train_indices = np.setdiff1d(np.arange(num_pairs), eval_indices)
+    if train_indices.size == 0:
+        raise ValueError(
+            f"holding out test_fraction={test_fraction} of {num_pairs} pairs leaves no train "
+            "pair; use more pairs or a smaller test_fraction"
+        )
+    return train_indices, eval_indices
+
+
+def _labels(strata: Any, num_pairs: int, name: str) -> np.ndarray:
+    if strata is None:
+        return np.zeros(num_pairs, dtype="<U1")
+    labels = np.asarray(strata).astype(str)
+    if labels.shape != (num_pairs,):
+        raise ValueError(f"{name} must have shape [N] = ({num_pairs},), got {labels.shape}")
+    return labels
+
+
+def _unique_in_order(labels: np.ndarray) -> list[str]:
+    _, first = np.unique(labels, return_index=True)
+    return [str(labels[i]) for i in np.sort(first)]
+
+
+class _RatedPairs(NamedTuple):
+    """Validated pairs as NumPy: diffs with missing entries zeroed, plus the raw pieces."""
+
+    chosen: np.ndarray
+    rejected: np.ndarray
+    chosen_mask: np.ndarray
+    rejected_mask: np.ndarray
+    observed: np.ndarray
+    diffs: np.ndarray
+    subset: np.ndarray | None
+
+    def take(self, rows: np.ndarray) -> _RatedPairs:
+        return _RatedPairs(*(None if a is None else a[rows] for a in self))
+
+
+def _rated_pairs(pairs: Any, num_levels: int, what: str) -> _RatedPairs:
+    try:
+        chosen, rejected = pairs.chosen, pairs.rejected
+    except AttributeError:
+        raise TypeError(f"{what} must have .chosen and .rejected ratings (e.g. Pairs)") from None
+    chosen_mask = getattr(pairs, "chosen_mask", None)
+    rejected_mask = getattr(pairs, "rejected_mask", None)
+    chosen, rejected, observed = validated_pairs(
+        chosen, rejected, num_levels, chosen_mask, rejected_mask
+    )
+    chosen, rejected, observed = np.asarray(chosen), np.asarray(rejected), np.asarray(observed)
+    full = np.ones(chosen.shape, bool)
+    chosen_mask = full if chosen_mask is None else np.asarray(chosen_mask)
+    rejected_mask = full if rejected_mask is None else np.asarray(rejected_mask)
+    diffs = np.where(observed, chosen.astype(np.float32) - rejected.astype(np.float32), 0.0)
+    subset = getattr(pairs, "subset", None)
+    subset = None if subset is None else _labels(subset, chosen.shape[0], f"{what}.subset")
+    return _RatedPairs(chosen, rejected, chosen_mask, rejected_mask, observed,
+                       diffs.astype(np.float32), subset)
+
+
+def _checked_split(split: Any, num_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        train_idx, eval_idx = (np.asarray(s) for s in split)
+    except (TypeError, ValueError):
+        raise TypeError("split must be a pair (train_indices, eval_indices)") from None
+    for name, idx in (("train", train_idx), ("eval", eval_idx)):
+        if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
+            raise ValueError(f"split's {name} indices must be a non-empty 1-D integer array")
+        if idx.min() < 0 or idx.max() >= num_pairs or np.unique(idx).size != idx.size:
+            raise ValueError(f"split's {name} indices must be distinct and in 0..{num_pairs - 1}")
+    if np.intersect1d(train_idx, eval_idx).size:
+        raise ValueError("split's train and eval indices overlap; BT must never be evaluated "
+                         "on its training pairs")
+    return train_idx, eval_idx
