@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 #: module (relative to this package) -> the public names it defines.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "bradley_terry": ("BTFit", "bt_gradient", "bt_loss", "fit_bt_weights"),
-    "compose": ("compose", "pair_margins"),
+    "compose": ("compose", "margins_from_differences", "pair_margins"),
     "data": (
         "DataError",
         "PairTable",
@@ -61,7 +61,23 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "single_rule_weights",
         "uniform_weights",
     ),
-    "workflows": ("Pairs", "compare_methods", "holdout_split"),
+    "datasets": ("load_oasst1",),
+    "weightings": (
+        "WeightingData",
+        "apply_weightings",
+        "builtin_weightings",
+        "resolve_weighting",
+        "unlabelled_pairs",
+    ),
+    "workflows": (
+        "ComparisonReport",
+        "Pairs",
+        "PremiseReport",
+        "compare_methods",
+        "diagnose_file",
+        "diagnose_premise",
+        "holdout_split",
+    ),
 }
 
 #: public name -> defining module (the inverse of ``_EXPORTS``).
@@ -72,20 +88,27 @@ _MODULE_OF: dict[str, str] = {
 __all__ = [
     "BTFit",
     "BootstrapCI",
+    "ComparisonReport",
     "Correlation",
     "DataError",
     "PairTable",
     "Pairs",
+    "PremiseReport",
     "RatingTable",
     "RuleEnsemble",
     "SafetyScore",
+    "WeightingData",
     "all_rules",
+    "apply_weightings",
     "bootstrap_ci",
     "bt_gradient",
     "bt_loss",
+    "builtin_weightings",
     "compare_methods",
     "compose",
     "compose_to_file",
+    "diagnose_file",
+    "diagnose_premise",
     "discretize",
     "encore_weights",
     "entropy_accuracy_correlation",
@@ -96,7 +119,9 @@ __all__ = [
     "iter_composite_scores",
     "iter_rating_chunks",
     "label_pairs",
+    "load_oasst1",
     "lowest_entropy_weights",
+    "margins_from_differences",
     "pair_credit",
     "pair_margins",
     "pairwise_accuracy",
@@ -107,6 +132,7 @@ __all__ = [
     "read_rating_pairs",
     "read_ratings",
     "read_scores",
+    "resolve_weighting",
     "rewardbench_safety",
     "rule_summary",
     "select_rules",
@@ -116,6 +142,7 @@ __all__ = [
     "streaming_rating_histogram",
     "trl_reward_config",
     "uniform_weights",
+    "unlabelled_pairs",
     "write_table",
 ]
 
@@ -157,7 +184,8 @@ sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:
     from encore_jax.bradley_terry import BTFit, bt_gradient, bt_loss, fit_bt_weights
-    from encore_jax.compose import compose, pair_margins
+    from encore_jax.compose import compose, margins_from_differences, pair_margins
+    from encore_jax.datasets import load_oasst1
     from encore_jax.data import (
         DataError,
         PairTable,
@@ -207,4 +235,19 @@ if TYPE_CHECKING:
         single_rule_weights,
         uniform_weights,
     )
-    from encore_jax.workflows import Pairs, compare_methods, holdout_split
+    from encore_jax.weightings import (
+        WeightingData,
+        apply_weightings,
+        builtin_weightings,
+        resolve_weighting,
+        unlabelled_pairs,
+    )
+    from encore_jax.workflows import (
+        ComparisonReport,
+        Pairs,
+        PremiseReport,
+        compare_methods,
+        diagnose_file,
+        diagnose_premise,
+        holdout_split,
+    )

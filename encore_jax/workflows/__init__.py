@@ -18,12 +18,15 @@ _EXPORTS = {
     "DEFAULT_TEMPERATURES": "compare",
     "ComparisonReport": "compare",
     "compare_methods": "compare",
+    "PremiseReport": "diagnose",
+    "diagnose_file": "diagnose",
+    "diagnose_premise": "diagnose",
     "Pairs": "protocol",
     "holdout_split": "protocol",
 }
 
-__all__ = ["DEFAULT_TEMPERATURES", "ComparisonReport", "Pairs", "compare_methods",
-           "holdout_split"]
+__all__ = ["DEFAULT_TEMPERATURES", "ComparisonReport", "Pairs", "PremiseReport",
+           "compare_methods", "diagnose_file", "diagnose_premise", "holdout_split"]
 
 
 def __getattr__(name: str) -> Any:
