@@ -285,7 +285,7 @@ def _family_kernel(keys: jax.Array, beta: jax.Array, spread: jax.Array, active: 
         pooled = jnp.concatenate([chosen[train], rejected[train]])
         entropy = rating_entropy(pooled, num_levels)
         encore = _masked_softmax_neg(entropy, on, temperature)
-        uniform = on.astype(jnp.float32) / jnp.sum(on)
+        uniform = on.astype(jnp.float32) / jnp.sum(on, dtype=jnp.float32)
         fit = fit_bt_weights(diffs[train])
         weights = jnp.stack([encore, uniform, jnp.where(on, fit.weights, 0.0)])
         margins = certified_margins(diffs[num_train:], weights)  # [3, num_eval]
