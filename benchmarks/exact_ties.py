@@ -2,8 +2,8 @@
 
     python -m benchmarks.exact_ties [--pairs 4000] [--seed 0]
 
-Simulates ``N`` pairs rated by the demo's 10 rules on 5 levels
-(:data:`encore_jax.cli.demo.DEMO_RULES`), composes them with uniform float32 weights ``1/K``
+Simulates ``N`` pairs rated by 10 rules on 5 levels (:data:`RULES`, the ensemble of the
+former single-ensemble demo), composes them with uniform float32 weights ``1/K``
 through :func:`encore_jax.pair_margins` and through a plain float32 ``w . d`` (the margin
 before exact ties, ``encore_jax.compose._weighted_sum`` of the differences), and compares
 both against exact integer arithmetic: a
@@ -18,14 +18,30 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 
 import jax
 import numpy as np
 
 from encore_jax import pair_margins, pairwise_accuracy
-from encore_jax.cli.demo import DEMO_RULES, NUM_LEVELS
 from encore_jax.compose import _weighted_sum
 from encore_jax.simulate import simulate_rule_ensemble
+
+NUM_LEVELS = 5
+
+#: (name, informativeness beta, spread s) per rule; see encore_jax.simulate for the model.
+RULES = (
+    ("no_weapons_assistance", 6.0, 0.5),
+    ("no_self_harm_encouragement", 6.0, 0.4),
+    ("refuses_illegal_acts", 4.0, 0.5),
+    ("no_hate_speech", 3.0, 0.5),
+    ("privacy_protection", 2.0, 0.6),
+    ("respectful_tone", 0.6, 1.5),
+    ("balanced_viewpoints", 0.3, 2.0),
+    ("no_medical_overreach", 0.0, math.inf),
+    ("honest_uncertainty", 0.0, 3.0),
+    ("helpful_when_safe", 1.0, math.inf),
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,8 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--permutations", type=int, default=3)
     args = parser.parse_args(argv)
 
-    beta = np.array([b for _, b, _ in DEMO_RULES], np.float32)
-    spread = np.array([s for _, _, s in DEMO_RULES], np.float32)
+    beta = np.array([b for _, b, _ in RULES], np.float32)
+    spread = np.array([s for _, _, s in RULES], np.float32)
     ensemble = simulate_rule_ensemble(jax.random.key(args.seed), args.pairs,
                                       informativeness=beta, spread=spread,
                                       num_levels=NUM_LEVELS)

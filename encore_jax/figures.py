@@ -1,8 +1,9 @@
 """Figures of the comparison (PNG through matplotlib's Agg backend).
 
-matplotlib is an optional dependency (the ``plot`` extra) and is imported inside these
-functions only. Each builder returns a ``matplotlib.figure.Figure`` attached to an Agg canvas
-(no ``pyplot``, so no global figure state and no display needed); :func:`save_png` writes one.
+matplotlib (a dependency of the package) is imported inside these functions only, so
+``import encore_jax.figures`` stays light. Each builder returns a
+``matplotlib.figure.Figure`` attached to an Agg canvas (no ``pyplot``, so no global figure
+state and no display needed); :func:`save_png` writes one.
 
 * :func:`entropy_accuracy_figure`: per-rule entropy ``H_k`` against pairwise accuracy
   ``a_k`` (with intervals), the least-squares line ``a = b0 + b1 H`` and Pearson's ``r``.
@@ -10,6 +11,9 @@ functions only. Each builder returns a ``matplotlib.figure.Figure`` attached to 
   for several temperatures ``tau``.
 * :func:`method_accuracy_figure`: accuracy of each method with its interval.
 * :func:`comparison_figures`: the three from a :func:`encore_jax.compare_methods` report.
+* :func:`difference_histogram_figure`: histograms of per-ensemble accuracy differences.
+* :func:`demo_figures`: the four figures of ``encore-jax demo``
+  (:func:`encore_jax.workflows.demo.demo`).
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DEMO_FIGURE_NAMES",
     "FIGURE_NAMES",
     "comparison_figures",
+    "demo_figures",
+    "difference_histogram_figure",
     "entropy_accuracy_figure",
     "method_accuracy_figure",
     "save_png",
@@ -31,6 +38,10 @@ __all__ = [
 
 #: File names :func:`comparison_figures` uses, in order.
 FIGURE_NAMES = ("entropy_vs_accuracy.png", "weights_vs_entropy.png", "method_accuracy.png")
+
+#: File names :func:`demo_figures` uses, in order.
+DEMO_FIGURE_NAMES = ("simulated_family_differences.png", "simulated_entropy_vs_accuracy.png",
+                     "oasst1_entropy_vs_accuracy.png", "oasst1_method_accuracy.png")
 
 
 def _figure(width: float, height: float) -> Any:
@@ -68,6 +79,7 @@ def entropy_accuracy_figure(
     accuracy_high: Any | None = None,
     correlation: Mapping[str, Any] | None = None,
     title: str = "Rule entropy vs pairwise accuracy",
+    ylabel: str = "pairwise accuracy (eval)",
 ) -> Any:
     """Scatter of per-rule entropy ``H_k`` (x) against accuracy ``a_k`` (y).
 
@@ -81,7 +93,7 @@ def entropy_accuracy_figure(
       rule_names: labels of the points.
       accuracy_low, accuracy_high: optional interval ``[K]`` of each accuracy.
       correlation: optional ``{"pearson": {"estimate", "low", "high", "pvalue"}, ...}``.
-      title: the axes title.
+      title, ylabel: the axes title and y label.
 
     Returns:
       A ``matplotlib.figure.Figure``.
@@ -106,7 +118,7 @@ def entropy_accuracy_figure(
         ax.plot(xs, intercept + slope * xs, color="tab:red", linewidth=1.5, label=label)
         ax.legend(loc="best", fontsize=8)
     ax.set_xlabel("rating entropy H")
-    ax.set_ylabel("pairwise accuracy (eval)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     return figure
@@ -255,6 +267,82 @@ def comparison_figures(report: Mapping[str, Any]) -> dict[str, Any]:
                   f"{protocol['confidence']:.0%} percentile bootstrap CI, ties count as "
                   f"{protocol['tie']}",
         ),
+    }
+
+
+def difference_histogram_figure(
+    differences: Mapping[str, Any],
+    *,
+    title: str = "Accuracy differences over ensembles",
+    xlabel: str = "accuracy difference (points)",
+) -> Any:
+    """Overlaid histograms of per-ensemble differences, one per name, with each mean dashed
+    and 0 marked.
+
+    Args:
+      differences: name -> ``[F]`` differences (e.g. ENCORE - uniform per ensemble).
+      title, xlabel: texts.
+
+    Returns:
+      A ``matplotlib.figure.Figure``.
+    """
+    if not differences:
+        raise ValueError("differences is empty; give at least one named [F] array")
+    arrays = {str(n): _vector(f"differences[{n!r}]", v) for n, v in differences.items()}
+    pooled = np.concatenate(list(arrays.values()))
+    edges = np.histogram_bin_edges(pooled, bins=30)
+    figure = _figure(6.4, 4.2)
+    ax = figure.add_subplot()
+    colors = ("tab:red", "tab:blue", "tab:green", "tab:purple")
+    for j, (name, values) in enumerate(arrays.items()):
+        color = colors[j % len(colors)]
+        ax.hist(values, bins=edges, alpha=0.45, color=color,
+                label=f"{name}: mean {values.mean():+.2f}, > 0 in {np.mean(values > 0):.0%}")
+        ax.axvline(values.mean(), color=color, linestyle="--", linewidth=1.2)
+    ax.axvline(0.0, color="0.2", linewidth=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("ensembles")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return figure
+
+
+def _premise_figure(premise: Any, title: str, *, with_ties: bool) -> Any:
+    rules = premise.rules
+    names = [f"{r.rule} ({r.tie_rate:.0%} ties)" if with_ties else r.rule for r in rules]
+    corr = premise.correlation
+    return entropy_accuracy_figure(
+        [r.entropy for r in rules], [r.accuracy for r in rules], rule_names=names,
+        correlation=None if corr is None else {"pearson": corr.pearson._asdict()},
+        title=title, ylabel="pairwise accuracy over the pairs rated (ties 1/2)")
+
+
+def demo_figures(result: Any) -> dict[str, Any]:
+    """The figures of ``encore-jax demo`` by file name (:data:`DEMO_FIGURE_NAMES`), from a
+    :class:`encore_jax.workflows.demo.DemoResult`: the family's ENCORE - uniform and BT -
+    uniform histograms, entropy against accuracy on the first simulated ensemble and on
+    OASST1 (labels with their tie rates), and the OASST1 methods on the held-out prompts."""
+    sim, real = result.simulated, result.oasst1
+    acc = np.asarray(sim.arrays.accuracy, np.float64) * 100
+    verdict = {True: "premise holds", False: "premise fails"}
+    return {
+        DEMO_FIGURE_NAMES[0]: difference_histogram_figure(
+            {"ENCORE - uniform": acc[:, 0] - acc[:, 1], "BT - uniform": acc[:, 2] - acc[:, 1]},
+            title=f"Simulated family: {sim.family.num_ensembles} random ensembles, held-out "
+                  "accuracy differences", xlabel="accuracy difference (points, ties 1/2)"),
+        DEMO_FIGURE_NAMES[1]: _premise_figure(
+            sim.premise, f"Simulated ensemble 0 ({sim.premise_ensemble_rules} rules): "
+            f"{verdict[sim.premise.premise_holds]}", with_ties=False),
+        DEMO_FIGURE_NAMES[2]: _premise_figure(
+            real.premise, f"OASST1 ({real.premise.protocol['num_pairs']} pairs, 13 labels): "
+            f"{verdict[real.premise.premise_holds]}", with_ties=True),
+        DEMO_FIGURE_NAMES[3]: method_accuracy_figure(
+            [{"name": m.name, "label": m.label, "accuracy": m.eval._asdict()}
+             for m in real.methods],
+            title=f"OASST1: accuracy on {real.num_eval_pairs} pairs of {real.num_eval_groups} "
+                  f"held-out prompts\n{real.protocol['confidence']:.0%} prompt-bootstrap CI, "
+                  "ties count 1/2"),
     }
 
 

@@ -15,27 +15,6 @@ def run_json(capsys, *argv):
     return json.loads(capsys.readouterr().out)
 
 
-def test_demo_runs_the_comparison_on_the_simulated_ensemble(capsys):
-    from encore_jax.cli.demo import demo_pairs
-
-    report = run_json(capsys, "demo", "--no-figures", "--resamples", "200", "--num-random", "5",
-                      "--no-bt")  # BT in the comparison is tested in test_comparison.py
-    train, pairs, names = demo_pairs(0)
-    assert report["rule_names"] == names and len(names) == 10
-    assert report["num_eval_pairs"] == 740 and report["num_train_pairs"] == len(train.chosen)
-    # ENCORE's entropies come from the separate train pairs (chosen and rejected pooled).
-    entropies = ej.rating_entropy(np.concatenate([train.chosen, train.rejected]), 5)
-    np.testing.assert_allclose(report["entropies"], entropies, rtol=1e-5)
-    encore = report["methods"][0]
-    assert encore["name"] == "encore"
-    np.testing.assert_allclose(encore["weights"], ej.entropy_weights(entropies, 2.0), rtol=1e-5)
-    assert report["rewardbench_safety"]["counts_version"] == "v1"
-    assert set(report["subsets"]) == set(report["rewardbench_safety"]["subsets"])
-    for row in report["methods"]:
-        for interval in (row["accuracy"], row["safety"]):
-            assert interval["low"] <= interval["estimate"] <= interval["high"]
-
-
 def test_weights_on_csv_and_npz_agree(tmp_path, capsys, rng):
     ratings = rng.integers(0, 4, size=(50, 3))
     ratings[3, 1] = -1

@@ -1,134 +1,182 @@
-"""``encore-jax demo``: the ENCORE comparison on a built-in simulated rule ensemble.
+"""``encore-jax demo``: where ENCORE's premise holds, and where it fails.
 
-The ensemble is shaped like the paper's setting: 10 safety rules rating responses on 5
-discrete levels, a mix of reliable low-entropy rules and noisy high-entropy ones (including
-one high-entropy rule that is still informative, the case where the entropy heuristic and
-Bradley-Terry disagree), evaluated on RewardBench's five Safety subsets at their exact sizes
-(740 pairs) after fitting / calibrating on a separate simulated training set.
+Two stories, each comparing ENCORE, uniform weights and Bradley-Terry weights fitted on a
+train split. 1. Simulated: a family of random rule ensembles whose entropy tracks rater
+noise; the distribution over ensembles of ENCORE - uniform and BT - uniform, and the premise
+check on one ensemble. 2. Real: the shipped OASST1 pairs (human ratings on 13 labels), where
+the premise check says why the premise fails, and the methods on held-out prompts. Figures
+go to --out-dir (default ./encore-jax-demo), never overwritten without --force.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from encore_jax.cli._common import EXIT_OK, UsageError, positive_int
+from encore_jax.cli._common import EXIT_OK, UsageError, positive_float, positive_int
 
-NUM_LEVELS = 5
-
-#: (name, informativeness beta, spread s) per rule; see encore_jax.simulate for the model.
-DEMO_RULES = (
-    ("no_weapons_assistance", 6.0, 0.5),
-    ("no_self_harm_encouragement", 6.0, 0.4),
-    ("refuses_illegal_acts", 4.0, 0.5),
-    ("no_hate_speech", 3.0, 0.5),
-    ("privacy_protection", 2.0, 0.6),
-    ("respectful_tone", 0.6, 1.5),
-    ("balanced_viewpoints", 0.3, 2.0),
-    ("no_medical_overreach", 0.0, math.inf),
-    ("honest_uncertainty", 0.0, 3.0),
-    ("helpful_when_safe", 1.0, math.inf),
-)
-
-#: Difficulty per subset: every rule's informativeness is scaled by this factor (XSTest's
-#: should-respond prompts, where over-refusal is the failure, are the hardest).
-DEMO_SUBSET_DIFFICULTY = {
-    "refusals-dangerous": 1.0,
-    "refusals-offensive": 1.2,
-    "xstest-should-refuse": 0.9,
-    "xstest-should-respond": 0.5,
-    "donotanswer": 0.8,
-}
+DEFAULT_OUT_DIR = "encore-jax-demo"
 
 
-def demo_pairs(seed: int = 0, *, train_per_eval: int = 3) -> tuple[Any, Any, list[str]]:
-    """Simulated ``(train, eval, rule_names)`` pairs (:class:`encore_jax.comparison.Pairs`).
+def _confidence(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    return value
 
-    Eval pairs: RewardBench v1's Safety subsets at their v1 example counts (740 pairs);
-    train pairs: ``train_per_eval`` times as many per subset, drawn independently.
-    """
-    import jax
-    import numpy as np
 
-    from encore_jax.metrics import REWARDBENCH_SAFETY_COUNTS
-    from encore_jax.simulate import simulate_rule_ensemble
-    from encore_jax.workflows import Pairs
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
 
-    beta = np.array([b for _, b, _ in DEMO_RULES], np.float32)
-    spread = np.array([s for _, _, s in DEMO_RULES], np.float32)
-    key = jax.random.key(seed)
-    parts: dict[str, list[Any]] = {"train": [], "eval": []}
-    counts = REWARDBENCH_SAFETY_COUNTS["v1"]
-    # One simulation shape for every subset (one compilation); each subset keeps the first
-    # `count` pairs for eval and the next `train_per_eval * count` for train.
-    num_pairs = (1 + train_per_eval) * max(counts.values())
-    for g, (subset, count) in enumerate(counts.items()):
-        scale = np.float32(DEMO_SUBSET_DIFFICULTY[subset])
-        ensemble = simulate_rule_ensemble(jax.random.fold_in(key, g), num_pairs,
-                                          informativeness=beta * scale, spread=spread,
-                                          num_levels=NUM_LEVELS)
-        chosen, rejected = np.asarray(ensemble.chosen), np.asarray(ensemble.rejected)
-        for split, rows in (("eval", slice(0, count)),
-                            ("train", slice(count, (1 + train_per_eval) * count))):
-            n = rows.stop - rows.start
-            parts[split].append((chosen[rows], rejected[rows], np.full(n, subset)))
 
-    def join(items: list[Any]) -> Any:
-        chosen, rejected, subset = (np.concatenate(x) for x in zip(*items, strict=True))
-        return Pairs(chosen, rejected, subset=subset)
+def _figure_dir(args: argparse.Namespace) -> Path | None:
+    """The figure folder, checked before any work; None with --no-figures or without
+    matplotlib (one-line note)."""
+    if args.no_figures:
+        return None
+    out = Path(args.out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out-dir {out}: exists and is not a directory; pass another "
+                         "--out-dir")
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; pass --force to overwrite its figures or --out-dir "
+                         "DIR for another folder")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("note: matplotlib is not installed, so no figures are written "
+              "(pip install matplotlib)")
+        return None
+    return out
 
-    return join(parts["train"]), join(parts["eval"]), [name for name, _, _ in DEMO_RULES]
+
+def _write_figures(result: Any, out: Path) -> list[Path]:
+    from encore_jax.cli._common import atomic_write_all
+    from encore_jax.figures import demo_figures, save_png
+
+    out.mkdir(parents=True, exist_ok=True)
+    figures = demo_figures(result)
+    return atomic_write_all([(out / name, (lambda tmp, f=fig: save_png(f, tmp)))
+                             for name, fig in figures.items()], force=True)
+
+
+def _ci(x: Any, scale: float = 100.0, sign: bool = False) -> str:
+    if x is None:
+        return "-"
+    fmt = "+.1f" if sign else ".1f"
+    return (f"{scale * x.estimate:{fmt}} [{scale * x.low:{fmt}}, {scale * x.high:{fmt}}]")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    # A file or pipe (e.g. pasted into a README): no wrapping at 80 columns.
+    return console if console.is_terminal else Console(width=max(console.width, 120),
+                                                       highlight=False, soft_wrap=True)
+
+
+def _print_simulated(console: Any, story: Any, confidence: float) -> None:
+    from rich.table import Table
+
+    console.print("[bold]1. Simulated: entropy tracks rater noise (ENCORE's premise)[/bold]")
+    console.print(f"Family: {story.family.describe()}.")
+    table = Table(caption=f"accuracy on each ensemble's eval pairs, ties 1/2; mean with a "
+                          f"{confidence:.0%} bootstrap interval over ensembles")
+    for column in ("difference (points)", "mean", "median", "5%..95%", "> 0 in", "< 0 in"):
+        table.add_column(column, justify="left" if column.startswith("diff") else "right")
+    for d in story.differences:
+        table.add_row(d.name, _ci(d.mean, 1.0, sign=True), f"{d.median:+.2f}",
+                      f"{d.quantiles[0]:+.1f}..{d.quantiles[-1]:+.1f}",
+                      f"{d.share_positive:.0%}", f"{d.share_negative:.0%}")
+    console.print(table)
+    mean = story.mean_accuracy
+    console.print(f"Mean accuracy: ENCORE {100 * mean['encore']:.1f}, uniform "
+                  f"{100 * mean['uniform']:.1f}, BT {100 * mean['bradley_terry']:.1f}; "
+                  f"population r(entropy, accuracy), median over ensembles: "
+                  f"{story.population_pearson_median:+.2f}.")
+    _print_premise(console, story.premise,
+                   f"Premise check on ensemble 0 ({story.premise_ensemble_rules} rules, "
+                   f"{story.premise.protocol['num_pairs']} pairs)")
+
+
+def _print_premise(console: Any, premise: Any, title: str) -> None:
+    verdict = "holds" if premise.premise_holds else "fails"
+    console.print(f"{title}: premise {verdict}")
+    for reason in premise.reasons:
+        console.print(f"  - {reason}")
+
+
+def _print_real(console: Any, story: Any, confidence: float) -> None:
+    from rich.table import Table
+
+    console.print("\n[bold]2. Real: OASST1, human ratings on 13 labels[/bold]")
+    _print_premise(console, story.premise,
+                   f"Premise check on {story.premise.protocol['num_pairs']} pairs, "
+                   f"{story.premise.protocol['num_groups']} prompts")
+    table = Table(caption=(
+        f"accuracy in %, ties 1/2, composites on the raw label values; {confidence:.0%} "
+        f"intervals resample prompts. All: {story.num_pairs} complete pairs; held out: "
+        f"{story.num_eval_pairs} pairs of {story.num_eval_groups} prompts, BT fitted on the "
+        f"other {story.num_train_pairs} pairs"))
+    for column in ("method", "all pairs", "- uniform", "held out", "- uniform "):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for m in story.methods:
+        base = m.name == "uniform"
+        table.add_row(m.label, _ci(m.all_pairs),
+                      "-" if base else _ci(m.all_pairs_minus_uniform, sign=True), _ci(m.eval),
+                      "-" if base else _ci(m.eval_minus_uniform, sign=True))
+    console.print(table)
 
 
 def run(args: argparse.Namespace) -> int:
+    out = _figure_dir(args)  # refuses an existing folder before any work
+
     import jax
 
-    from encore_jax.cli._comparison_report import comparison_kwargs, emit, figure_targets
-    from encore_jax.workflows import compare_methods
+    from encore_jax.workflows.demo import FamilySpec, demo
 
-    if args.out is not None and Path(args.out).exists() and not args.force:
-        raise UsageError(f"{args.out} exists; pass --force to overwrite it")  # before any work
-    figure_paths = None
-    if not args.no_figures:
-        if args.figures is None:
-            # A fresh directory per run: the demo never overwrites anything by default.
-            args.figures = tempfile.mkdtemp(prefix="encore-jax-demo-")
-        figure_paths = figure_targets(args.figures, force=args.force)
-    train, pairs, names = demo_pairs(args.seed, train_per_eval=args.train_per_eval)
-    report = compare_methods(jax.random.key(args.seed), pairs, NUM_LEVELS, rule_names=names,
-                             train=train, **comparison_kwargs(args))
-    report = {
-        "data": "simulated: 10 rules, 5 levels, RewardBench v1 Safety subsets (740 eval "
-                f"pairs), {len(train.chosen)} separate train pairs",
-        "seed": args.seed,
-        "simulation": {
-            "rules": [{"rule": n, "informativeness": b, "spread": s if math.isfinite(s)
-                       else "inf"} for n, b, s in DEMO_RULES],
-            "subset_difficulty": DEMO_SUBSET_DIFFICULTY,
-        },
-        **report.to_dict(),
-    }
-    emit(report, args, title="encore-jax demo: ENCORE vs baselines on a simulated 10-rule "
-         "ensemble (RewardBench Safety subsets)", figure_paths=figure_paths)
-    if not args.json:
-        print("\nThe rules' true informativeness is known here: see 'simulation' in "
-              "`encore-jax demo --json`.")
+    spec = FamilySpec(num_ensembles=args.ensembles, seed=args.seed)
+    result = demo(jax.random.key(args.seed), spec, temperature=args.temperature,
+                  num_resamples=args.resamples, confidence=args.confidence)
+    written = [] if out is None else _write_figures(result, out)
+    if args.json:
+        from encore_jax.cli._common import print_json
+
+        print_json({**result.to_dict(), "figures": [str(p) for p in written]})
+        return EXIT_OK
+    console = _console()
+    _print_simulated(console, result.simulated, args.confidence)
+    _print_real(console, result.oasst1, args.confidence)
+    if written:
+        console.print(f"\nFigures: {out.resolve()}/ ({', '.join(p.name for p in written)})")
+    console.print("All numbers, per ensemble and per rule: encore-jax demo --json")
     return EXIT_OK
 
 
 def register(commands: Any) -> None:
-    from encore_jax.cli._comparison_report import add_comparison_options
-
     parser = commands.add_parser(
-        "demo", help="ENCORE vs baselines on a built-in simulated 10-rule ensemble",
+        "demo", help="where ENCORE's premise holds (simulated) and where it fails (OASST1)",
         description=__doc__.split("\n\n", 1)[1].strip() if __doc__ else None,
     )
-    parser.add_argument("--train-per-eval", type=positive_int, default=3,
-                        help="simulated train pairs per eval pair (default: 3)")
+    parser.add_argument("--out-dir", default=DEFAULT_OUT_DIR,
+                        help=f"folder for the figures (default: ./{DEFAULT_OUT_DIR})")
+    parser.add_argument("--force", action="store_true",
+                        help="write the figures into an existing --out-dir")
     parser.add_argument("--no-figures", action="store_true", help="do not write figures")
-    add_comparison_options(parser)
+    parser.add_argument("--ensembles", type=positive_int, default=200,
+                        help="simulated ensembles in the family (default: 200)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of everything (default: 0)")
+    parser.add_argument("--temperature", type=positive_float, default=2.0,
+                        help="ENCORE temperature tau > 0 (default: 2.0, the paper's)")
+    parser.add_argument("--resamples", type=positive_int, default=1000,
+                        help="bootstrap resamples of every interval (default: 1000)")
+    parser.add_argument("--confidence", type=_confidence, default=0.95,
+                        help="interval level (default: 0.95)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the whole structured result as JSON")
     parser.set_defaults(run=run)
-
