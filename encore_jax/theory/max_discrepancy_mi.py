@@ -115,7 +115,7 @@ def majority_label_information(eps: np.ndarray, prior: float | np.ndarray = 0.5)
     """Exact ``I(Y; label_S)`` (nats) for the majority-vote label with ties to B.
 
     ``label_S = A`` iff more votes of ``S`` say A than B: the reference labeller
-    (``label_pairs(..., tie="b")``) applied to the signs alone.
+    (``label_pairs(..., tie_winner="b")``) applied to the signs alone.
     """
     eps = np.asarray(eps, np.float64)
     m = eps.shape[-1]
@@ -462,7 +462,7 @@ def simulation_check(
     key = jax.random.key(seed)
     out: dict[str, Any] = {
         "num_pairs": num_pairs, "k": k, "num_resamples": num_resamples,
-        "confidence": confidence, "tie": "b", "ensembles": {},
+        "confidence": confidence, "tie_winner": "b", "ensembles": {},
     }
     for index, (name, params) in enumerate(ensembles.items()):
         key_sim, key_random, key_boot = jax.random.split(jax.random.fold_in(key, index), 3)
