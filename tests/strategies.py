@@ -63,7 +63,7 @@ BLOCKED_SHAPES = blocked_kernel_shapes()
 @st.composite
 def blocked_rating_matrices(draw, with_mask=False):
     """(ratings [N, K] in 0..L-1, L, mask or None) at a shape of :data:`BLOCKED_SHAPES`, in
-    int32 or a narrow dtype (uint8 / int8, which the kernel compares in place). Dirichlet
+    int32 or uint8 (a narrow dtype the kernel compares in place). Dirichlet
     concentrations from 0.05 (nearly constant rules: a whole block on one level, the uint8
     block counts at their 128 maximum) to 5 (near uniform); masks of random density, or a
     mask that drops whole trailing rows (the ragged-tail case of a padded batch)."""
