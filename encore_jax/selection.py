@@ -26,7 +26,6 @@ Baselines: :func:`random_rule_selection` (``k`` rules uniformly at random per pa
 from __future__ import annotations
 
 import functools
-import math
 import warnings
 from typing import Any
 
@@ -72,15 +71,8 @@ def _check_k(k: Any, num_rules: int) -> int:
 
 
 def _check_alpha(alpha: Any, has_relevance: bool) -> None:
-    if not _checks.is_concrete(alpha):
-        return
-    value = np.asarray(alpha)
-    if value.ndim != 0 or value.dtype.kind not in "fiu" or value.dtype == np.bool_:
-        raise TypeError(f"alpha must be a real scalar, got {alpha!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"alpha must be finite and >= 0, got {value}")
-    if value == 0.0 and not has_relevance:
+    _checks.check_scalar("alpha", alpha, at_least=0.0)
+    if _checks.is_concrete(alpha) and float(np.asarray(alpha)) == 0.0 and not has_relevance:
         raise ValueError(
             "alpha=0 with relevance=None gives every rule the score 0, so the selection "
             "would be the first k rules; pass alpha > 0 or a relevance"

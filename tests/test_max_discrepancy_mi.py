@@ -9,6 +9,7 @@ import itertools
 import json
 import math
 
+import jax
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -145,3 +146,45 @@ def test_run_writes_report_and_figure(tmp_path):
         # k = K: both selections are all rules, so the labels and their information agree.
         assert sweep["max_discrepancy_information_nats"][-1] == sweep[
             "random_information_nats"][-1]
+
+
+def test_exact_label_agreement_matches_closed_forms():
+    # One rule: both selections are the rule itself; its label errs when d < 0 (Y = A) or
+    # d > 0 (Y = B), and ties go to B: agreement = (P(d > 0) + P(d >= 0)) / 2.
+    from encore_jax.simulate import rating_distributions
+
+    p_c, p_r = (np.asarray(p, np.float64) for p in rating_distributions(
+        np.array([0.6], np.float32), np.array([1.5], np.float32), 5))
+    joint = p_c[0][:, None] * p_r[0][None, :]
+    diff = np.arange(5)[:, None] - np.arange(5)[None, :]
+    expected = 0.5 * joint[diff > 0].sum() + 0.5 * joint[diff >= 0].sum()
+    exact = mdmi.exact_label_agreement([0.6], [1.5], 5, 1)
+    np.testing.assert_allclose([exact["max_discrepancy"], exact["random"]], expected, rtol=1e-12)
+    # Pure-noise rules: every label is a coin with ties to B, agreement exactly 1/2 (up to the
+    # float32 rounding of the simulator's level probabilities, a few 6e-8 relative each).
+    noise = mdmi.exact_label_agreement([0.0, 0.0, 0.0], [np.inf] * 3, 3, 1)
+    np.testing.assert_allclose(list(noise.values()), 0.5, atol=1e-6)
+
+
+def test_max_discrepancy_beats_random_k_at_a_size_where_it_is_certain():
+    # Homogeneous ensemble (the theorem's model), K = 3 rules, k = 1. The exact agreements
+    # (exact_label_agreement, an enumeration over the 9^3 difference vectors) give the gap
+    # delta = P(max-discrepancy label = Y) - P(random-k label = Y) > 0. Per pair the difference
+    # of the two correctness indicators lies in [-1, 1] and pairs are i.i.d., so Hoeffding
+    # gives P(mean difference <= 0) <= exp(-N delta^2 / 2); N is chosen to make this <= 1e-9.
+    beta, spread, k, delta_fail = [0.6] * 3, [1.5] * 3, 1, 1e-9
+    exact = mdmi.exact_label_agreement(beta, spread, 5, k)
+    delta = exact["max_discrepancy"] - exact["random"]
+    assert delta > 0.05  # the theorem's direction, in exact arithmetic
+    n = int(math.ceil(2 * math.log(1 / delta_fail) / delta**2))
+    ens = ej.simulate_rule_ensemble(jax.random.key(0), n, informativeness=np.array(beta),
+                                    spread=np.array(spread))
+    a, b, truth = ens.ratings_a, ens.ratings_b, np.asarray(ens.preferred_a)
+    max_disc = np.asarray(ej.label_pairs(a, b, ej.select_rules(a, b, k))) == truth
+    random_k = np.asarray(ej.label_pairs(
+        a, b, ej.random_rule_selection(jax.random.key(1), n, 3, k))) == truth
+    assert max_disc.mean() > random_k.mean()
+    # The plug-in agreements agree with the exact values: Hoeffding at 1e-9 per method.
+    slack = math.sqrt(math.log(2 / delta_fail) / (2 * n))
+    assert abs(max_disc.mean() - exact["max_discrepancy"]) <= slack
+    assert abs(random_k.mean() - exact["random"]) <= slack

@@ -115,7 +115,7 @@ def majority_label_information(eps: np.ndarray, prior: float | np.ndarray = 0.5)
     """Exact ``I(Y; label_S)`` (nats) for the majority-vote label with ties to B.
 
     ``label_S = A`` iff more votes of ``S`` say A than B: the reference labeller
-    (``label_pairs(..., tie="b")``) applied to the signs alone.
+    (``label_pairs(..., tie_winner="b")``) applied to the signs alone.
     """
     eps = np.asarray(eps, np.float64)
     m = eps.shape[-1]
@@ -342,6 +342,51 @@ def _duplicates(rng, num_rules, k, draws, counts, examples) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Exact label agreement of a small simulated ensemble (an oracle for part 2)
+# --------------------------------------------------------------------------------------------
+
+
+def exact_label_agreement(
+    informativeness: Sequence[float], spread: Sequence[float], num_levels: int, k: int
+) -> dict[str, float]:
+    """Exact ``P(label = Y)`` of maximum-discrepancy-``k`` and random-``k`` labels
+    (``label_pairs(..., tie_winner="b")``, unit weights) on ``simulate_rule_ensemble(...,
+    informativeness, spread, num_levels)`` pairs, by enumerating every vector of rating
+    differences (``(2L - 1)^K`` of them; keep ``K`` small).
+
+    Given ``Y = A`` the differences ``d = a - b`` are chosen minus rejected, independent across
+    rules; given ``Y = B`` they are the negatives. The label is A iff the sum of the selected
+    differences is ``> 0``. Maximum discrepancy selects the ``k`` largest ``|d_j|`` (lower index
+    first on ties, as :func:`encore_jax.select_rules`); random-``k`` averages over the
+    ``C(K, k)`` subsets. Returns ``{"max_discrepancy": ., "random": .}`` (float64).
+    """
+    from encore_jax.simulate import rating_distributions
+
+    p_chosen, p_rejected = (np.asarray(p, np.float64) for p in rating_distributions(
+        np.asarray(informativeness, np.float32), np.asarray(spread, np.float32), num_levels))
+    num_rules = p_chosen.shape[0]
+    values = np.arange(-(num_levels - 1), num_levels)
+    per_rule = np.zeros((num_rules, values.size))  # P(chosen_j - rejected_j = v)
+    for u, v in itertools.product(range(num_levels), repeat=2):
+        per_rule[:, u - v + num_levels - 1] += p_chosen[:, u] * p_rejected[:, v]
+    d = np.array(list(itertools.product(values, repeat=num_rules)), np.float64)  # [P, K]
+    prob = np.prod(per_rule[np.arange(num_rules), d.astype(int) + num_levels - 1], axis=1)
+    # Stable sort on -|d|: equal |d| keep index order, the lower index first.
+    top = np.argsort(-np.abs(d), axis=1, kind="stable")[:, :k]
+    top_mask = np.zeros(d.shape, bool)
+    np.put_along_axis(top_mask, top, True, axis=1)
+    subsets = [np.isin(np.arange(num_rules), s) for s in
+               itertools.combinations(range(num_rules), k)]
+
+    def agreement(mask: np.ndarray) -> float:
+        margin = np.sum(np.where(mask, d, 0.0), axis=1)  # Y = A; Y = B has margin -margin
+        return float(0.5 * prob @ (margin > 0) + 0.5 * prob @ (-margin <= 0))
+
+    return {"max_discrepancy": agreement(top_mask),
+            "random": float(np.mean([agreement(np.broadcast_to(s, d.shape)) for s in subsets]))}
+
+
+# --------------------------------------------------------------------------------------------
 # Parts 2 and 3: simulated ensembles, bootstrap intervals, ENCORE weights
 # --------------------------------------------------------------------------------------------
 
@@ -462,7 +507,7 @@ def simulation_check(
     key = jax.random.key(seed)
     out: dict[str, Any] = {
         "num_pairs": num_pairs, "k": k, "num_resamples": num_resamples,
-        "confidence": confidence, "tie": "b", "ensembles": {},
+        "confidence": confidence, "tie_winner": "b", "ensembles": {},
     }
     for index, (name, params) in enumerate(ensembles.items()):
         key_sim, key_random, key_boot = jax.random.split(jax.random.fold_in(key, index), 3)
@@ -490,7 +535,43 @@ def simulation_check(
                 for i, m in enumerate(names)
             },
             "paired_differences": _paired_differences(ci, names, confidence),
+            "max_discrepancy_beats_random": _dominance(ci, names, num_pairs),
         }
+    out["holds"] = all(e["max_discrepancy_beats_random"]["holds"]
+                       for e in out["ensembles"].values())
+    return out
+
+
+# The assertion "max discrepancy beats random-k" needs the paired difference to exceed this
+# many of its own (bootstrap) standard errors: P(N(0, 1) > 5) = 2.9e-7.
+DOMINANCE_Z = 5.0
+
+
+def _dominance(ci, names: list[str], num_pairs: int) -> dict[str, Any]:
+    """Does maximum discrepancy beat random-``k`` at this ``N``, by a margin the check's own
+    variance makes certain? For agreement and ``I(label; Y)``: the paired difference
+    ``delta_hat`` must exceed ``DOMINANCE_Z`` bootstrap standard errors ``se``. Reported with
+    two bounds on the chance that a rerun of the same size fails, taking the true difference
+    to be ``delta_hat``: the normal approximation ``P(N(0, 1) > delta_hat / se - Z)``, and for
+    agreement Hoeffding's ``exp(-N (delta_hat - Z se)^2 / 2)`` (per-pair differences lie in
+    ``[-1, 1]``)."""
+    from scipy.stats import norm
+
+    i, j = names.index(names[0]), names.index(names[1])
+    estimate, replicates = np.asarray(ci.estimate), np.asarray(ci.replicates)
+    out: dict[str, Any] = {"rule": f"paired difference > {DOMINANCE_Z:g} bootstrap SE"}
+    for c, metric in enumerate(("agreement", "information_nats")):
+        delta = float(estimate[i, c] - estimate[j, c])
+        se = float(np.std(replicates[i, c] - replicates[j, c], ddof=1))
+        row = {"difference": delta, "standard_error": se,
+               "holds": bool(delta > DOMINANCE_Z * se),
+               "failure_probability_normal": float(norm.sf(delta / se - DOMINANCE_Z))
+               if se > 0 else 0.0}
+        if metric == "agreement":
+            margin = max(delta - DOMINANCE_Z * se, 0.0)
+            row["failure_probability_hoeffding"] = math.exp(-num_pairs * margin**2 / 2)
+        out[metric] = row
+    out["holds"] = all(out[m]["holds"] for m in ("agreement", "information_nats"))
     return out
 
 
@@ -633,6 +714,12 @@ def run(
         all(r["counterexamples"] == 0 for r in within.values())
         and report["enumeration"]["probes"]["asymmetric_prior"]["counterexamples"] == 0
     )
+    report["holds_rule"] = (
+        "no counterexample within the assumptions (exact enumeration), and in every simulated "
+        f"ensemble max discrepancy beats random-k by more than {DOMINANCE_Z:g} bootstrap "
+        "standard errors in agreement and in I(label; Y)")
+    report["holds"] = bool(report["enumeration"]["holds_within_assumptions"]
+                           and report["simulation"]["holds"])
     return save_report(report, out_dir, started=start, figure_path_name=FIGURE_NAME,
                        write_figure=write_figure if figure else None)
 
@@ -671,10 +758,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, r in enum[group].items():
             print(f"  {group:18s} {name:28s} counterexamples {r['counterexamples']:5d} "
                   f"/ {r['draws']:5d}  max gap {r['max_gap']:.3g} nats")
+    for name, ens in report["simulation"]["ensembles"].items():
+        dom = ens["max_discrepancy_beats_random"]
+        for metric in ("agreement", "information_nats"):
+            row = dom[metric]
+            print(f"  {name:13s} max discrepancy - random-k {metric:16s} "
+                  f"{row['difference']:+.4f} (SE {row['standard_error']:.4f}, "
+                  f"{row['difference'] / max(row['standard_error'], 1e-300):.0f} SE; "
+                  f"needs > {DOMINANCE_Z:g})")
     if not enum["holds_within_assumptions"]:
         print("FAILED: a counterexample within the assumptions (see report.json)")
-        return 1
-    return 0
+    print(f"  holds: {report['holds']}")
+    return 0 if report["holds"] else 1
 
 
 if __name__ == "__main__":
