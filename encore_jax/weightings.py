@@ -49,19 +49,45 @@ from jaxtyping import Array, Bool, Float, Int, Integer, PRNGKeyArray
 
 from encore_jax import _checks
 from encore_jax.entropy import entropy_from_counts, rating_histogram
-from encore_jax.weights import DEFAULT_TEMPERATURE, encore_weights, uniform_weights
+from encore_jax.weighting_stats import (
+    BuiltinStats,
+    builtin_weights_from_stats,
+    collision_tie_rates,
+    decisive_encore_from_stats,
+    decisive_entropies_from_counts,
+    decisive_entropy_from_counts,
+    encore_from_counts,
+    independent_draw_decisive_counts,
+    pair_decisive_counts,
+    pair_tie_counts,
+    tie_rates_from_counts,
+)
+from encore_jax.weights import DEFAULT_TEMPERATURE, uniform_weights
 
 __all__ = [
     "EXTENSION_NAMES",
+    "BuiltinStats",
     "Weighting",
     "WeightingData",
     "apply_weightings",
+    "builtin_stats",
     "builtin_weightings",
+    "builtin_weights_from_stats",
+    "collision_tie_rates",
+    "decisive_counts",
     "decisive_encore_weights",
+    "decisive_encore_from_stats",
     "decisive_entropies",
+    "decisive_entropies_from_counts",
+    "decisive_entropy_from_counts",
     "decisive_entropy_weights",
+    "encore_from_counts",
+    "independent_draw_decisive_counts",
+    "pair_decisive_counts",
+    "pair_tie_counts",
     "resolve_weighting",
     "tie_rates",
+    "tie_rates_from_counts",
     "unlabelled_pairs",
 ]
 
@@ -165,34 +191,50 @@ def _validated_data(data: WeightingData) -> WeightingData:
     return WeightingData(ratings, mask, num_levels, pair_a, pair_b, pair_mask)
 
 
+# --------------------------------------------------------------------------------------------
+# The built-ins on WeightingData (each through its statistics above)
+# --------------------------------------------------------------------------------------------
+
+
+def _calibration_counts(data: WeightingData) -> jax.Array:
+    counts = rating_histogram(data.ratings, data.num_levels, mask=data.mask)
+    _checks.check_rules_observed(counts, "ratings")
+    return counts
+
+
 def tie_rates(data: WeightingData) -> Float[Array, " K"]:
     """Tie rate ``t_k`` of each rule, from unlabelled information only.
 
     With unlabelled pairs: ``t_k`` = the share of the pairs rated by rule ``k`` on both sides
-    (``pair_mask``) whose two ratings are equal. Without pairs: the tie probability of two
-    independent draws from the rule's calibration rating distribution ``q_k``,
-    ``t_k = sum_l q_kl^2`` (its collision probability, ``exp(-H2_k)`` with ``H2`` the Rényi
-    entropy of order 2). Both are symmetric in the two sides of a pair.
+    (``pair_mask``) whose two ratings are equal (:func:`pair_tie_counts`,
+    :func:`tie_rates_from_counts`). Without pairs: the tie probability of two independent
+    draws from the rule's calibration rating distribution (:func:`collision_tie_rates`).
+    Both are symmetric in the two sides of a pair.
 
     Raises:
       ValueError: a rule rated on neither side of any pair, or never observed.
     """
     data = _validated_data(data)
     if data.pair_a is None:
-        counts = rating_histogram(data.ratings, data.num_levels, mask=data.mask)
-        _checks.check_rules_observed(counts, "ratings")
-        counts = counts.astype(jnp.float32)
-        q = counts / jnp.sum(counts, axis=-1, keepdims=True)
-        return jnp.sum(q * q, axis=-1)
-    rated = (jnp.ones(data.pair_a.shape, bool) if data.pair_mask is None else data.pair_mask)
-    num_rated = jnp.sum(rated, axis=0)
-    if _checks.is_concrete(num_rated) and np.any(np.asarray(num_rated) == 0):
-        index = int(np.argmax(np.asarray(num_rated) == 0))
-        raise ValueError(
-            f"rule {index} is rated on both sides of no unlabelled pair (pair_mask column "
-            f"{index} is all False); drop the rule or pass pairs it rates")
-    ties = jnp.sum((data.pair_a == data.pair_b) & rated, axis=0)
-    return ties.astype(jnp.float32) / num_rated.astype(jnp.float32)
+        return collision_tie_rates(_calibration_counts(data))
+    return tie_rates_from_counts(*pair_tie_counts(data.pair_a, data.pair_b, data.pair_mask))
+
+
+def decisive_counts(data: WeightingData) -> Float[Array, "K L"]:
+    """The decisive level counts of ``data`` (float32): :func:`pair_decisive_counts` with
+    unlabelled pairs, :func:`independent_draw_decisive_counts` of the calibration counts
+    without."""
+    data = _validated_data(data)
+    if data.pair_a is None:
+        return independent_draw_decisive_counts(_calibration_counts(data))
+    return pair_decisive_counts(data.pair_a, data.pair_b, data.pair_mask,
+                                data.num_levels).astype(jnp.float32)
+
+
+def builtin_stats(data: WeightingData) -> BuiltinStats:
+    """The :class:`BuiltinStats` of ``data``."""
+    data = _validated_data(data)
+    return BuiltinStats(_calibration_counts(data), tie_rates(data), decisive_counts(data))
 
 
 def decisive_encore_weights(
@@ -215,7 +257,7 @@ def decisive_encore_weights(
     the weights do not depend on which side of a pair is which, nor on the labels; rules
     with equal tie rates keep ENCORE's ratios. If every rule ties on every pair, every
     weight is 0 (every composite then ties). Rationale, assumptions and limits:
-    ``encore_jax/theory/extensions.md``.
+    ``encore_jax/theory/extensions.md``. Computed by :func:`decisive_encore_from_stats`.
 
     Args:
       data: :class:`WeightingData`.
@@ -226,9 +268,8 @@ def decisive_encore_weights(
     """
     _checks.check_temperature(temperature)
     data = _validated_data(data)
-    _, encore = encore_weights(data.ratings, data.num_levels, temperature=temperature,
-                               mask=data.mask)
-    return _normalised(jnp.clip(1.0 - tie_rates(data), 0.0, 1.0) * encore)
+    entropies = entropy_from_counts(jnp.asarray(_calibration_counts(data), jnp.float32))
+    return decisive_encore_from_stats(entropies, tie_rates(data), temperature)
 
 
 def decisive_entropies(data: WeightingData) -> tuple[jax.Array, jax.Array]:
@@ -245,24 +286,7 @@ def decisive_entropies(data: WeightingData) -> tuple[jax.Array, jax.Array]:
     half of the decisive ratings are "not fired" as ``p -> 0``: ``H_dec -> log 2 + H(r) / 2``,
     whatever the base rate, where the pooled entropy ``-> 0``.
     """
-    data = _validated_data(data)
-    if data.pair_a is None:
-        counts = rating_histogram(data.ratings, data.num_levels, mask=data.mask)
-        _checks.check_rules_observed(counts, "ratings")
-        counts = counts.astype(jnp.float32)
-        # c (n - c) ∝ q (1 - q) without the cancellation of 1 - q for q near 1 (a rare flag).
-        decisive_counts = counts * (jnp.sum(counts, axis=-1, keepdims=True) - counts)
-    else:
-        rated = (jnp.ones(data.pair_a.shape, bool) if data.pair_mask is None
-                 else data.pair_mask)
-        decisive = rated & (data.pair_a != data.pair_b)
-        decisive_counts = rating_histogram(
-            jnp.concatenate([data.pair_a, data.pair_b]), data.num_levels,
-            mask=jnp.concatenate([decisive, decisive])).astype(jnp.float32)
-    decides = jnp.sum(decisive_counts, axis=-1) > 0
-    placeholder = jnp.ones_like(decisive_counts)
-    entropy = entropy_from_counts(jnp.where(decides[:, None], decisive_counts, placeholder))
-    return entropy, decides
+    return decisive_entropies_from_counts(decisive_counts(data))
 
 
 def decisive_entropy_weights(
@@ -282,7 +306,8 @@ def decisive_entropy_weights(
     Guarantees (label-free, exact): a rule that decides no pair gets weight exactly 0; the
     weights depend neither on which side of a pair is which nor on the labels; they lie in
     ``[0, 1]`` and sum to 1 unless no rule decides any pair (then all are 0). Rationale and
-    limits: ``encore_jax/theory/extensions.md``.
+    limits: ``encore_jax/theory/extensions.md``. Computed by
+    :func:`decisive_entropy_from_counts`.
 
     Args:
       data: :class:`WeightingData`.
@@ -292,28 +317,11 @@ def decisive_entropy_weights(
       Weights ``[K]``.
     """
     _checks.check_temperature(temperature)
-    entropy, decides = decisive_entropies(data)
-    return _masked_softmax_neg(entropy, decides, jnp.asarray(temperature, jnp.float32))
-
-
-@jax.jit
-def _masked_softmax_neg(entropy: jax.Array, active: jax.Array, tau: jax.Array) -> jax.Array:
-    lowest = jnp.min(jnp.where(active, entropy, jnp.inf))
-    gap = jnp.where(active, entropy - jnp.where(jnp.isfinite(lowest), lowest, 0.0), 0.0)
-    raw = jnp.where(active, jnp.exp(-gap / jnp.maximum(tau, jnp.finfo(tau.dtype).tiny)), 0.0)
-    return _normalised(raw)
-
-
-@jax.jit
-def _normalised(raw: jax.Array) -> jax.Array:
-    total = jnp.sum(raw)
-    return jnp.where(total > 0, raw / jnp.where(total > 0, total, 1.0), 0.0)
+    return decisive_entropy_from_counts(decisive_counts(data), temperature)
 
 
 def _encore(data: WeightingData, temperature: float) -> jax.Array:
-    data = _validated_data(data)
-    return encore_weights(data.ratings, data.num_levels, temperature=temperature,
-                          mask=data.mask)[1]
+    return encore_from_counts(_calibration_counts(_validated_data(data)), temperature)
 
 
 def _uniform(data: WeightingData) -> jax.Array:

@@ -12,6 +12,12 @@ import pytest
 from encore_jax import cli
 from encore_jax.datasets import load_oasst1, oasst1_path
 from encore_jax.simulate import simulate_rule_ensemble
+from encore_jax.weightings import (
+    WeightingData,
+    apply_weightings,
+    builtin_weightings,
+    unlabelled_pairs,
+)
 from encore_jax.workflows.diagnose import diagnose_file, diagnose_premise
 
 N, K, L = 240, 5, 5          # shared shapes: one compilation for the small cases
@@ -128,9 +134,22 @@ def test_premise_holds_on_an_ensemble_whose_entropy_tracks_rater_noise():
     assert not any("rare flags" in r for r in report.reasons)
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_streamed_file_equals_in_memory(tmp_path, fmt):
-    chosen, rejected, mask, groups = small_pairs(seed=2)
+def test_builtin_weights_equal_the_weighting_extension_point():
+    """diagnose's built-ins (from summed statistics) equal builtin_weightings run on the
+    WeightingData of the same pairs (pooled ratings, fair-coin unlabelled pairs)."""
+    chosen, rejected, mask, groups = small_pairs(seed=4)
+    report = diagnose_premise(KEY, chosen, rejected, L, mask=mask, num_resamples=5,
+                              temperature=1.5)
+    a, b, pair_mask = unlabelled_pairs(KEY, chosen, rejected, mask)
+    data = WeightingData(np.concatenate([chosen, rejected]), np.concatenate([mask, mask]), L,
+                         a, b, pair_mask)
+    expected = apply_weightings(builtin_weightings(1.5), data)
+    assert list(report.weights) == list(expected)
+    for name, weights in expected.items():
+        np.testing.assert_allclose(report.weights[name], weights, rtol=1e-6, err_msg=name)
+
+
+def write_pairs(tmp_path, fmt, chosen, rejected, mask, groups):
     columns = {"prompt": groups}
     for k in range(K):
         columns[f"chosen_r{k}"] = np.where(mask[:, k], chosen[:, k], -1)
@@ -145,10 +164,20 @@ def test_streamed_file_equals_in_memory(tmp_path, fmt):
         import pyarrow.parquet as pq
 
         pq.write_table(pa.table(columns), path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_streamed_file_equals_in_memory(tmp_path, fmt):
+    chosen, rejected, mask, groups = small_pairs(seed=2)
+    path = write_pairs(tmp_path, fmt, chosen, rejected, mask, groups)
     streamed = diagnose_file(path, L, key=KEY, group_column="prompt", chunk_rows=67,
                              mask_value=-1, num_resamples=30)
     memory = diagnose_premise(KEY, chosen, rejected, L, mask=mask, groups=groups,
                               rule_names=[f"r{k}" for k in range(K)], num_resamples=30)
+    # every built-in weighting, in bounded memory on the streamed path
+    assert list(streamed.weights) == list(memory.weights) == list(builtin_weightings())
+    assert streamed.weights == memory.weights
     for a, b in zip(streamed.rules, memory.rules, strict=True):
         assert a._replace(entropy=0.0) == b._replace(entropy=0.0)
         assert a.entropy == pytest.approx(b.entropy, rel=1e-6)
@@ -156,6 +185,31 @@ def test_streamed_file_equals_in_memory(tmp_path, fmt):
                                memory.correlation.pearson_replicates, rtol=1e-5)
     assert streamed.protocol["num_groups"] == memory.protocol["num_groups"]
     assert streamed.reasons == memory.reasons
+
+
+def first_side_higher(data):
+    """An extra weighting that needs whole arrays: 1 + the share of the rated pairs whose
+    first side (in the fair-coin order) is rated higher."""
+    rated = np.asarray(data.pair_mask)
+    higher = (np.asarray(data.pair_a) > np.asarray(data.pair_b)) & rated
+    return 1.0 + higher.sum(0) / rated.sum(0)
+
+
+def test_extra_weightings_streamed_equal_in_memory_and_clashes_are_errors(tmp_path):
+    chosen, rejected, mask, groups = small_pairs(seed=2)
+    path = write_pairs(tmp_path, "csv", chosen, rejected, mask, groups)
+    extra = {"gap": first_side_higher}
+    streamed = diagnose_file(path, L, key=KEY, chunk_rows=67, mask_value=-1,
+                             num_resamples=5, weightings=extra)
+    memory = diagnose_premise(KEY, chosen, rejected, L, mask=mask, num_resamples=5,
+                              weightings=extra)
+    assert list(streamed.weights) == [*builtin_weightings(), "gap"]
+    assert streamed.weights == memory.weights
+    assert "gap" in streamed.protocol["weightings"]
+    assert "held in memory" in streamed.protocol["weightings"]
+    with pytest.raises(ValueError, match=r"\['uniform'\] clash with the built-in"):
+        diagnose_file(path, L, key=KEY, mask_value=-1, num_resamples=5,
+                      weightings={"uniform": first_side_higher})
 
 
 def quantile_se(replicates, q):

@@ -12,10 +12,14 @@ from encore_jax.weightings import (
     EXTENSION_NAMES,
     WeightingData,
     apply_weightings,
+    builtin_stats,
     builtin_weightings,
+    builtin_weights_from_stats,
     decisive_encore_weights,
     decisive_entropies,
     decisive_entropy_weights,
+    pair_decisive_counts,
+    pair_tie_counts,
     resolve_weighting,
     tie_rates,
     unlabelled_pairs,
@@ -191,6 +195,54 @@ def test_builtins_equal_the_paper_weightings():
     np.testing.assert_array_equal(got["uniform"], uniform_weights(K))
     np.testing.assert_array_equal(resolve_weighting("encore", temperature=0.7)(data),
                                   got["encore"])
+
+
+def _numpy_stats(data):
+    """NumPy oracle of BuiltinStats with pairs: (counts, tie rates, decisive counts)."""
+    ratings, mask, a, b, rated = (np.asarray(x) for x in (
+        data.ratings, data.mask, data.pair_a, data.pair_b, data.pair_mask))
+    counts = np.stack([np.bincount(ratings[mask[:, k], k], minlength=L) for k in range(K)])
+    ties = ((a == b) & rated).sum(0) / rated.sum(0)
+    decisive = rated & (a != b)
+    decisive_counts = np.stack([
+        np.bincount(np.concatenate([a[decisive[:, k], k], b[decisive[:, k], k]]), minlength=L)
+        for k in range(K)])
+    return counts, ties, decisive_counts
+
+
+@given(weighting_data())
+def test_builtin_stats_match_numpy(data):
+    counts, ties, decisive_counts = _numpy_stats(data)
+    stats = builtin_stats(data)
+    np.testing.assert_array_equal(stats.counts, counts)
+    np.testing.assert_allclose(stats.tie_rates, ties, rtol=1e-6)
+    np.testing.assert_array_equal(stats.decisive_counts, decisive_counts)
+
+
+@given(weighting_data(), st.booleans())
+def test_builtins_on_statistics_equal_builtins_on_data(data, with_pairs):
+    """One implementation: the WeightingData built-ins are the statistics-based ones."""
+    if not with_pairs:
+        data = data._replace(pair_a=None, pair_b=None, pair_mask=None)
+    on_data = apply_weightings(builtin_weightings(TAU), data)
+    on_stats = builtin_weights_from_stats(builtin_stats(data), TAU)
+    assert list(on_stats) == list(on_data)
+    for name in on_data:
+        np.testing.assert_array_equal(on_stats[name], on_data[name], err_msg=name)
+
+
+@given(weighting_data(), st.integers(0, 2**32 - 1))
+def test_pair_statistics_are_additive_and_blind_to_the_fair_coin(data, seed):
+    """The sums a streamed caller accumulates on (chosen, rejected), chunk by chunk, equal
+    the statistics of the fair-coin pairs the WeightingData built-ins see."""
+    chosen, rejected, rated = data.pair_a, data.pair_b, data.pair_mask
+    a, b, _ = unlabelled_pairs(jax.random.key(seed), chosen, rejected, rated)
+    halves = [slice(0, N // 2), slice(N // 2, N)]
+    ties = sum(np.asarray(pair_tie_counts(chosen[h], rejected[h], rated[h])) for h in halves)
+    decisive = sum(np.asarray(pair_decisive_counts(chosen[h], rejected[h], rated[h], L))
+                   for h in halves)
+    np.testing.assert_array_equal(ties, np.asarray(pair_tie_counts(a, b, rated)))
+    np.testing.assert_array_equal(decisive, pair_decisive_counts(a, b, rated, L))
 
 
 def test_unlabelled_pairs_swap_whole_pairs_by_a_fair_coin():

@@ -16,7 +16,10 @@ rejected_ik``):
 * ``entropy_k``: entropy of the rule's level counts, by default pooled over the chosen and
   rejected ratings of ``P_k``, or over separate ``calibration`` ratings (e.g. one row per
   response, so that a response in several pairs counts once);
-* ``encore_weight_k = softmax(-H / tau)_k`` and the weights of every other weighting.
+* ``encore_weight_k = softmax(-H / tau)_k`` and the weights of every other weighting: the
+  built-ins of :func:`encore_jax.weightings.builtin_weightings` (on plug-in entropies in
+  nats, their definition) from sums over the pairs, so a streamed file reports them too.
+  Extra weightings are functions of whole arrays (:mod:`~encore_jax.workflows.diagnose_weightings`).
 
 Across rules: Pearson ``r`` and Spearman ``rho`` of (entropy, accuracy) (point values and
 p-values from :func:`encore_jax.entropy_accuracy_correlation`) with a percentile interval from
@@ -51,17 +54,19 @@ import numpy as np
 from encore_jax import _checks
 from encore_jax.entropy import entropy_from_counts, rating_histogram
 from encore_jax.metrics import entropy_accuracy_correlation
-from encore_jax.weights import entropy_weights
+from encore_jax.weighting_stats import pair_decisive_counts
 from encore_jax.workflows import poisson_bootstrap as pb
-from encore_jax.workflows.diagnose_weightings import evaluate_weightings
+from encore_jax.workflows.diagnose_weightings import (
+    builtin_weights,
+    describe_weightings,
+    extra_weights,
+    resolve_extra,
+)
 from encore_jax.workflows.pair_chunks import iter_pair_chunks
+from encore_jax.workflows.premise_verdict import VERDICT_RULE, verdict_and_reasons
 
 __all__ = ["CorrelationEstimate", "PremiseCorrelation", "PremiseReport", "RuleDiagnosis",
            "diagnose_file", "diagnose_premise"]
-
-VERDICT_RULE = ("premise_holds iff K >= 3 and the whole {confidence:.0%} bootstrap interval of "
-                "Pearson r(entropy, accuracy) lies below 0")
-
 
 class RuleDiagnosis(NamedTuple):
     """One rule's numbers (see the module docstring); ``decisive_accuracy`` is None when the
@@ -167,6 +172,7 @@ class _Totals:
         self.key, self.k, self.l, self.b = key, num_rules, num_levels, num_resamples
         self.calibrated = calibrated
         self.hist = np.zeros((num_rules, num_levels), np.int64)
+        self.decisive_hist = np.zeros((num_rules, num_levels), np.int64)
         self.credit2 = np.zeros(num_rules, np.int64)   # 2 x credit (ties 1/2): exact integers
         self.ties = np.zeros(num_rules, np.int64)
         self.rated = np.zeros(num_rules, np.int64)
@@ -193,6 +199,8 @@ class _Totals:
         self.credit2 += np.where(rated, 2 * (diffs > 0) + (diffs == 0), 0).sum(0)
         self.ties += np.where(rated, diffs == 0, False).sum(0)
         self.rated += rated.sum(0)
+        self.decisive_hist += np.asarray(pair_decisive_counts(chosen, rejected, rated, self.l),
+                                         np.int64)
         if not self.calibrated:
             pooled = np.concatenate([chosen, rejected])
             self.hist += np.asarray(rating_histogram(
@@ -262,71 +270,7 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
                         np.nan)
 
 
-def _names(rules: Sequence[str]) -> str:
-    shown = ", ".join(rules[:6])
-    return shown + (f" and {len(rules) - 6} more" if len(rules) > 6 else "")
-
-
-def _interval_text(c: CorrelationEstimate) -> str:
-    return f"{c.estimate:+.2f} [{c.low:+.2f}, {c.high:+.2f}]"
-
-
-def _reasons(rules: Sequence[RuleDiagnosis], corr: PremiseCorrelation | None,
-             decisive: PremiseCorrelation | None, confidence: float, rare_tie_rate: float,
-             num_units: int, unit: str) -> tuple[bool, list[str]]:
-    k = len(rules)
-    reasons: list[str] = []
-    if k < 3:
-        return False, [f"only {k} rule(s): a correlation across rules needs at least 3, so "
-                       "there is no verdict (premise_holds is false by rule)"]
-    if corr is None:
-        return False, ["entropy or accuracy is the same for every rule: the correlation is "
-                       "undefined, so there is no verdict (premise_holds is false by rule)"]
-    r = corr.pearson
-    level = f"{confidence:.0%}"
-    holds = bool(r.high < 0)
-    if holds:
-        reasons.append(f"accuracy falls as entropy rises: Pearson r = {_interval_text(r)} "
-                       f"({level} interval over {num_units} {unit}) lies below 0")
-    elif r.low > 0:
-        reasons.append(f"accuracy rises with entropy, the opposite of ENCORE's premise: "
-                       f"Pearson r = {_interval_text(r)} ({level} interval over {num_units} "
-                       f"{unit}) lies above 0")
-    else:
-        reasons.append(f"inconclusive: Pearson r = {_interval_text(r)} ({level} interval over "
-                       f"{num_units} {unit}) contains 0; more pairs (or groups) would narrow "
-                       f"it (width {r.high - r.low:.2f})")
-    order = np.argsort([x.entropy for x in rules], kind="stable")
-    lower_half = [rules[i] for i in order[: k // 2]]
-    rare = [x for x in lower_half if x.tie_rate > rare_tie_rate]
-    if rare:
-        lowest = {rules[i].rule for i in order[: len(rare)]}
-        which = (f"the {len(rare)} lowest-entropy rules" if lowest == {x.rule for x in rare}
-                 else f"{len(rare)} of the {len(lower_half)} lower-entropy rules")
-        share = sum(x.encore_weight for x in rare)
-        reasons.append(
-            f"{which} ({_names([x.rule for x in rare])}) tie on more than "
-            f"{rare_tie_rate:.0%} of their pairs: their low entropy comes from rare flags, "
-            f"not from consistent raters, yet they get {share:.0%} of the ENCORE weight")
-    undecided = [x.rule for x in rules if x.decisive_accuracy is None]
-    if undecided:
-        reasons.append(f"{_names(undecided)} tie(s) on every pair rated: no decisive accuracy; "
-                       "such a rule cannot order any pair")
-    if decisive is not None:
-        d = decisive.pearson
-        direction = ("falls" if d.high < 0 else "rises" if d.low > 0 else "shows no clear "
-                     "trend")
-        reasons.append(f"on the pairs each rule does not tie, accuracy {direction} with "
-                       f"entropy: Pearson r = {_interval_text(d)} over "
-                       f"{len(decisive.rules)} rules")
-    if corr.num_valid_resamples < len(corr.pearson_replicates):
-        reasons.append(f"{len(corr.pearson_replicates) - corr.num_valid_resamples} of "
-                       f"{len(corr.pearson_replicates)} resamples left the correlation "
-                       "undefined (a rule without pairs); the interval uses the others")
-    return holds, reasons
-
-
-def _report(totals: _Totals, names: Sequence[str], weights: Mapping[str, np.ndarray],
+def _report(totals: _Totals, names: Sequence[str], extra: Mapping[str, np.ndarray],
             settings: Mapping[str, Any], protocol: dict[str, Any]) -> PremiseReport:
     confidence, base, estimator = (settings["confidence"], settings["base"],
                                    settings["estimator"])
@@ -344,9 +288,9 @@ def _report(totals: _Totals, names: Sequence[str], weights: Mapping[str, np.ndar
     credit, ties, rated = (totals.boot_pairs[:, j] for j in range(3))
     boot_accuracy = _ratio(credit, rated)
     boot_decisive = _ratio(credit - ties / 2.0, rated - ties)
-    encore = np.asarray(entropy_weights(entropies.astype(np.float32),
-                                        settings["temperature"]), np.float64)
-    all_weights = {"encore": encore, **{n: w for n, w in weights.items() if n != "encore"}}
+    all_weights = {**builtin_weights(totals.hist, totals.ties, totals.rated,
+                                     totals.decisive_hist, settings["temperature"]), **extra}
+    encore = all_weights["encore"]
     rules = tuple(RuleDiagnosis(
         rule=names[k], entropy=float(entropies[k]),
         tie_rate=float(totals.ties[k] / totals.rated[k]), accuracy=float(accuracy[k]),
@@ -360,8 +304,8 @@ def _report(totals: _Totals, names: Sequence[str], weights: Mapping[str, np.ndar
                             boot_entropies[:, keep], boot_decisive[:, keep], confidence)
     num_groups = totals.num_groups()
     units = (num_groups, "groups") if num_groups is not None else (totals.num_pairs, "pairs")
-    holds, reasons = _reasons(rules, corr, decisive, confidence, settings["rare_tie_rate"],
-                              *units)
+    holds, reasons = verdict_and_reasons(rules, corr, decisive, confidence,
+                                         settings["rare_tie_rate"], *units)
     protocol.update({
         "verdict_rule": VERDICT_RULE.format(confidence=confidence),
         "num_pairs": totals.num_pairs, "num_groups": num_groups,
@@ -469,8 +413,9 @@ def diagnose_premise(
         ``groups``): a resampled group brings its calibration rows along. Default: the rows
         are resampled on their own.
       rule_names: ``K`` names (default ``rule_0..``).
-      weightings: extra weightings (name -> function of the weighting data), reported next to
-        the built-in ones (ENCORE ``softmax(-H / tau)`` and uniform).
+      weightings: extra weightings (name -> function of the weighting data, or a spec
+        string), reported next to the built-in ones
+        (:func:`encore_jax.weightings.builtin_weightings`); a name clash is an error.
       temperature: ENCORE's ``tau``.
       num_resamples, confidence: ``B`` and the interval level.
       base, estimator: of the entropy (natural log and plug-in by default).
@@ -493,6 +438,7 @@ def diagnose_premise(
     calibrated = calibration is not None
     totals = _Totals(key, k, num_levels, num_resamples, calibrated)
     totals.add_pairs(chosen_np, rejected_np, rated, group_ids)
+    extra = resolve_extra(weightings, temperature)
     if calibrated:
         cal, cal_mask = _levels("calibration", calibration, calibration_mask, num_levels,
                                 chosen_np.shape)
@@ -502,13 +448,12 @@ def diagnose_premise(
     else:
         weight_ratings = np.concatenate([chosen_np, rejected_np])
         weight_mask = np.concatenate([rated, rated])
-    weights, source = evaluate_weightings(
-        key, weight_ratings, weight_mask, num_levels, chosen_np, rejected_np, rated,
-        weightings, temperature)
+    weights = extra_weights(key, weight_ratings, weight_mask, num_levels, chosen_np,
+                            rejected_np, rated, extra)
     protocol = {"pairs_source": "arrays",
                 "entropy_source": "calibration ratings" if calibrated else
                 "chosen and rejected ratings of the rated pairs, pooled",
-                "weightings": source}
+                "weightings": describe_weightings(extra)}
     return _report(totals, names, weights, settings, protocol)
 
 
@@ -549,7 +494,8 @@ def diagnose_file(
     """:func:`diagnose_premise` on a pairs file, streamed in chunks of ``chunk_rows`` rows.
 
     Memory is ``O(chunk_rows * K + B * K * L)`` whatever the number of pairs: every
-    statistic and its bootstrap counterpart is a sum over pairs. The result equals
+    statistic, its bootstrap counterpart and the statistics of the built-in weightings are
+    sums over pairs. The result equals
     :func:`diagnose_premise` on the same arrays with the same key (group weights depend only
     on the key and the group id; ungrouped pairs are identified by their row number).
 
@@ -573,6 +519,7 @@ def diagnose_file(
     settings = _settings(num_levels, temperature, num_resamples, confidence, base, estimator,
                          rare_tie_rate)
     key = jax.random.key(0) if key is None else key
+    extra = resolve_extra(weightings, temperature)
     names, chunks = iter_pair_chunks(path, num_levels, chunk_rows=chunk_rows,
                                      group_column=group_column, rule_columns=rule_columns,
                                      mask_value=mask_value, bin_range=bin_range,
@@ -581,7 +528,7 @@ def diagnose_file(
     k = len(names)
     calibrated = calibration_path is not None
     totals = _Totals(key, k, num_levels, num_resamples, calibrated)
-    keep_arrays = bool(weightings)
+    keep_arrays = bool(extra)
     kept: dict[str, list[np.ndarray]] = {"c": [], "r": [], "m": [], "cal": [], "calm": []}
     for chunk in (chunks if progress is None else progress(chunks)):
         totals.add_pairs(chunk.chosen, chunk.rejected, chunk.rated, chunk.groups)
@@ -605,13 +552,11 @@ def diagnose_file(
         c, r, m = (np.concatenate(kept[x]) for x in ("c", "r", "m"))
         ratings, mask = ((np.concatenate(kept["cal"]), np.concatenate(kept["calm"]))
                          if calibrated else (np.concatenate([c, r]), np.concatenate([m, m])))
-        weights, source = evaluate_weightings(key, ratings, mask, num_levels, c, r, m,
-                                              weightings, temperature)
+        weights = extra_weights(key, ratings, mask, num_levels, c, r, m, extra)
     else:
-        weights, source = evaluate_weightings(key, None, None, num_levels, None, None, None,
-                                              None, temperature, num_rules=k)
+        weights = {}
     protocol = {"pairs_source": str(path), "group_column": group_column,
                 "entropy_source": f"calibration ratings {calibration_path}" if calibrated else
                 "chosen and rejected ratings of the rated pairs, pooled",
-                "chunk_rows": chunk_rows, "weightings": source}
+                "chunk_rows": chunk_rows, "weightings": describe_weightings(extra)}
     return _report(totals, list(names), weights, settings, protocol)

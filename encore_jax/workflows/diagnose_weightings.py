@@ -1,108 +1,90 @@
 """The weightings reported by the premise check, through the weighting extension point.
 
-The extension point (``encore_jax.weightings``: ``WeightingData``, ``builtin_weightings``,
-``unlabelled_pairs``, ``apply_weightings``) lets a researcher pass any function from the
-calibration ratings (and the unlabelled pairs, never the preference labels) to ``[K]``
-weights. Where that module is not installed, the two built-ins it always has (ENCORE
-``softmax(-H / tau)`` and uniform) come from :mod:`encore_jax.weights` through the same
-call shape, so user weightings plug in unchanged.
+Built-in weightings (:func:`encore_jax.weightings.builtin_weightings`) are computed from
+their sufficient statistics (:mod:`encore_jax.weighting_stats`), which the premise check
+sums over pairs chunk by chunk: a streamed file reports them in bounded memory, with the
+values the in-memory path gives. The statistics are taken on ``(chosen, rejected)``; the
+weightings see only the fair-coin order of :func:`encore_jax.weightings.unlabelled_pairs`,
+whose tie and decisive counts are the same (both are symmetric in the two sides).
+
+Extra (user) weightings are functions of a whole ``WeightingData`` (the calibration
+ratings, else the pooled pair ratings, and the unlabelled pairs): with any, the caller
+holds those arrays in memory. They are validated by
+:func:`encore_jax.weightings.apply_weightings`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from encore_jax.entropy import rating_entropy
-from encore_jax.weights import entropy_weights, uniform_weights
+from encore_jax import weightings as ext
+from encore_jax.weighting_stats import (
+    BuiltinStats,
+    builtin_weights_from_stats,
+    tie_rates_from_counts,
+)
 
-__all__ = ["evaluate_weightings"]
-
-
-class _WeightingData(NamedTuple):
-    """The fields of ``encore_jax.weightings.WeightingData`` (see that module)."""
-
-    ratings: Any
-    mask: Any
-    num_levels: int
-    pair_a: Any
-    pair_b: Any
-    pair_mask: Any
+__all__ = ["builtin_weights", "describe_weightings", "extra_weights", "resolve_extra"]
 
 
-def _fallback_builtins(temperature: float) -> dict[str, Callable[[Any], jax.Array]]:
-    return {
-        "encore": lambda d: entropy_weights(rating_entropy(d.ratings, d.num_levels,
-                                                           mask=d.mask), temperature),
-        "uniform": lambda d: uniform_weights(d.ratings.shape[1]),
-    }
+def resolve_extra(extra: Mapping[str, Any] | None, temperature: float
+                  ) -> dict[str, ext.Weighting]:
+    """``extra`` with spec strings resolved (:func:`encore_jax.weightings.resolve_weighting`).
 
-
-def _fair_coin_pairs(key: jax.Array, chosen: Any, rejected: Any, rated: Any
-                     ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    swap = jax.random.bernoulli(jax.random.fold_in(key, 7), 0.5, (chosen.shape[0], 1))
-    return (jnp.where(swap, rejected, chosen), jnp.where(swap, chosen, rejected),
-            jnp.asarray(rated))
-
-
-def _apply(weightings: Mapping[str, Callable[[Any], Any]], data: Any, num_rules: int
-           ) -> dict[str, np.ndarray]:
-    out = {}
-    for name, fn in weightings.items():
-        w = np.asarray(fn(data), np.float64)
-        if w.shape != (num_rules,) or not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise ValueError(f"weighting {name!r} must return {num_rules} finite non-negative "
-                             f"weights, got shape {w.shape}")
-        out[name] = w
-    return out
-
-
-def evaluate_weightings(key: jax.Array, ratings: Any, mask: Any, num_levels: int,
-                        chosen: Any, rejected: Any, rated: Any,
-                        extra: Mapping[str, Any] | None, temperature: float, *,
-                        num_rules: int | None = None) -> tuple[dict[str, np.ndarray], str]:
-    """``(name -> [K] weights, description)`` of the built-in and ``extra`` weightings on the
-    calibration ``ratings [M, K]`` (and the pairs, in a fair-coin order from ``key``).
-
-    ``ratings=None`` (a streamed file without extra weightings): only uniform here; the
-    caller adds ENCORE from its streamed entropies.
+    Raises:
+      ValueError: a name that clashes with a built-in weighting, or a bad spec.
     """
-    if ratings is None:
-        return ({"uniform": np.asarray(uniform_weights(num_rules), np.float64)},
-                "built-in: encore (from the reported entropies), uniform")
-    try:
-        from encore_jax import weightings as contract
-    except ImportError:
-        contract = None
-    extra = dict(extra or {})
-    if contract is not None:
-        builtins = contract.builtin_weightings(temperature)
-        extra = {n: contract.resolve_weighting(w) if isinstance(w, str) else w
-                 for n, w in extra.items()}
-    else:
-        builtins = _fallback_builtins(temperature)
-        if any(isinstance(w, str) for w in extra.values()):
-            raise ValueError("weighting specs by name need encore_jax.weightings")
+    extra = {name: ext.resolve_weighting(w, temperature=temperature) if isinstance(w, str)
+             else w for name, w in (extra or {}).items()}
+    builtins = ext.builtin_weightings(temperature)
     clash = sorted(set(builtins) & set(extra))
     if clash:
         raise ValueError(f"weighting name(s) {clash} clash with the built-in weightings "
                          f"{sorted(builtins)}; rename them")
-    everything = {**builtins, **extra}
-    if contract is not None:
-        pair_a, pair_b, pair_mask = contract.unlabelled_pairs(key, chosen, rejected, rated)
-        data = contract.WeightingData(jnp.asarray(ratings), jnp.asarray(mask), num_levels,
-                                      pair_a, pair_b, pair_mask)
-        weights = {n: np.asarray(w, np.float64)
-                   for n, w in contract.apply_weightings(everything, data).items()}
-    else:
-        pair_a, pair_b, pair_mask = _fair_coin_pairs(key, jnp.asarray(chosen),
-                                                     jnp.asarray(rejected), rated)
-        data = _WeightingData(jnp.asarray(ratings), jnp.asarray(mask), num_levels, pair_a,
-                              pair_b, pair_mask)
-        weights = _apply(everything, data, np.shape(ratings)[1])
-    return weights, "built-in: " + ", ".join(builtins) + (
-        "; extra: " + ", ".join(extra) if extra else "")
+    return extra
+
+
+def builtin_weights(counts: np.ndarray, ties: np.ndarray, rated: np.ndarray,
+                    decisive_counts: np.ndarray, temperature: float
+                    ) -> dict[str, np.ndarray]:
+    """name -> ``[K]`` weights of every built-in weighting, from the summed statistics.
+
+    Args:
+      counts: ``[K, L]`` level counts of the calibration (or pooled pair) ratings.
+      ties, rated: ``[K]`` tied and rated pairs per rule.
+      decisive_counts: ``[K, L]`` level counts of the pooled ratings of the decided pairs.
+      temperature: ``tau``.
+    """
+    stats = BuiltinStats(counts, tie_rates_from_counts(ties, rated), decisive_counts)
+    return {name: np.asarray(w, np.float64)
+            for name, w in builtin_weights_from_stats(stats, temperature).items()}
+
+
+def extra_weights(key: jax.Array, ratings: np.ndarray, mask: np.ndarray, num_levels: int,
+                  chosen: np.ndarray, rejected: np.ndarray, rated: np.ndarray,
+                  extra: Mapping[str, ext.Weighting]) -> dict[str, np.ndarray]:
+    """name -> ``[K]`` weights of the ``extra`` weightings on the calibration ``ratings``
+    ``[M, K]`` (with ``mask``) and the pairs in a fair-coin order drawn from ``key``."""
+    if not extra:
+        return {}
+    pair_a, pair_b, pair_mask = ext.unlabelled_pairs(key, chosen, rejected, rated)
+    data = ext.WeightingData(jnp.asarray(ratings), jnp.asarray(mask), num_levels, pair_a,
+                             pair_b, pair_mask)
+    return {name: np.asarray(w, np.float64)
+            for name, w in ext.apply_weightings(extra, data).items()}
+
+
+def describe_weightings(extra: Mapping[str, Any]) -> str:
+    """The protocol text: which weightings, computed how."""
+    text = ("built-in: " + ", ".join(ext.builtin_weightings()) + " (from sums over the "
+            "pairs, streamed; plug-in entropies in nats, whatever base / estimator the "
+            "entropy column uses)")
+    if extra:
+        text += ("; extra: " + ", ".join(extra) + " (functions of whole arrays: their "
+                 "ratings and pairs are held in memory)")
+    return text
