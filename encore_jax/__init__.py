@@ -185,7 +185,6 @@ sys.modules[__name__].__class__ = _Package
 if TYPE_CHECKING:
     from encore_jax.bradley_terry import BTFit, bt_gradient, bt_loss, fit_bt_weights
     from encore_jax.compose import compose, margins_from_differences, pair_margins
-    from encore_jax.datasets import load_oasst1
     from encore_jax.data import (
         DataError,
         PairTable,
@@ -197,6 +196,7 @@ if TYPE_CHECKING:
         trl_reward_config,
         write_table,
     )
+    from encore_jax.datasets import load_oasst1
     from encore_jax.entropy import (
         discretize,
         entropy_from_counts,
@@ -227,6 +227,13 @@ if TYPE_CHECKING:
         streaming_rating_entropy,
         streaming_rating_histogram,
     )
+    from encore_jax.weightings import (
+        WeightingData,
+        apply_weightings,
+        builtin_weightings,
+        resolve_weighting,
+        unlabelled_pairs,
+    )
     from encore_jax.weights import (
         encore_weights,
         entropy_weights,
@@ -234,13 +241,6 @@ if TYPE_CHECKING:
         random_weights,
         single_rule_weights,
         uniform_weights,
-    )
-    from encore_jax.weightings import (
-        WeightingData,
-        apply_weightings,
-        builtin_weightings,
-        resolve_weighting,
-        unlabelled_pairs,
     )
     from encore_jax.workflows import (
         ComparisonReport,
