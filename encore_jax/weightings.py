@@ -367,7 +367,7 @@ def resolve_weighting(spec: str, *, temperature: float = DEFAULT_TEMPERATURE) ->
         return builtins[spec]
     if ":" not in spec:
         raise ValueError(
-            f"unknown weighting {spec!r}: use a built-in name ({', '.join(sorted(builtins))}) "
+            f"unknown weighting spec {spec!r}: use a built-in name ({', '.join(sorted(builtins))}) "
             "or an import path 'package.module:function'")
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
@@ -377,17 +377,17 @@ def resolve_weighting(spec: str, *, temperature: float = DEFAULT_TEMPERATURE) ->
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise ValueError(
-            f"weighting {spec!r}: module {module_name!r} does not import ({error}); check the "
+            f"weighting spec {spec!r}: module {module_name!r} does not import ({error}); check the "
             "name and that its package is on PYTHONPATH") from error
     try:
         function = functools.reduce(getattr, attribute.split("."), module)
     except AttributeError as error:
         raise ValueError(
-            f"weighting {spec!r}: module {module_name!r} has no attribute {attribute!r}"
+            f"weighting spec {spec!r}: module {module_name!r} has no attribute {attribute!r}"
         ) from error
     if not callable(function):
         raise ValueError(
-            f"weighting {spec!r} is a {type(function).__name__}, not a function of "
+            f"weighting spec {spec!r} is a {type(function).__name__}, not a function of "
             "WeightingData returning [K] weights")
     return function
 

@@ -1498,8 +1498,53 @@ COMMAND_ROWS = [
         Exits("exists and is not a directory")),
 ]
 
+# The premise check, the weighting extension point, exact-tie margins and the shipped data.
+EXTENSION_ROWS = [
+    Row("margins_from_differences", "K of diffs != K of weights",
+        lambda t: ej.margins_from_differences(D, np.ones(3, np.float32)),
+        Raises(ValueError, "K = 3")),
+    Row("margins_from_differences", "NaN in diffs",
+        lambda t: ej.margins_from_differences(put(D, (0, 0), np.nan), W),
+        Raises(ValueError, r"diffs contains nan at index \(0, 0\)")),
+    Row("resolve_weighting", "unknown built-in name",
+        lambda t: ej.resolve_weighting("nope"),
+        Raises(ValueError, "unknown weighting spec 'nope': use a built-in name")),
+    Row("resolve_weighting", "import path to a missing attribute",
+        lambda t: ej.resolve_weighting("os:nope_fn"),
+        Raises(ValueError, "module 'os' has no attribute 'nope_fn'")),
+    Row("builtin_weightings", "temperature 0",
+        lambda t: ej.builtin_weightings(0.0),
+        Raises(ValueError, "temperature must be finite and > 0")),
+    Row("apply_weightings", "a weighting returns the wrong number of weights",
+        lambda t: ej.apply_weightings({"bad": lambda d: np.ones(3)}, ej.WeightingData(R, None, L)),
+        Raises(ValueError, r"weighting 'bad' returned shape \(3,\)")),
+    Row("apply_weightings", "a weighting returns a negative weight",
+        lambda t: ej.apply_weightings({"neg": lambda d: -np.ones(2)},
+                                      ej.WeightingData(R, None, L)),
+        Raises(ValueError, "orient the rule so that higher = better")),
+    Row("unlabelled_pairs", "chosen and rejected with different N",
+        lambda t: ej.unlabelled_pairs(KEY, R, R[:3]),
+        Raises(ValueError, r"rejected has shape \(3, 2\)")),
+    Row("diagnose_premise", "level L",
+        lambda t: ej.diagnose_premise(KEY, R, R[::-1], 2, num_resamples=10),
+        Raises(ValueError, r"chosen\[1, 1\] = 2 is outside 0..1")),
+    Row("diagnose_premise", "temperature 0",
+        lambda t: ej.diagnose_premise(KEY, R, R[::-1], L, temperature=0.0, num_resamples=10),
+        Raises(ValueError, "temperature must be finite and > 0")),
+    Row("diagnose_file", "missing file",
+        lambda t: ej.diagnose_file(t / "none.csv", L),
+        Raises(DataError, "no such file")),
+    Row("load_oasst1", "nothing to get wrong: the shipped pairs load complete",
+        lambda t: int(ej.load_oasst1().complete_pairs.sum()),
+        Gives("997 complete pairs", equal(997))),
+    Row("encore-jax datasets", "--path of an unknown file",
+        lambda t: ["datasets", "--path", "nope"],
+        Exits("invalid choice: 'nope'")),
+]
+
 TABLE = [*ENTROPY_ROWS, *WEIGHT_ROWS, *COMPOSE_ROWS, *BT_ROWS, *SELECTION_ROWS, *SIMULATE_ROWS,
-         *METRIC_ROWS, *STREAMING_ROWS, *DATA_ROWS, *COMMAND_ROWS]
+         *METRIC_ROWS, *STREAMING_ROWS, *DATA_ROWS, *COMMAND_ROWS,
+         *EXTENSION_ROWS]
 
 
 def outputs(directory: Path) -> list[str]:

@@ -322,7 +322,7 @@ def test_resolve_weighting_by_import_path():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("nosuch", r"unknown weighting 'nosuch': use a built-in name \(encore, "
+        ("nosuch", r"unknown weighting spec 'nosuch': use a built-in name \(encore, "
                    r"research_decisive_encore, research_decisive_entropy, uniform\) or an "
                    r"import path"),
         ("no_such_module_xyz:f", r"module 'no_such_module_xyz' does not import"),
