@@ -7,7 +7,7 @@ The public API, re-exported explicitly. Shapes: ``N`` pairs or responses, ``K`` 
 from encore_jax.bradley_terry import BTFit, bt_gradient, bt_loss, fit_bt_weights
 from encore_jax.comparison import Pairs, compare_methods, holdout_split
 from encore_jax.compose import compose, pair_margins
-from encore_jax.data import (
+from encore_jax.io import (
     DataError,
     PairTable,
     RatingTable,
@@ -32,7 +32,7 @@ from encore_jax.metrics import (
 )
 from encore_jax.selection import all_rules, label_pairs, random_rule_selection, select_rules
 from encore_jax.simulate import RuleEnsemble, simulate_rule_ensemble
-from encore_jax.streaming import (
+from encore_jax.workflows.streaming import (
     compose_to_file,
     iter_composite_scores,
     streaming_rating_entropy,

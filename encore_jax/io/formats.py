@@ -1,0 +1,561 @@
+"""Input formats, opened as streams of Apache Arrow record batches.
+
+A *source* is a file (``.csv``, ``.jsonl``/``.ndjson``, ``.parquet``/``.pq``, ``.npz``), a
+directory of parquet files (read as one ``pyarrow.dataset``), or an in-memory table: a
+``pyarrow.Table`` / ``RecordBatch``, a pandas ``DataFrame``, or anything that holds an Arrow
+table (a Hugging Face ``datasets.Dataset`` through ``.data.table``, a polars frame through
+``.to_arrow()``, any object with ``__arrow_c_stream__``); none of those libraries is imported
+here. pyarrow is imported when a source is opened, never at ``import encore_jax``.
+
+Missing values: an empty CSV cell (or one of only spaces), a JSON ``null`` or absent key, an
+Arrow null; ``NaN`` is a value (the readers refuse it). Rows are named as a text editor counts
+them in CSV (``row 1`` is the header) and JSONL (``line N``), and from 0 in parquet, NPZ and
+in-memory tables (the index into the arrays).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from encore_jax.io.tables import DataError
+
+__all__ = ["DEFAULT_CHUNK_ROWS", "FORMATS", "Source", "detect_format", "open_source"]
+
+FORMATS = ("csv", "jsonl", "parquet", "npz")
+DEFAULT_CHUNK_ROWS = 65536
+_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+             ".pq": "parquet", ".npz": "npz"}
+_BLOCK_BYTES = 1 << 22
+_HEAD_ROWS = 1000
+
+
+def short(err: BaseException) -> str:
+    """One line of an exception's message (at most 200 characters)."""
+    text = " ".join(str(err).split())
+    return text[:200] or type(err).__name__
+
+
+def detect_format(path: str | Path, file_format: str | None = None) -> str:
+    """The format of ``path``: ``file_format`` if given, else from the suffix (a directory is
+    a parquet dataset).
+
+    Raises:
+      DataError: an unknown suffix (and no ``file_format``).
+      ValueError: ``file_format`` not one of :data:`FORMATS`.
+    """
+    if file_format is not None:
+        if file_format not in FORMATS:
+            raise ValueError(f"file_format must be one of {FORMATS}, got {file_format!r}")
+        return file_format
+    if Path(path).is_dir():
+        return "parquet"
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise DataError(
+            f"{path}: unsupported format {suffix!r} (expected one of "
+            f"{', '.join(sorted(_SUFFIXES))}, or pass the format with --format)"
+        )
+    return _SUFFIXES[suffix]
+
+
+def _pa() -> Any:
+    import pyarrow as pa
+
+    return pa
+
+
+class Source:
+    """Record batches of one input, with the names its error messages use.
+
+    Attributes:
+      name: the path, or a description of an in-memory table.
+      schema: the Arrow schema (for CSV and JSONL: as inferred from the first block).
+      row_word, row_base: row ``i`` (0-based data row) is called ``f"{row_word} {i +
+        row_base}"``.
+      metadata: the file's ``encore_jax`` metadata (parquet schema, NPZ entry), or ``{}``.
+    """
+
+    row_word = "row"
+    row_base = 0
+    metadata: dict[str, Any]
+
+    def __init__(self, name: str, schema: Any) -> None:
+        self.name = name
+        self.schema = schema
+        self.metadata = {}
+        raw = (schema.metadata or {}).get(b"encore_jax") if schema is not None else None
+        if raw:
+            try:
+                self.metadata = dict(json.loads(raw))
+            except (ValueError, TypeError):
+                self.metadata = {}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.schema.names)
+
+    def where(self, row: int, column: str | None = None) -> str:
+        text = f"{self.name}: {self.row_word} {row + self.row_base}"
+        return text if column is None else f"{text}, column {column!r}"
+
+    def num_rows(self) -> int | None:
+        """Rows, when the format records them without reading the data; else ``None``."""
+        return None
+
+    def head(self) -> Any:
+        """The first rows (at most about a thousand) as a ``pyarrow.Table``, types inferred."""
+        raise NotImplementedError
+
+    def batches(self, columns: Sequence[str], *, numeric: Sequence[str] = (),
+                text: Sequence[str] = (), batch_rows: int = DEFAULT_CHUNK_ROWS,
+                whole: bool = False) -> Iterator[Any]:
+        """Record batches holding ``columns``; ``numeric`` columns are parsed as numbers and
+        ``text`` columns as strings where the format is untyped. ``whole=True``: the caller
+        reads everything (a faster, multi-threaded reader where there is one)."""
+        raise NotImplementedError
+
+
+class TableSource(Source):
+    """An in-memory ``pyarrow.Table``."""
+
+    def __init__(self, table: Any, name: str) -> None:
+        super().__init__(name, table.schema)
+        self.table = table
+
+    def num_rows(self) -> int:
+        return int(self.table.num_rows)
+
+    def head(self) -> Any:
+        return self.table.slice(0, _HEAD_ROWS)
+
+    def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
+                whole=False):
+        del numeric, text, whole
+        yield from self.table.select(list(columns)).to_batches(max_chunksize=batch_rows)
+
+
+class CsvSource(Source):
+    """A CSV file: a header row of column names, read by ``pyarrow.csv``; only empty (or
+    all-space) cells are missing values (``NA``, ``nan`` and the like are not)."""
+
+    row_base = 2
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.csv as pacsv
+
+        self.path = path
+        try:
+            reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16))
+            first = reader.read_next_batch()
+            self._head = _pa().Table.from_batches([first])
+        except StopIteration:
+            self._head = None
+        except (_pa().ArrowInvalid, OSError, UnicodeDecodeError) as err:
+            raise _csv_error(path, err) from None
+        if self._head is None:
+            try:
+                schema = reader.schema
+            except Exception:  # noqa: BLE001 - an empty file has no schema
+                schema = None
+            if schema is None or not schema.names:
+                raise DataError(f"{path}: empty file (expected a header row of column names)")
+            self._head = schema.empty_table()
+        renamed = [n.strip() for n in self._head.schema.names]
+        self.raw_names = tuple(self._head.schema.names)
+        if any(_pa().types.is_binary(f.type) for f in self._head.schema):
+            raise DataError(f"{path}: {_first_bad_utf8_row(path)}")
+        self._head = self._head.rename_columns(renamed)
+        super().__init__(str(path), self._head.schema)
+
+    def head(self) -> Any:
+        return self._head
+
+    def _options(self, columns, numeric, text, strings_for_numbers):
+        import pyarrow.csv as pacsv
+
+        pa = _pa()
+        raw = dict(zip(self.names, self.raw_names, strict=True))
+        types = {raw[c]: (pa.string() if strings_for_numbers else pa.float64()) for c in numeric}
+        types.update({raw[c]: pa.string() for c in text})
+        return pacsv.ConvertOptions(include_columns=[raw[c] for c in columns],
+                                    column_types=types, null_values=[""],
+                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
+
+    def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
+                whole=False):
+        try:
+            yield from self._read(columns, numeric, text, whole, strings_for_numbers=False)
+            return
+        except _pa().ArrowInvalid as err:
+            if "conversion error" not in str(err):
+                raise _csv_error(self.path, err) from None
+        # A cell that is not a plain number (spaces, text): read the numbers as text, so that
+        # the converter names the row and column (or accepts an all-space cell as missing).
+        yield from self._read(columns, numeric, text, whole, strings_for_numbers=True)
+
+    def _read(self, columns, numeric, text, whole, *, strings_for_numbers):
+        import pyarrow.csv as pacsv
+
+        pa = _pa()
+        convert = self._options(columns, numeric, text, strings_for_numbers)
+        names = {raw: name for name, raw in zip(self.names, self.raw_names, strict=True)}
+        try:
+            if whole:
+                table = pacsv.read_csv(self.path, convert_options=convert)
+                batches = table.to_batches()
+            else:
+                batches = pacsv.open_csv(self.path, convert_options=convert,
+                                         read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES))
+            for batch in batches:
+                yield batch.rename_columns([names[n] for n in batch.schema.names])
+        except pa.ArrowInvalid as err:
+            if "conversion error" in str(err) and not strings_for_numbers:
+                raise
+            raise _csv_error(self.path, err) from None
+
+
+def _first_bad_utf8_row(path: Path) -> str:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                return f"row {number}: not UTF-8 text ({err.reason}); save the file as UTF-8"
+    return "not UTF-8 text; save the file as UTF-8"
+
+
+def _csv_error(path: Path, err: BaseException) -> DataError:
+    text = short(err)
+    if "UTF8" in text or isinstance(err, UnicodeDecodeError):
+        return DataError(f"{path}: not UTF-8 text ({text}); save the file as UTF-8")
+    if "Empty CSV file" in text:
+        return DataError(f"{path}: empty file (expected a header row of column names)")
+    return DataError(f"{path}: not a readable CSV file ({text})")
+
+
+class JsonlSource(Source):
+    """A JSON lines file (one object per line), read by ``pyarrow.json``; a ``null`` or an
+    absent key is a missing value."""
+
+    row_word = "line"
+    row_base = 1
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.json as pajson
+
+        self.path = path
+        if path.stat().st_size == 0 or not path.read_bytes()[:65536].strip():
+            raise DataError(f"{path}: empty file (expected one JSON object per line)")
+        try:
+            reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=1 << 16))
+            self._head = _pa().Table.from_batches([reader.read_next_batch()])
+        except (_pa().ArrowInvalid, StopIteration) as err:
+            raise self._error(err, ()) from None
+        super().__init__(str(path), self._head.schema)
+
+    def head(self) -> Any:
+        return self._head
+
+    def _schema(self, columns, numeric, text):
+        pa = _pa()
+        fields = []
+        for name in dict.fromkeys([*self.names, *columns]):
+            kind = self.schema.field(name).type if name in self.schema.names else pa.float64()
+            if name in text:
+                kind = pa.string()
+            elif name in numeric:
+                kind = _float_type(kind)
+            fields.append(pa.field(name, kind))
+        return pa.schema(fields)
+
+    def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
+                whole=False):
+        import pyarrow.json as pajson
+
+        parse = pajson.ParseOptions(explicit_schema=self._schema(columns, numeric, text),
+                                    unexpected_field_behavior="error")
+        try:
+            if whole:
+                batches = pajson.read_json(self.path, parse_options=parse).to_batches()
+            else:
+                batches = pajson.open_json(
+                    self.path, parse_options=parse,
+                    read_options=pajson.ReadOptions(block_size=_BLOCK_BYTES))
+            for batch in batches:
+                yield batch.select(list(columns))
+        except _pa().ArrowInvalid as err:
+            raise self._error(err, numeric, columns) from None
+
+    def _error(self, err: BaseException, numeric: Sequence[str],
+               columns: Sequence[str] | None = None) -> DataError:
+        """The first bad line, found by scanning the file (only after pyarrow refused it)."""
+        known = None if columns is None else {*self.names, *columns}
+        where = _first_bad_json_line(self.path, numeric, known)
+        if where is not None:
+            return DataError(f"{self.path}: {where}")
+        text = short(err)
+        if "UTF8" in text or "UTF-8" in text:
+            return DataError(f"{self.path}: not UTF-8 text ({text}); save the file as UTF-8")
+        return DataError(f"{self.path}: not readable JSON lines ({text})")
+
+
+def _float_type(kind: Any) -> Any:
+    """float64 for a number column, list<float64> for a list, floats inside a struct."""
+    pa = _pa()
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return pa.list_(_float_type(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, _float_type(f.type)) for f in kind])
+    if pa.types.is_boolean(kind):
+        return kind
+    return pa.float64()
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "text", list: "list", dict: "object"}.get(type(value), "null")
+
+
+def _first_bad_json_line(path: Path, numeric: Sequence[str], known: set[str] | None
+                         ) -> str | None:
+    """The first line that is not a JSON object, repeats a key, has a key outside ``known``,
+    holds a non-number under a ``numeric`` key, or changes a key's kind of value."""
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ValueError(f"duplicate key {key!r}")
+        return dict(pairs)
+
+    kinds = {name: "number" for name in numeric}
+    try:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as err:
+                    return f"line {number}: not UTF-8 text ({err.reason}); save it as UTF-8"
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line, object_pairs_hook=no_duplicates)
+                except ValueError as err:
+                    return f"line {number}: not valid JSON ({short(err)})"
+                if not isinstance(record, dict):
+                    return f"line {number}: expected a JSON object, got {type(record).__name__}"
+                extra = [key for key in record if known is not None and key not in known]
+                if extra:
+                    return (f"line {number}, column {extra[0]!r}: not a key of the first "
+                            "records; name the rule columns with --rule-columns (rule_columns) "
+                            "to read records with differing keys")
+                for name, value in record.items():
+                    kind = _json_kind(value)
+                    if kind == "null":
+                        continue
+                    expected = kinds.setdefault(name, kind)
+                    if kind != expected and expected == "number":
+                        return (f"line {number}, column {name!r}: {value!r} is not a number; "
+                                f"if {name!r} is text, add --text-columns {name} "
+                                f"(or --exclude {name})")
+                    if kind != expected:
+                        return (f"line {number}, column {name!r}: a {kind} where earlier "
+                                f"lines hold a {expected}")
+    except OSError as err:
+        return f"cannot read ({short(err)})"
+    return None
+
+
+class ParquetSource(Source):
+    """A parquet file, or a directory of parquet files read as one ``pyarrow.dataset``."""
+
+    def __init__(self, path: Path) -> None:
+        pa = _pa()
+        self.path = path
+        if path.is_file() and path.stat().st_size == 0:
+            raise DataError(f"{path}: empty file (expected a parquet file)")
+        try:
+            if path.is_dir():
+                import pyarrow.dataset as pads
+
+                self.dataset = pads.dataset(path, format="parquet")
+                schema = self.dataset.schema
+                if not self.dataset.files:
+                    raise DataError(f"{path}: a directory without parquet files")
+            else:
+                import pyarrow.parquet as pq
+
+                self.file = pq.ParquetFile(path)
+                schema = self.file.schema_arrow
+        except (pa.ArrowException, OSError, ValueError) as err:
+            raise DataError(f"{path}: not a readable parquet file ({short(err)})") from None
+        super().__init__(str(path), schema)
+
+    def num_rows(self) -> int:
+        if self.path.is_dir():
+            return int(self.dataset.count_rows())
+        return int(self.file.metadata.num_rows)
+
+    def head(self) -> Any:
+        return _pa().Table.from_batches(
+            list(self._iter(list(self.names), _HEAD_ROWS, limit=_HEAD_ROWS)), schema=self.schema)
+
+    def _iter(self, columns, batch_rows, limit=None):
+        pa = _pa()
+        start = 0
+        if self.path.is_dir():
+            batches = self.dataset.to_batches(columns=list(columns), batch_size=batch_rows)
+        else:
+            batches = self.file.iter_batches(batch_size=batch_rows, columns=list(columns))
+        while limit is None or start < limit:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except (pa.ArrowException, OSError, ValueError) as err:
+                raise DataError(f"{self.path}: not a readable parquet file near row {start} "
+                                f"({short(err)})") from None
+            start += batch.num_rows
+            yield batch
+
+    def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
+                whole=False):
+        del numeric, text, whole
+        yield from self._iter(columns, batch_rows)
+
+
+class NpzSource(TableSource):
+    """An NPZ archive read with ``numpy.load`` (members are loaded whole, one at a time).
+
+    Matrix mode: ``ratings [N, K]`` (optional ``mask [N, K]``, ``rule_names [K]`` and 1-D
+    ``[N]`` arrays such as ids), or pair blocks ``chosen`` / ``rejected`` ``[N, K]`` (optional
+    ``chosen_mask`` / ``rejected_mask``), seen as columns ``chosen_<rule>``, ...
+    Column mode (as :func:`encore_jax.write_table` writes): every 1-D array is a column,
+    ``<name>_mask`` its mask.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+        except Exception as err:  # noqa: BLE001 - numpy raises many types for a broken archive
+            raise DataError(f"{path}: not a readable NPZ archive ({short(err)})") from None
+        meta = arrays.pop("__metadata__", None)
+        table = _npz_table(path, arrays)
+        if meta is not None:
+            table = table.replace_schema_metadata({"encore_jax": str(meta)})
+        super().__init__(table, str(path))
+
+
+def _matrix_columns(path: Path, arrays: dict[str, np.ndarray], key: str, prefix: str,
+                    names: Sequence[str] | None) -> dict[str, Any]:
+    pa = _pa()
+    matrix = arrays.pop(key)
+    if matrix.ndim != 2:
+        raise DataError(f"{path}: {key!r} must be [N, K], got shape {matrix.shape}")
+    if matrix.dtype.kind not in "biuf":
+        raise DataError(f"{path}: {key!r} must be numeric, got dtype {matrix.dtype}")
+    mask = arrays.pop(f"{key}_mask" if key != "ratings" else "mask", None)
+    if mask is not None and (mask.shape != matrix.shape or mask.dtype != np.bool_):
+        raise DataError(f"{path}: the mask of {key!r} must be boolean with shape "
+                        f"{matrix.shape}, got {mask.dtype} {mask.shape}")
+    k = matrix.shape[1]
+    names = [f"rule_{j}" for j in range(k)] if names is None else list(names)
+    if len(names) != k:
+        raise DataError(f"{path}: {len(names)} rule_names for {k} columns of {key!r}")
+    from encore_jax.io.layouts import check_unique
+
+    check_unique(str(path), names, "rule name")
+    return {prefix + name: pa.array(np.ascontiguousarray(matrix[:, j]),
+                                    mask=None if mask is None else ~mask[:, j])
+            for j, name in enumerate(names)}
+
+
+def _npz_table(path: Path, arrays: dict[str, np.ndarray]) -> Any:
+    pa = _pa()
+    for name, array in arrays.items():
+        if array.dtype.hasobject:
+            raise DataError(f"{path}: array {name!r} holds Python objects; use numbers")
+    names = arrays.pop("rule_names", None)
+    names = None if names is None else [str(n) for n in names]
+    columns: dict[str, Any] = {}
+    if "ratings" in arrays:
+        columns.update(_matrix_columns(path, arrays, "ratings", "", names))
+    for key in [k for k, a in arrays.items() if a.ndim == 2 and not k.endswith("_mask")]:
+        columns.update(_matrix_columns(path, arrays, key, key + "_", names))
+    for name, array in arrays.items():
+        if name.endswith("_mask") and name[:-5] in arrays:
+            continue
+        if array.ndim != 1:
+            raise DataError(f"{path}: array {name!r} must be 1-D (a column), got shape "
+                            f"{array.shape}; a ratings matrix is named 'ratings'")
+        mask = arrays.get(name + "_mask")
+        if mask is not None and (mask.shape != array.shape or mask.dtype != np.bool_):
+            raise DataError(f"{path}: {name + '_mask'!r} must be boolean like {name!r}")
+        columns[name] = pa.array(array, mask=None if mask is None else ~mask)
+    if not columns:
+        raise DataError(f"{path}: no 'ratings' array and no columns (found {sorted(arrays)})")
+    lengths = {len(c) for c in columns.values()}
+    if len(lengths) != 1:
+        raise DataError(f"{path}: the arrays have different lengths {sorted(lengths)}")
+    return pa.table(columns)
+
+
+def _in_memory_table(data: Any) -> tuple[Any, str] | None:
+    """``(pyarrow.Table, description)`` of an in-memory table, or ``None``."""
+    pa = _pa()
+    if isinstance(data, pa.Table):
+        return data, "<pyarrow.Table>"
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data]), "<pyarrow.RecordBatch>"
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False), "<pandas.DataFrame>"
+    inner = getattr(getattr(data, "data", None), "table", None)  # datasets.Dataset
+    if isinstance(inner, pa.Table):
+        return inner, f"<{type(data).__name__}>"
+    if hasattr(data, "to_arrow"):
+        table = data.to_arrow()
+        if isinstance(table, pa.Table):
+            return table, f"<{type(data).__name__}>"
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.table(data), f"<{type(data).__name__}>"
+    return None
+
+
+_FILE_SOURCES = {"csv": CsvSource, "jsonl": JsonlSource, "parquet": ParquetSource,
+                 "npz": NpzSource}
+
+
+def open_source(data: Any, file_format: str | None = None) -> Source:
+    """A :class:`Source` of a path (file or parquet directory) or of an in-memory table.
+
+    Raises:
+      DataError: a missing, empty or unreadable file, or an unknown format.
+      TypeError: ``data`` is neither a path nor a table.
+    """
+    if isinstance(data, Source):
+        return data
+    if isinstance(data, str | Path):
+        path = Path(data)
+        fmt = detect_format(path, file_format)
+        if not path.exists():
+            raise DataError(f"{path}: no such file")
+        if path.is_dir() and fmt != "parquet":
+            raise DataError(f"{path}: a directory is read as a parquet dataset only")
+        return _FILE_SOURCES[fmt](path)
+    table = _in_memory_table(data)
+    if table is None:
+        raise TypeError(
+            f"expected a file path or a table (pyarrow.Table, pandas.DataFrame, "
+            f"datasets.Dataset, ...), got {type(data).__name__}"
+        )
+    return TableSource(*table)

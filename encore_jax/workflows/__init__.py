@@ -1,0 +1,1 @@
+"""Workflows over files and tables: streaming counts, compose to a file, compare, diagnose."""
