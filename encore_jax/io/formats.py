@@ -235,6 +235,16 @@ def _csv_error(path: Path, err: BaseException) -> DataError:
         return DataError(f"{path}: not UTF-8 text ({text}); save the file as UTF-8")
     if "Empty CSV file" in text:
         return DataError(f"{path}: empty file (expected a header row of column names)")
+    if "Expected" in text and "columns" in text:
+        import csv
+
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            reader = csv.reader(handle)
+            width = len(next(reader, []))
+            for row in reader:
+                if row and len(row) != width:
+                    return DataError(f"{path}: row {reader.line_num} has {len(row)} cells, "
+                                     f"header has {width}")
     return DataError(f"{path}: not a readable CSV file ({text})")
 
 

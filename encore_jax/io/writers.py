@@ -159,6 +159,8 @@ class TableWriter:
         if self.format == "jsonl":
             for record in table.to_pylist():
                 self._handle.write(json.dumps(record, allow_nan=False) + "\n")
+        elif self.format == "csv":
+            _write_csv_chunk(self._handle, table)
         else:
             self._writer.write_table(table)
 
@@ -173,15 +175,8 @@ class TableWriter:
         elif self.format == "csv":
             import pyarrow.csv as pacsv
 
-            import csv
-
-            # Arrow quotes every header name; the header is written as a plain CSV row.
             self._handle = self.path.open("w", newline="", encoding="utf-8")
-            csv.writer(self._handle, lineterminator="\n").writerow(self.names)
-            self._handle.flush()
-            self._writer = pacsv.CSVWriter(
-                self._handle.buffer, self.schema,
-                write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+            _csv_rows(self._handle, [self.names])
         elif self.format == "jsonl":
             self._handle = self.path.open("w", encoding="utf-8")
 
@@ -210,6 +205,35 @@ class TableWriter:
             self._tables = []
         elif self.format in ("csv", "jsonl") and self.meta_text is not None:
             write_json(sidecar_path(self.path), json.loads(self.meta_text))
+
+
+def _csv_rows(handle: Any, rows: Any) -> None:
+    import csv
+
+    csv.writer(handle, lineterminator="\n").writerows(rows)
+
+
+def _write_csv_chunk(handle: Any, table: Any) -> None:
+    """Rows of ``table`` as CSV: by Arrow, quoting nothing (Arrow would quote every string);
+    a chunk with a value that needs quotes goes through the csv module instead."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    buffer = io.BytesIO()
+    try:
+        pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(
+            include_header=False, quoting_style="none"))
+    except pa.ArrowInvalid:
+        def cell(value: Any) -> Any:
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            return "" if value is None else value
+
+        _csv_rows(handle, ([cell(v) for v in row.values()] for row in table.to_pylist()))
+        return
+    handle.write(buffer.getvalue().decode("utf-8"))
 
 
 def _zero(arrow_type: Any) -> Any:
