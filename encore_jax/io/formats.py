@@ -155,8 +155,14 @@ class CsvSource(Source):
             self._head = _pa().Table.from_batches([first])
         except StopIteration:
             self._head = None
-        except (_pa().ArrowInvalid, OSError, UnicodeDecodeError) as err:
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: {_first_bad_utf8_row(path)}") from None
+        except (_pa().ArrowInvalid, OSError) as err:
             raise _csv_error(path, err) from None
+        try:
+            self._head.schema.names if self._head is not None else reader.schema.names
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: {_first_bad_utf8_row(path)}") from None
         if self._head is None:
             try:
                 schema = reader.schema
@@ -169,6 +175,7 @@ class CsvSource(Source):
         self.raw_names = tuple(self._head.schema.names)
         if any(_pa().types.is_binary(f.type) for f in self._head.schema):
             raise DataError(f"{path}: {_first_bad_utf8_row(path)}")
+        _check_quotes(path)
         self._head = self._head.rename_columns(renamed)
         super().__init__(str(path), self._head.schema)
 
@@ -219,6 +226,23 @@ class CsvSource(Source):
             raise _csv_error(self.path, err) from None
 
 
+def _check_quotes(path: Path) -> None:
+    """An odd number of ``"`` means a quote never closed (a truncated file), which Arrow's
+    parser would accept as a value running to the end of the file."""
+    import mmap
+
+    if path.stat().st_size == 0:
+        return
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        if m.find(b'"') < 0:
+            return
+        data = m[:]
+    if data.count(b'"') % 2:
+        last = data.rfind(b'"')
+        row = data.count(b"\n", 0, last) + 1
+        raise DataError(f"{path}: row {row}: a quote is never closed (is the file truncated?)")
+
+
 def _first_bad_utf8_row(path: Path) -> str:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -264,7 +288,8 @@ class JsonlSource(Source):
         try:
             reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=1 << 16))
             self._head = _pa().Table.from_batches([reader.read_next_batch()])
-        except (_pa().ArrowInvalid, StopIteration) as err:
+            self._head.schema.names  # noqa: B018 - decodes the keys
+        except (_pa().ArrowInvalid, StopIteration, UnicodeDecodeError) as err:
             raise self._error(err, ()) from None
         super().__init__(str(path), self._head.schema)
 
