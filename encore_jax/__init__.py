@@ -7,6 +7,7 @@ The public API, re-exported explicitly. Shapes: ``N`` pairs or responses, ``K`` 
 from encore_jax.bradley_terry import BTFit, bt_gradient, bt_loss, fit_bt_weights
 from encore_jax.comparison import Pairs, compare_methods, holdout_split
 from encore_jax.compose import compose, pair_margins
+from encore_jax.entropy import discretize, entropy_from_counts, rating_entropy, rating_histogram
 from encore_jax.io import (
     DataError,
     PairTable,
@@ -18,7 +19,6 @@ from encore_jax.io import (
     trl_reward_config,
     write_table,
 )
-from encore_jax.entropy import discretize, entropy_from_counts, rating_entropy, rating_histogram
 from encore_jax.metrics import (
     BootstrapCI,
     Correlation,
@@ -32,12 +32,6 @@ from encore_jax.metrics import (
 )
 from encore_jax.selection import all_rules, label_pairs, random_rule_selection, select_rules
 from encore_jax.simulate import RuleEnsemble, simulate_rule_ensemble
-from encore_jax.workflows.streaming import (
-    compose_to_file,
-    iter_composite_scores,
-    streaming_rating_entropy,
-    streaming_rating_histogram,
-)
 from encore_jax.weights import (
     encore_weights,
     entropy_weights,
@@ -45,6 +39,12 @@ from encore_jax.weights import (
     random_weights,
     single_rule_weights,
     uniform_weights,
+)
+from encore_jax.workflows.streaming import (
+    compose_to_file,
+    iter_composite_scores,
+    streaming_rating_entropy,
+    streaming_rating_histogram,
 )
 
 __version__ = "0.1.0"

@@ -262,3 +262,26 @@ def test_a_text_column_named_as_a_rule_suggests_text_columns(tmp_path):
     with pytest.raises(io.DataError, match=r"row 0, column 'note': 'fine' is not a number; .*"
                        r"add --text-columns note \(or --exclude note\)"):
         ej.read_ratings(path, rule_columns=["a", "note"])
+
+
+def test_a_late_odd_cell_neither_repeats_nor_loses_rows(tmp_path, monkeypatch):
+    from encore_jax.io import formats
+
+    monkeypatch.setattr(formats, "_BLOCK_BYTES", 1 << 10)  # many blocks
+    values = np.arange(3000) % 5
+    lines = ["a,b"] + [f"{v},{v}" for v in values]
+    lines[2500] = f"{values[2499]},   "  # an all-space cell: missing, found in a late block
+    lines[2800] = f"{values[2799]}.5,1"  # integers first, a fraction late
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join(lines) + "\n")
+    expected = np.stack([values, values], axis=1).astype(np.float64)
+    expected[2799] = [values[2799] + 0.5, 1]
+    observed = np.ones(expected.shape, bool)
+    observed[2499, 1] = False
+    for chunks in (list(io.iter_score_chunks(path, chunk_rows=700)), [io.read_scores(path)]):
+        scores = np.concatenate([c.scores for c in chunks])
+        mask = np.concatenate([c.mask for c in chunks])
+        np.testing.assert_array_equal(mask, observed)
+        np.testing.assert_array_equal(scores[observed], expected[observed])
+    with pytest.raises(io.DataError, match=r"row 2801, column 'a': 4\.5 is not an integer"):
+        ej.read_ratings(path)

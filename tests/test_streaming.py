@@ -7,8 +7,8 @@ import pytest
 
 import encore_jax as ej
 from encore_jax import entropy
-from encore_jax.workflows import streaming
 from encore_jax.io import RatingTable, ScoreTable
+from encore_jax.workflows import streaming
 
 NUM_LEVELS = 7
 SPLITS = (1, 300, 64, 500, 135)  # ragged on purpose: 1000 rows, chunk_rows 128

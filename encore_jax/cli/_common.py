@@ -12,6 +12,7 @@ import argparse
 import csv
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 

@@ -20,8 +20,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from encore_jax.io.tables import DataError
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "FORMATS", "Source", "detect_format", "open_source"]
@@ -159,8 +157,8 @@ class CsvSource(Source):
             raise DataError(f"{path}: {_first_bad_utf8_row(path)}") from None
         except (_pa().ArrowInvalid, OSError) as err:
             raise _csv_error(path, err) from None
-        try:
-            self._head.schema.names if self._head is not None else reader.schema.names
+        try:  # decodes the column names
+            _ = self._head.schema.names if self._head is not None else reader.schema.names
         except UnicodeDecodeError:
             raise DataError(f"{path}: {_first_bad_utf8_row(path)}") from None
         if self._head is None:
@@ -182,12 +180,19 @@ class CsvSource(Source):
     def head(self) -> Any:
         return self._head
 
-    def _options(self, columns, numeric, text, strings_for_numbers):
+    def _options(self, columns, numeric, text, stage):
+        """Stage 0: integer columns (as inferred) as int64, others float64; stage 1: every
+        number column float64; stage 2: number columns as text, for the converter to name
+        the bad cell (or take an all-space cell as missing)."""
         import pyarrow.csv as pacsv
 
         pa = _pa()
         raw = dict(zip(self.names, self.raw_names, strict=True))
-        types = {raw[c]: (pa.string() if strings_for_numbers else pa.float64()) for c in numeric}
+        types = {}
+        for c in numeric:
+            inferred = self.schema.field(c).type
+            types[raw[c]] = (pa.string() if stage == 2 else pa.int64()
+                             if stage == 0 and pa.types.is_integer(inferred) else pa.float64())
         types.update({raw[c]: pa.string() for c in text})
         return pacsv.ConvertOptions(include_columns=[raw[c] for c in columns],
                                     column_types=types, null_values=[""],
@@ -195,35 +200,36 @@ class CsvSource(Source):
 
     def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
                 whole=False):
-        try:
-            yield from self._read(columns, numeric, text, whole, strings_for_numbers=False)
-            return
-        except _pa().ArrowInvalid as err:
-            if "conversion error" not in str(err):
-                raise _csv_error(self.path, err) from None
-        # A cell that is not a plain number (spaces, text): read the numbers as text, so that
-        # the converter names the row and column (or accepts an all-space cell as missing).
-        yield from self._read(columns, numeric, text, whole, strings_for_numbers=True)
+        # Integer columns are read as int64 only when the whole file is read at once: a
+        # stream cannot take back blocks already yielded when a later one holds 2.5.
+        done = 0  # rows yielded; a retry at a later stage skips them
+        for stage in (0, 1, 2) if whole else (1, 2):
+            skip = done
+            try:
+                for batch in self._read(columns, numeric, text, whole, stage):
+                    if skip >= batch.num_rows:
+                        skip -= batch.num_rows
+                        continue
+                    batch, skip = batch.slice(skip), 0
+                    done += batch.num_rows
+                    yield batch
+                return
+            except _pa().ArrowInvalid as err:
+                if "conversion error" not in str(err) or stage == 2:
+                    raise _csv_error(self.path, err) from None
 
-    def _read(self, columns, numeric, text, whole, *, strings_for_numbers):
+    def _read(self, columns, numeric, text, whole, stage):
         import pyarrow.csv as pacsv
 
-        pa = _pa()
-        convert = self._options(columns, numeric, text, strings_for_numbers)
+        convert = self._options(columns, numeric, text, stage)
         names = {raw: name for name, raw in zip(self.names, self.raw_names, strict=True)}
-        try:
-            if whole:
-                table = pacsv.read_csv(self.path, convert_options=convert)
-                batches = table.to_batches()
-            else:
-                batches = pacsv.open_csv(self.path, convert_options=convert,
-                                         read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES))
-            for batch in batches:
-                yield batch.rename_columns([names[n] for n in batch.schema.names])
-        except pa.ArrowInvalid as err:
-            if "conversion error" in str(err) and not strings_for_numbers:
-                raise
-            raise _csv_error(self.path, err) from None
+        if whole:
+            batches = pacsv.read_csv(self.path, convert_options=convert).to_batches()
+        else:
+            batches = pacsv.open_csv(self.path, convert_options=convert,
+                                     read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES))
+        for batch in batches:
+            yield batch.rename_columns([names[n] for n in batch.schema.names])
 
 
 def _check_quotes(path: Path) -> None:
@@ -288,7 +294,7 @@ class JsonlSource(Source):
         try:
             reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=1 << 16))
             self._head = _pa().Table.from_batches([reader.read_next_batch()])
-            self._head.schema.names  # noqa: B018 - decodes the keys
+            _ = self._head.schema.names  # decodes the keys
         except (_pa().ArrowInvalid, StopIteration, UnicodeDecodeError) as err:
             raise self._error(err, ()) from None
         super().__init__(str(path), self._head.schema)
@@ -466,84 +472,6 @@ class ParquetSource(Source):
         yield from self._iter(columns, batch_rows)
 
 
-class NpzSource(TableSource):
-    """An NPZ archive read with ``numpy.load`` (members are loaded whole, one at a time).
-
-    Matrix mode: ``ratings [N, K]`` (optional ``mask [N, K]``, ``rule_names [K]`` and 1-D
-    ``[N]`` arrays such as ids), or pair blocks ``chosen`` / ``rejected`` ``[N, K]`` (optional
-    ``chosen_mask`` / ``rejected_mask``), seen as columns ``chosen_<rule>``, ...
-    Column mode (as :func:`encore_jax.write_table` writes): every 1-D array is a column,
-    ``<name>_mask`` its mask.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
-                arrays = {name: archive[name] for name in archive.files}
-        except Exception as err:  # noqa: BLE001 - numpy raises many types for a broken archive
-            raise DataError(f"{path}: not a readable NPZ archive ({short(err)})") from None
-        meta = arrays.pop("__metadata__", None)
-        table = _npz_table(path, arrays)
-        if meta is not None:
-            table = table.replace_schema_metadata({"encore_jax": str(meta)})
-        super().__init__(table, str(path))
-
-
-def _matrix_columns(path: Path, arrays: dict[str, np.ndarray], key: str, prefix: str,
-                    names: Sequence[str] | None) -> dict[str, Any]:
-    pa = _pa()
-    matrix = arrays.pop(key)
-    if matrix.ndim != 2:
-        raise DataError(f"{path}: {key!r} must be [N, K], got shape {matrix.shape}")
-    if matrix.dtype.kind not in "biuf":
-        raise DataError(f"{path}: {key!r} must be numeric, got dtype {matrix.dtype}")
-    mask = arrays.pop(f"{key}_mask" if key != "ratings" else "mask", None)
-    if mask is not None and (mask.shape != matrix.shape or mask.dtype != np.bool_):
-        raise DataError(f"{path}: the mask of {key!r} must be boolean with shape "
-                        f"{matrix.shape}, got {mask.dtype} {mask.shape}")
-    k = matrix.shape[1]
-    names = [f"rule_{j}" for j in range(k)] if names is None else list(names)
-    if len(names) != k:
-        raise DataError(f"{path}: {len(names)} rule_names for {k} columns of {key!r}")
-    from encore_jax.io.layouts import check_unique
-
-    check_unique(str(path), names, "rule name")
-    return {prefix + name: pa.array(np.ascontiguousarray(matrix[:, j]),
-                                    mask=None if mask is None else ~mask[:, j])
-            for j, name in enumerate(names)}
-
-
-def _npz_table(path: Path, arrays: dict[str, np.ndarray]) -> Any:
-    pa = _pa()
-    for name, array in arrays.items():
-        if array.dtype.hasobject:
-            raise DataError(f"{path}: array {name!r} holds Python objects; use numbers")
-    names = arrays.pop("rule_names", None)
-    names = None if names is None else [str(n) for n in names]
-    columns: dict[str, Any] = {}
-    if "ratings" in arrays:
-        columns.update(_matrix_columns(path, arrays, "ratings", "", names))
-    for key in [k for k, a in arrays.items() if a.ndim == 2 and not k.endswith("_mask")]:
-        columns.update(_matrix_columns(path, arrays, key, key + "_", names))
-    for name, array in arrays.items():
-        if name.endswith("_mask") and name[:-5] in arrays:
-            continue
-        if array.ndim != 1:
-            raise DataError(f"{path}: array {name!r} must be 1-D (a column), got shape "
-                            f"{array.shape}; a ratings matrix is named 'ratings'")
-        mask = arrays.get(name + "_mask")
-        if mask is not None and (mask.shape != array.shape or mask.dtype != np.bool_):
-            raise DataError(f"{path}: {name + '_mask'!r} must be boolean like {name!r}")
-        columns[name] = pa.array(array, mask=None if mask is None else ~mask)
-    if not columns:
-        raise DataError(f"{path}: no 'ratings' array and no columns (found {sorted(arrays)})")
-    lengths = {len(c) for c in columns.values()}
-    if len(lengths) != 1:
-        raise DataError(f"{path}: the arrays have different lengths {sorted(lengths)}")
-    return pa.table(columns)
-
-
 def _in_memory_table(data: Any) -> tuple[Any, str] | None:
     """``(pyarrow.Table, description)`` of an in-memory table, or ``None``."""
     pa = _pa()
@@ -566,8 +494,14 @@ def _in_memory_table(data: Any) -> tuple[Any, str] | None:
     return None
 
 
+def _npz_source(path: Path) -> Source:
+    from encore_jax.io.npz import NpzSource
+
+    return NpzSource(path)
+
+
 _FILE_SOURCES = {"csv": CsvSource, "jsonl": JsonlSource, "parquet": ParquetSource,
-                 "npz": NpzSource}
+                 "npz": _npz_source}
 
 
 def open_source(data: Any, file_format: str | None = None) -> Source:

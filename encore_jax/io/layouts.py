@@ -306,7 +306,12 @@ def _number_array(source: Source, column: Any, name: str, start: int
                         f"numbers; if it is text, add --id-column/--text-columns {name} or "
                         f"--exclude {name}")
     present = ~column.is_null().to_numpy(zero_copy_only=False)
-    if not pa.types.is_floating(column.type) or column.type != pa.float64():
+    if pa.types.is_integer(column.type):  # kept as integers: no float round trip
+        column = pc.cast(column, pa.int64()) if column.type != pa.int64() else column
+        if column.null_count:
+            column = column.fill_null(0)
+        return column.to_numpy(zero_copy_only=False), present
+    if column.type != pa.float64():
         column = pc.cast(column, pa.float64(), safe=False)
     values = column.to_numpy(zero_copy_only=False)
     if not present.all():
@@ -426,21 +431,26 @@ def to_levels(values: np.ndarray, mask: np.ndarray, names: Sequence[str], where:
         except ValueError as err:
             raise DataError(f"{where(0, names[0]).split(':')[0]}: {err}") from None
         return np.where(mask, levels, 0).astype(np.int32)
-    whole = np.isfinite(values) & (values == np.round(values))
-    bad = mask & ~whole
+    bad = (mask & ~(np.isfinite(values) & (values == np.round(values)))
+           if values.dtype.kind == "f" else np.zeros((0, 0), bool))
     if bad.any():
         at, value = _first(bad, values, where, names)
         hint = ("NaN is not a missing value: leave the cell empty" if math.isnan(value) else
                 "for continuous scores add --bin-range LOW HIGH (bin_range=(low, high)) to "
                 "bin them into --levels L levels")
         raise DataError(f"{at}: {_fmt(value)} is not an integer level; {hint}")
-    bad = mask & ((values < _INT32.min) | (values > _INT32.max))
+    if values.size and (values.min() < _INT32.min or values.max() > _INT32.max):
+        bad = mask & ((values < _INT32.min) | (values > _INT32.max))
+    else:
+        bad = np.zeros((0, 0), bool)
     if bad.any():
         at, value = _first(bad, values, where, names)
         raise DataError(f"{at}: {_fmt(value)} is outside the int32 range")
-    levels = np.where(mask, values, 0).astype(np.int32) - np.int32(level_offset)
-    levels = np.where(mask, levels, 0).astype(np.int32)
-    if num_levels is not None:
+    levels = (values if mask.all() else np.where(mask, values, 0)).astype(np.int32)
+    if level_offset:
+        levels = np.where(mask, levels - np.int32(level_offset), 0).astype(np.int32)
+    if num_levels is not None and levels.size and (levels.min() < 0
+                                                    or levels.max() >= num_levels):
         bad = mask & ((levels < 0) | (levels >= num_levels))
         if bad.any():
             at, _ = _first(bad, values, where, names)

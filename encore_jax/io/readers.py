@@ -20,7 +20,6 @@ from encore_jax.io.layouts import (
     batch_text,
     batch_values,
     observed,
-    pair_columns,
     to_levels,
     to_scores,
     wide_columns,

@@ -173,7 +173,6 @@ class TableWriter:
                 schema = schema.with_metadata({METADATA_KEY: self.meta_text})
             self._writer = pq.ParquetWriter(self.path, schema)
         elif self.format == "csv":
-            import pyarrow.csv as pacsv
 
             self._handle = self.path.open("w", newline="", encoding="utf-8")
             _csv_rows(self._handle, [self.names])

@@ -394,8 +394,8 @@ def compose_to_file(
       composite (``missing="null"`` only).
     """
     from encore_jax.io import (
-        atomic_write_all,
         TableWriter,
+        atomic_write_all,
         detect_format,
         embeds_metadata,
         sidecar_path,
