@@ -237,7 +237,7 @@ def iter_rating_chunks(
       bin_range: ``(low, high)``: the values are continuous scores, binned into ``num_levels``
         equal-width levels as :func:`encore_jax.discretize` does.
       level_offset: subtracted from every rating (``1`` reads a 1..L scale as 0..L-1).
-    """ + _COLUMN_DOC + """
+      {columns}
 
     Raises:
       DataError: a missing, empty or malformed input, or a bad value (named by row and
@@ -370,7 +370,7 @@ def read_ratings(
         annotators' ratings of one (response, rule); ``None``: a repeat is an error.
       chosen_prefix, rejected_prefix: the pairs layout's column prefixes.
       num_levels, bin_range, level_offset: as :func:`iter_rating_chunks`.
-    """ + _COLUMN_DOC + """
+      {columns}
 
     Returns:
       A :class:`RatingTable` (``missing`` says what the missing-value policy did).
@@ -386,6 +386,15 @@ def read_ratings(
                  rating_column=rating_column, pool=pool, chosen_prefix=chosen_prefix,
                  rejected_prefix=rejected_prefix, num_levels=num_levels, bin_range=bin_range,
                  level_offset=level_offset, missing=missing, file_format=file_format)
+
+
+def _with_column_doc(function: Any) -> None:
+    if function.__doc__:  # None under python -OO
+        function.__doc__ = function.__doc__.replace("      {columns}", _COLUMN_DOC.strip("\n"))
+
+
+_with_column_doc(iter_rating_chunks)
+_with_column_doc(read_ratings)
 
 
 def read_scores(
