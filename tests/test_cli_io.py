@@ -95,3 +95,10 @@ def test_label_keeps_text_columns_and_defaults_to_chosen_prefixes(tmp_path, caps
     assert all(isinstance(r["selected_rules"], list) and len(r["selected_rules"]) == 1
                for r in rows)
     assert report["chosen_prefix"] == "chosen_" and report["labelled"] == N
+
+
+def test_a_pairs_file_read_as_wide_gets_a_note(tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    path.write_text("chosen_a,rejected_a\n1,0\n2,1\n")
+    assert cli.main(["weights", str(path), "--levels", "3"]) == 0
+    assert "add --layout pairs" in capsys.readouterr().err

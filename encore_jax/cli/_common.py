@@ -353,6 +353,20 @@ def export_weights(report: dict[str, Any], *, out: str | None, trl: str | None,
     return [str(path) for path, _ in items]
 
 
+def warn_if_pairs(args: argparse.Namespace, rule_names: Sequence[str]) -> None:
+    """A note on stderr when a wide read took ``chosen_<x>`` / ``rejected_<x>`` columns as
+    separate rules: ``--layout pairs`` pools the two responses instead."""
+    import sys
+
+    if getattr(args, "layout", "wide") != "wide":
+        return
+    chosen, rejected = pair_prefix_options(args).values()
+    bases = {n[len(chosen):] for n in rule_names if n.startswith(chosen)}
+    if bases and bases == {n[len(rejected):] for n in rule_names if n.startswith(rejected)}:
+        print(f"note: the rules come in {chosen}/{rejected} pairs; add --layout pairs to pool "
+              "the two responses' ratings per rule", file=sys.stderr)
+
+
 def missing_note(missing: dict[str, Any]) -> str:
     """One line on what the missing-value policy did."""
     if not missing["cells"]:

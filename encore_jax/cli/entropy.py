@@ -19,6 +19,7 @@ from encore_jax.cli._common import (
     print_json,
     print_table,
     reader_options,
+    warn_if_pairs,
     write_json_output,
 )
 
@@ -71,6 +72,7 @@ def entropy_report(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     report = entropy_report(args)
+    warn_if_pairs(args, [row["rule"] for row in report["rules"]])
     if args.out is not None:
         write_json_output(args.out, report, force=args.force)
     if args.json:

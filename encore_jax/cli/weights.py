@@ -22,6 +22,7 @@ from encore_jax.cli._common import (
     print_json,
     print_table,
     reader_options,
+    warn_if_pairs,
 )
 
 __all__ = ["add_export_options", "export_weights", "register", "run"]  # fit-bt imports
@@ -86,6 +87,7 @@ def emit_weights_report(report: dict[str, Any], as_json: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     report = weights_report(args)
+    warn_if_pairs(args, [row["rule"] for row in report["rules"]])
     written = export_weights(report, out=args.out, trl=args.trl, force=args.force)
     emit_weights_report(report, args.json)
     if written and not args.json:
