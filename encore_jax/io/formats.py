@@ -114,7 +114,8 @@ class Source:
                 whole: bool = False) -> Iterator[Any]:
         """Record batches holding ``columns``; ``numeric`` columns are parsed as numbers and
         ``text`` columns as strings where the format is untyped. ``whole=True``: the caller
-        reads everything (a faster, multi-threaded reader where there is one)."""
+        reads everything: one ``pyarrow.Table`` (a multi-threaded reader where there is
+        one), in place of the batches."""
         raise NotImplementedError
 
 
@@ -133,7 +134,10 @@ class TableSource(Source):
 
     def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
                 whole=False):
-        del numeric, text, whole
+        del numeric, text
+        if whole:
+            yield self.table.select(list(columns))
+            return
         yield from self.table.select(list(columns)).to_batches(max_chunksize=batch_rows)
 
 
@@ -224,7 +228,7 @@ class CsvSource(Source):
         convert = self._options(columns, numeric, text, stage)
         names = {raw: name for name, raw in zip(self.names, self.raw_names, strict=True)}
         if whole:
-            batches = pacsv.read_csv(self.path, convert_options=convert).to_batches()
+            batches = [pacsv.read_csv(self.path, convert_options=convert)]
         else:
             batches = pacsv.open_csv(self.path, convert_options=convert,
                                      read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES))
@@ -242,11 +246,14 @@ def _check_quotes(path: Path) -> None:
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
         if m.find(b'"') < 0:
             return
-        data = m[:]
-    if data.count(b'"') % 2:
-        last = data.rfind(b'"')
-        row = data.count(b"\n", 0, last) + 1
-        raise DataError(f"{path}: row {row}: a quote is never closed (is the file truncated?)")
+        step = 1 << 24
+        quotes = sum(m[start:start + step].count(b'"') for start in range(0, len(m), step))
+        if quotes % 2 == 0:
+            return
+        last = m.rfind(b'"')
+        row = sum(m[start:min(start + step, last)].count(b"\n")
+                  for start in range(0, last, step)) + 1
+    raise DataError(f"{path}: row {row}: a quote is never closed (is the file truncated?)")
 
 
 def _first_bad_utf8_row(path: Path) -> str:
@@ -322,7 +329,7 @@ class JsonlSource(Source):
                                     unexpected_field_behavior="error")
         try:
             if whole:
-                batches = pajson.read_json(self.path, parse_options=parse).to_batches()
+                batches = [pajson.read_json(self.path, parse_options=parse)]
             else:
                 batches = pajson.open_json(
                     self.path, parse_options=parse,
@@ -468,8 +475,18 @@ class ParquetSource(Source):
 
     def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
                 whole=False):
-        del numeric, text, whole
-        yield from self._iter(columns, batch_rows)
+        del numeric, text
+        if not whole:
+            yield from self._iter(columns, batch_rows)
+            return
+        pa = _pa()
+        try:
+            if self.path.is_dir():
+                yield self.dataset.to_table(columns=list(columns))
+            else:
+                yield self.file.read(columns=list(columns))
+        except (pa.ArrowException, OSError, ValueError) as err:
+            raise DataError(f"{self.path}: not a readable parquet file ({short(err)})") from None
 
 
 def _in_memory_table(data: Any) -> tuple[Any, str] | None:

@@ -281,14 +281,14 @@ def _number_array(source: Source, column: Any, name: str, start: int
     import pyarrow.compute as pc
 
     pa = _pa()
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+    if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
+        column = column.chunk(0)
     kind = _kind(column.type)
     if kind == "text":
         column = pc.utf8_trim_whitespace(column.cast(pa.string()))
         column = pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
         try:
-            column = column.cast(pa.float64())
+            column = pc.cast(column, pa.float64())
         except pa.ArrowInvalid:
             cells = column.to_pylist()
             for i, cell in enumerate(cells):
@@ -307,7 +307,6 @@ def _number_array(source: Source, column: Any, name: str, start: int
                         f"--exclude {name}")
     present = ~column.is_null().to_numpy(zero_copy_only=False)
     if pa.types.is_integer(column.type):  # kept as integers: no float round trip
-        column = pc.cast(column, pa.int64()) if column.type != pa.int64() else column
         if column.null_count:
             column = column.fill_null(0)
         return column.to_numpy(zero_copy_only=False), present
@@ -358,11 +357,51 @@ def _struct_block(source: Source, column: Any, rule: RuleColumn, start: int
     return values, present
 
 
+def _fits_int32(column: Any) -> bool:
+    import pyarrow.compute as pc
+
+    if not _pa().types.is_integer(column.type):
+        return False
+    low_high = pc.min_max(column)
+    low, high = low_high["min"].as_py(), low_high["max"].as_py()
+    return low is None or (low >= _INT32.min and high <= _INT32.max)
+
+
+def _number_block(source: Source, batch: Any, rules: Sequence[RuleColumn], start: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Plain number columns, copied chunk by chunk into ``[K, n]`` rows (one pass per cell,
+    contiguous) and returned transposed: an F-ordered ``[n, K]`` view. Integer columns that
+    fit stay ``int32``; others become ``float64``."""
+    pa = _pa()
+    columns = [batch.column(rule.column) for rule in rules]
+    whole_ints = all(_fits_int32(c) for c in columns)
+    n = batch.num_rows
+    values = np.empty((len(rules), n), dtype=np.int32 if whole_ints else np.float64)
+    present = np.ones((len(rules), n), dtype=bool)
+    for k, (rule, column) in enumerate(zip(rules, columns, strict=True)):
+        kind = column.type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+            values[k], present[k] = _number_array(source, column, rule.column, start)
+            continue
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        offset = 0
+        for chunk in chunks:
+            m = len(chunk)
+            if chunk.null_count:
+                present[k, offset:offset + m] = ~chunk.is_null().to_numpy(zero_copy_only=False)
+                chunk = chunk.fill_null(0)
+            values[k, offset:offset + m] = chunk.to_numpy(zero_copy_only=False)
+            offset += m
+    return values.T, present.T
+
+
 def batch_values(source: Source, batch: Any, rules: Sequence[RuleColumn], start: int
                  ) -> tuple[np.ndarray, np.ndarray]:
     """``(values float64 [n, K], present bool [n, K])`` of the rule columns of ``batch``
     (rows ``start, start + 1, ...`` of the source)."""
     parts = []
+    if all(rule.kind == "number" for rule in rules):
+        return _number_block(source, batch, rules, start)
     for rule in rules:
         column = batch.column(rule.column)
         if rule.kind == "list":
@@ -446,7 +485,7 @@ def to_levels(values: np.ndarray, mask: np.ndarray, names: Sequence[str], where:
     if bad.any():
         at, value = _first(bad, values, where, names)
         raise DataError(f"{at}: {_fmt(value)} is outside the int32 range")
-    levels = (values if mask.all() else np.where(mask, values, 0)).astype(np.int32)
+    levels = (values if mask.all() else np.where(mask, values, 0)).astype(np.int32, copy=False)
     if level_offset:
         levels = np.where(mask, levels - np.int32(level_offset), 0).astype(np.int32)
     if num_levels is not None and levels.size and (levels.min() < 0

@@ -186,6 +186,16 @@ def _iter_wide(data, kind, *, chunk_rows, mask_value, num_levels, bin_range, lev
     convert = _Convert(kind, mask_value, num_levels, bin_range, level_offset)
     yielded = False
     pieces = _iter_blocks(source, [columns], convert, missing, int(chunk_rows), whole)
+    if whole:  # one concatenation of the record batches, no rebatching
+        parts = [p for p in pieces if p[0][0].shape[0] or p[3].rows_dropped]
+        if parts:
+            counts = MissingCounts(missing, sum(p[3].cells for p in parts),
+                                   sum(p[3].rows_dropped for p in parts))
+            values, masks, kept = _join([p[:3] for p in parts])
+            yield _table(kind, columns.rule_names, values[0], masks[0], source, columns, kept,
+                         counts)
+            return
+        raise DataError(f"{source.name}: header only, no ratings")
     for (values, masks, kept), counts in _rebatched(pieces, int(chunk_rows)):
         yield _table(kind, columns.rule_names, values[0], masks[0], source, columns, kept, counts)
         yielded = True
