@@ -14,7 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from encore_jax.io.formats import DEFAULT_CHUNK_ROWS, Source, open_source
+from encore_jax.io.formats import (
+    DEFAULT_CHUNK_ROWS,
+    CsvSource,
+    JsonlSource,
+    Source,
+    open_source,
+)
 from encore_jax.io.layouts import (
     Columns,
     batch_text,
@@ -47,6 +53,7 @@ __all__ = [
 ]
 
 LAYOUTS = ("wide", "long", "pairs")
+SMALL_TEXT_BYTES = 1 << 26  # CSV / JSONL files up to 64 MiB are parsed whole when streamed
 
 
 def check_options(chunk_rows: Any, num_levels: Any, bin_range: Any
@@ -185,7 +192,11 @@ def _iter_wide(data, kind, *, chunk_rows, mask_value, num_levels, bin_range, lev
     columns = wide_columns(source, **column_options)
     convert = _Convert(kind, mask_value, num_levels, bin_range, level_offset)
     yielded = False
-    pieces = _iter_blocks(source, [columns], convert, missing, int(chunk_rows), whole)
+    # A small text file is parsed at once by the multi-threaded reader, then cut in chunks.
+    small = (isinstance(getattr(source, "path", None), Path) and source.path.is_file()
+             and source.path.stat().st_size <= SMALL_TEXT_BYTES
+             and isinstance(source, CsvSource | JsonlSource))
+    pieces = _iter_blocks(source, [columns], convert, missing, int(chunk_rows), whole or small)
     if whole:  # one concatenation of the record batches, no rebatching
         parts = [p for p in pieces if p[0][0].shape[0] or p[3].rows_dropped]
         if parts:
