@@ -107,7 +107,10 @@ def measure(path: Path, method: str, repeats: int, expected: np.ndarray) -> dict
 
 
 def run(rows_list: list[int], repeats: int) -> dict:
-    report: dict = {"rules": RULES, "levels": LEVELS, "repeats": repeats, "cases": []}
+    import os
+
+    report: dict = {"rules": RULES, "levels": LEVELS, "repeats": repeats, "cases": [],
+                    "cpus": os.cpu_count(), "load_average_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as folder:
         for rows in rows_list:
             path = Path(folder) / f"r{rows}.csv"
@@ -121,6 +124,7 @@ def run(rows_list: list[int], repeats: int) -> dict:
             case["within_2x"] = all(r <= 2.0 for r in case["ratio_to_baseline"].values())
             report["cases"].append(case)
             path.unlink()
+    report["load_average_after"] = os.getloadavg()[0]  # other work on the machine skews times
     return report
 
 
