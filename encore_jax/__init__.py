@@ -22,8 +22,9 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "bradley_terry": ("BTFit", "bt_gradient", "bt_loss", "fit_bt_weights"),
     "compose": ("compose", "margins_from_differences", "pair_margins"),
-    "data": (
+    "io": (
         "DataError",
+        "MissingCounts",
         "PairTable",
         "RatingTable",
         "iter_rating_chunks",
@@ -47,7 +48,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "selection": ("all_rules", "label_pairs", "random_rule_selection", "select_rules"),
     "simulate": ("RuleEnsemble", "simulate_rule_ensemble"),
-    "streaming": (
+    "workflows.streaming": (
         "compose_to_file",
         "iter_composite_scores",
         "streaming_rating_entropy",
@@ -91,6 +92,7 @@ __all__ = [
     "ComparisonReport",
     "Correlation",
     "DataError",
+    "MissingCounts",
     "PairTable",
     "Pairs",
     "PremiseReport",
@@ -185,8 +187,16 @@ sys.modules[__name__].__class__ = _Package
 if TYPE_CHECKING:
     from encore_jax.bradley_terry import BTFit, bt_gradient, bt_loss, fit_bt_weights
     from encore_jax.compose import compose, margins_from_differences, pair_margins
-    from encore_jax.data import (
+    from encore_jax.datasets import load_oasst1
+    from encore_jax.entropy import (
+        discretize,
+        entropy_from_counts,
+        rating_entropy,
+        rating_histogram,
+    )
+    from encore_jax.io import (
         DataError,
+        MissingCounts,
         PairTable,
         RatingTable,
         iter_rating_chunks,
@@ -195,13 +205,6 @@ if TYPE_CHECKING:
         read_scores,
         trl_reward_config,
         write_table,
-    )
-    from encore_jax.datasets import load_oasst1
-    from encore_jax.entropy import (
-        discretize,
-        entropy_from_counts,
-        rating_entropy,
-        rating_histogram,
     )
     from encore_jax.metrics import (
         BootstrapCI,
@@ -221,12 +224,6 @@ if TYPE_CHECKING:
         select_rules,
     )
     from encore_jax.simulate import RuleEnsemble, simulate_rule_ensemble
-    from encore_jax.streaming import (
-        compose_to_file,
-        iter_composite_scores,
-        streaming_rating_entropy,
-        streaming_rating_histogram,
-    )
     from encore_jax.weightings import (
         WeightingData,
         apply_weightings,
@@ -250,4 +247,10 @@ if TYPE_CHECKING:
         diagnose_file,
         diagnose_premise,
         holdout_split,
+    )
+    from encore_jax.workflows.streaming import (
+        compose_to_file,
+        iter_composite_scores,
+        streaming_rating_entropy,
+        streaming_rating_histogram,
     )

@@ -8,7 +8,7 @@ observed (missing ratings are masked, never filled). For rule ``k`` with level c
     H_k = - sum_l (c_kl / n_k) log(c_kl / n_k),       with 0 log 0 = 0,
 
 so ``0 <= H_k <= log L``. Counts are additive, so histograms of chunks can be summed before
-taking the entropy (see :mod:`encore_jax.streaming` for files larger than memory).
+taking the entropy (see :mod:`encore_jax.workflows.streaming` for files larger than memory).
 """
 
 from __future__ import annotations
@@ -374,7 +374,7 @@ def entropy_from_counts(
 
 def _wide_counts_as_float(counts: ArrayLike) -> ArrayLike:
     """Host integer counts beyond JAX's default integer range (e.g. the int64 totals of
-    :mod:`encore_jax.streaming` over more than 2^31 ratings of a rule) as float64 host
+    :mod:`encore_jax.workflows.streaming` over more than 2^31 ratings of a rule) as float64 host
     counts, which JAX converts to its default float dtype (relative rounding 6e-8 in float32)
     instead of wrapping them around."""
     if isinstance(counts, jax.Array):

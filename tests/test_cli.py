@@ -7,7 +7,7 @@ import pytest
 
 import encore_jax as ej
 from encore_jax import cli
-from encore_jax.data import example_ratings_path
+from encore_jax.io import example_ratings_path
 
 
 def run_json(capsys, *argv):
@@ -42,7 +42,7 @@ def test_weights_prints_a_table(capsys):
     [
         ("a,b\n0,1\n1,x\n", "row 3, column 'b'"),
         ("a,b\n0,1\n1\n", "row 3 has 1 cells"),
-        ("a,a\n0,1\n", "duplicate rule name"),
+        ("a,a\n0,1\n", "duplicate column name 'a' (columns 1 and 2)"),
         ("", "empty file"),
         ("a,b\n0,7\n", "outside 0..3"),
         ("a,b\n0,1.5\n", "not an integer"),

@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import encore_jax as ej
-from encore_jax import cli, data
+from encore_jax import cli
+from encore_jax import io as data
 from encore_jax.cli import theory as theory_cli
 
 RULES = ("harmless", "honest", "helpful", "concise")
@@ -294,7 +295,7 @@ def numpy_labels(a, b, k):
     for row in diff:
         order = sorted(range(len(row)), key=lambda j: (-abs(row[j]), j))[:k]
         labels.append(bool(row[order].sum() > 0))
-        chosen.append(";".join(RULES[j] for j in sorted(order)))
+        chosen.append([RULES[j] for j in sorted(order)])
     return labels, chosen
 
 
@@ -302,7 +303,8 @@ def numpy_labels(a, b, k):
 def test_label_matches_a_numpy_oracle(tmp_path, capsys, known, fmt):
     ratings, mask, _ = known
     a, b = ratings[:12], ratings[12:]
-    path = write_pairs(tmp_path / f"pairs.{fmt}", a, b, mask[:12], mask[12:])
+    path = write_pairs(tmp_path / f"pairs.{fmt}", a, b, mask[:12], mask[12:],
+                       ("chosen_", "rejected_"))
     out = tmp_path / "labels.parquet"
     report = run_json(capsys, "label", path, "--k", 2, "--id-column", "pair", "--out", out)
     table = pq.read_table(out).to_pylist()
@@ -327,9 +329,8 @@ def test_label_all_rules_with_weights_and_chosen_prefixes(tmp_path, capsys, know
     weights = np.array([0.1, 0.2, 0.3, 0.4])
     data.write_weights_json(tmp_path / "w.json", RULES, weights, method="manual")
     out = tmp_path / "labels.jsonl"
-    report = run_json(capsys, "label", path, "--a-prefix", "chosen_", "--b-prefix",
-                      "rejected_", "--selection", "all", "--weights", tmp_path / "w.json",
-                      "--out", out)
+    report = run_json(capsys, "label", path, "--selection", "all", "--weights",
+                      tmp_path / "w.json", "--out", out)
     margins = (a.astype(np.float64) - b) @ weights
     got = [json.loads(line)["a_preferred"] for line in out.read_text().splitlines()]
     # margins are exact multiples of 0.1 here; a float32 sum is exactly 0 only for a true
@@ -352,9 +353,10 @@ def test_label_relevance_columns_and_subsets(tmp_path, capsys, known):
     path.write_text("\n".join(lines) + "\n")
     out = tmp_path / "l.parquet"
     report = run_json(capsys, "label", path, "--k", 1, "--alpha", 0.5, "--relevance-prefix",
-                      "rel_", "--subset-column", "subset", "--out", out)
+                      "rel_", "--subset-column", "subset", "--chosen-prefix", "a_",
+                      "--rejected-prefix", "b_", "--out", out)
     rows = pq.read_table(out).to_pylist()
-    assert [r["selected_rules"] for r in rows] == ["helpful"] * 12
+    assert [r["selected_rules"] for r in rows] == [["helpful"]] * 12
     assert [r["subset"] for r in rows] == [f"s{i % 2}" for i in range(12)]
     assert [r["a_preferred"] for r in rows] == [bool(a[i, 2] > b[i, 2]) for i in range(12)]
     assert report["relevance_prefix"] == "rel_"
@@ -372,10 +374,14 @@ def test_progress_yields_every_item_with_and_without_a_bar(capsys):
 def test_label_usage_errors(tmp_path, capsys, known):
     ratings, mask, _ = known
     path = write_pairs(tmp_path / "pairs.csv", ratings[:4], ratings[4:8], mask[:4], mask[4:8])
-    code, _, err = run(capsys, "label", path, "--k", 9, "--out", tmp_path / "l.csv")
+    code, _, err = run(capsys, "label", path, "--k", 9, "--a-prefix", "a_", "--b-prefix", "b_",
+                       "--out", tmp_path / "l.csv")
     assert code == 2 and "--k 9 exceeds the number of rules K = 4" in err
-    code, _, err = run(capsys, "label", path, "--a-prefix", "x_", "--out", tmp_path / "l.csv")
+    code, _, err = run(capsys, "label", path, "--chosen-prefix", "x_", "--rejected-prefix", "b_",
+                       "--out", tmp_path / "l.csv")
     assert code == 2 and "column 'b_harmless' has no partner column 'x_harmless'" in err
+    code, _, err = run(capsys, "label", path, "--out", tmp_path / "l.csv")  # chosen_ default
+    assert code == 2 and "no rating columns with prefixes 'chosen_' / 'rejected_'" in err
     assert only_files(tmp_path) == ["pairs.csv"]
 
 
@@ -459,7 +465,7 @@ def malformed(tmp_path, kind):
     if kind == "bad utf-8":
         path = tmp_path / "bad.csv"
         path.write_bytes(b"a_x,b_x\n1,2\n\xff,1\n")
-        return path, "bad.csv: not UTF-8 text (invalid start byte) at row 3"
+        return path, "bad.csv: row 3: not UTF-8 text (invalid start byte); save the file as UTF-8"
     if kind == "wrong columns":
         path = tmp_path / "bad.jsonl"
         path.write_text('{"a_x": 1, "b_x": 2}\n{"a_x": "high", "b_x": 2}\n')
@@ -482,7 +488,8 @@ def test_malformed_files_exit_2_with_one_line(tmp_path, capsys, command, kind):
         "entropy": ["--levels", "5"],
         "weights": ["--levels", "5", "--out", tmp_path / "w.json"],
         "compose": ["--levels", "5", "--out", tmp_path / "o.parquet"],
-        "label": ["--k", "1", "--out", tmp_path / "o.csv"],
+        "label": ["--k", "1", "--chosen-prefix", "a_", "--rejected-prefix", "b_",
+                  "--out", tmp_path / "o.csv"],
         "fit-bt": ["--chosen-prefix", "a_", "--rejected-prefix", "b_", "--steps", "5"],
     }[command]
     before = only_files(tmp_path)

@@ -1,4 +1,4 @@
-"""Readers and writers of encore_jax.data, on files written independently of them (plain
+"""Readers and writers of encore_jax.io, on files written independently of them (plain
 text, ``json.dumps``, pyarrow and ``np.savez`` directly): every format, the wide and long
 layouts, pairs, masks, chunking, metadata and malformed input."""
 
@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import encore_jax as ej
-from encore_jax import data
+from encore_jax import io as data
 
 RULES = ("harmless", "honest", "helpful")
 IDS = tuple(f"r{i}" for i in range(7))
@@ -286,12 +286,12 @@ def test_truncated_npz(tmp_path):
         data.read_ratings(path)
 
 
-@pytest.mark.parametrize(("suffix", "where"), [("csv", "at row 3"), ("jsonl", "at line 2")])
+@pytest.mark.parametrize(("suffix", "where"), [("csv", "row 3"), ("jsonl", "line 2")])
 def test_bad_utf8(tmp_path, suffix, where):
     path = tmp_path / f"r.{suffix}"
     good = "a,b\n1,2\n" if suffix == "csv" else '{"a": 1}\n'
     path.write_bytes(good.encode() + b"\xff\xfe,1\n")
-    with pytest.raises(data.DataError, match=f"not UTF-8 text .* {where}"):
+    with pytest.raises(data.DataError, match=f"{where}: not UTF-8 text"):
         data.read_ratings(path)
 
 
@@ -323,7 +323,7 @@ def test_header_only(tmp_path, fmt):
 def test_duplicate_rule_names_in_each_format(tmp_path):
     csv_path = tmp_path / "d.csv"
     csv_path.write_text("a,b,a\n1,2,3\n")
-    with pytest.raises(data.DataError, match=r"duplicate rule name 'a' \(columns 1 and 3\)"):
+    with pytest.raises(data.DataError, match=r"duplicate column name 'a' \(columns 1 and 3\)"):
         data.read_ratings(csv_path)
     jsonl_path = tmp_path / "d.jsonl"
     jsonl_path.write_text('{"a": 1, "a": 2}\n')
@@ -336,7 +336,7 @@ def test_duplicate_rule_names_in_each_format(tmp_path):
     parquet_path = tmp_path / "d.parquet"
     pq.write_table(pa.Table.from_arrays([pa.array([1]), pa.array([2])], names=["a", "a"]),
                    parquet_path)
-    with pytest.raises(data.DataError, match="duplicate rule name 'a'"):
+    with pytest.raises(data.DataError, match="duplicate column name 'a'"):
         data.read_ratings(parquet_path)
 
 
@@ -345,15 +345,16 @@ def test_duplicate_rule_names_in_each_format(tmp_path):
     [
         ("r.csv", "a,b\n1,2\n", {"rule_columns": ["a", "c"]},
          r"no column 'c' \(columns: 'a', 'b'\)"),
-        ("r.jsonl", '{"a": 1}\n', {"rule_columns": ["a", "c"]}, "no record has the key 'c'"),
+        ("r.jsonl", '{"a": 1}\n', {"rule_columns": ["a", "c"]}, r"no column 'c' \(columns: 'a'\)"),
         ("r.csv", "a,b\n1,2\n3,nan\n", {}, "row 3, column 'b': nan is not an integer level"),
         ("r.csv", "a,b\n1,2\n3,7\n", {"num_levels": 5},
          r"row 3, column 'b': level 7 is outside 0\.\.4"),
-        ("r.csv", 'a,b\n1,"2\n', {}, "row 2: unexpected end of data"),
+        ("r.csv", "a,b\n1,2\n3,n/a\n", {},
+         r"row 3, column 'b': 'n/a' is not a number; leave missing cells empty"),
         ("r.jsonl", '{"a": 1}\n[1, 2]\n', {}, "line 2: expected a JSON object, got list"),
         ("r.jsonl", '{"a": 1}\n{"a": "high"}\n', {}, "line 2, column 'a': 'high' is not a number"),
-        ("r.jsonl", '{"a": 1}\n{"a": 2, "b": 3}\n', {},
-         "line 2, column 'b': not a key of the first"),
+        ("r.jsonl", '{"a": 1}\n{"a": "x"}\n', {}, "line 2, column 'a': 'x' is not a number; "
+         "if 'a' is text, add --text-columns a"),
         ("r.jsonl", '{"a": 1}\n{"a": true}\n', {}, "line 2, column 'a': True is not a number"),
         ("r.jsonl", '{"a": 1}\n{"a": 2\n', {}, "line 2: not valid JSON"),
     ],
@@ -368,8 +369,11 @@ def test_malformed_text_files_name_file_row_and_column(tmp_path, name, content, 
 def test_malformed_parquet_and_npz_values(tmp_path):
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({"a": [1, 2], "b": ["x", "y"]}), path)
-    with pytest.raises(data.DataError, match="column 'b' has type string, expected numbers"):
-        data.read_ratings(path)
+    table = data.read_ratings(path)  # a text column is kept beside the ratings, never a rule
+    assert table.rule_names == ("a",) and list(table.text["b"]) == ["x", "y"]
+    with pytest.raises(data.DataError, match="row 0, column 'b': 'x' is not a number; .*"
+                       "add --text-columns b"):
+        data.read_ratings(path, rule_columns=["a", "b"])
     pq.write_table(pa.table({"a": [1.0, float("nan")]}), path)
     with pytest.raises(data.DataError, match="row 1, column 'a': nan is not an integer"):
         data.read_ratings(path)
@@ -387,6 +391,9 @@ def test_jsonl_with_differing_keys_reads_with_explicit_rule_columns(tmp_path):
     path.write_text('{"a": 1}\n{"a": 2, "b": 3, "text": "hi"}\n')
     table = data.read_ratings(path, rule_columns=["a", "b"])
     np.testing.assert_array_equal(table.mask, [[True, False], [True, True]])
+    table = data.read_ratings(path)  # keys of the first block: an absent key is missing
+    assert table.rule_names == ("a", "b") and list(table.text["text"]) == ["", "hi"]
+    np.testing.assert_array_equal(table.ratings, [[1, 0], [2, 3]])
 
 
 # --- writers and metadata ----------------------------------------------------------------
@@ -430,8 +437,7 @@ def test_write_ratings_round_trips(tmp_path, fmt, layout):
     table = data.RatingTable(RULES, np.where(MASK, RATINGS, 0), MASK, "mem", np.array(IDS))
     path = tmp_path / f"rt.{fmt}"
     data.write_ratings(path, table, layout=layout, metadata={"num_levels": 5})
-    back = data.read_ratings(path, layout=layout,
-                             id_column="ids" if fmt == "npz" else "response_id")
+    back = data.read_ratings(path, layout=layout, id_column="response_id")
     assert_known(back)
     assert list(back.ids) == list(IDS)
     assert data.read_metadata(path) == {"num_levels": 5}

@@ -27,7 +27,6 @@ from encore_jax import (
     read_rating_pairs,
     read_ratings,
 )
-from encore_jax.data import read_score_pairs
 from encore_jax.datasets import (
     NEGATED_LABELS,
     OASST1_FILES,
@@ -41,6 +40,7 @@ from encore_jax.datasets import (
     oasst_reply_ratings,
     read_oasst_messages,
 )
+from encore_jax.io import read_score_pairs
 
 _ROOT = Path(__file__).resolve().parents[1]
 _RAW = Path("data") / "oasst1" / "oasst1_en_validation.jsonl.gz"

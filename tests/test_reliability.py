@@ -72,7 +72,7 @@ from hypothesis import strategies as st
 
 import encore_jax as ej
 from encore_jax import cli, data, sharding
-from encore_jax.data import DataError
+from encore_jax.io import DataError
 
 # ------------------------------------------------------------------------------------------
 # Row kinds
@@ -218,6 +218,12 @@ def nan_at(rule: int) -> Callable[[Any], None]:
 def shaped(shape: tuple[int, ...], dtype: Any) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         assert value.shape == shape and value.dtype == dtype, (value.shape, value.dtype)
+    return check
+
+
+def holds(predicate: Callable[[Any], bool]) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        assert predicate(value), value
     return check
 
 
@@ -965,13 +971,13 @@ DATA_ROWS = [
         Raises(DataError, "unsupported format '.txt'")),
     Row("read_ratings", "non-UTF-8 byte in row 3",
         lambda t: ej.read_ratings(file(t, "r.csv", b"a,b\n0,1\n\xff,1\n")),
-        Raises(DataError, r"r.csv: not UTF-8 text \(invalid start byte\) at row 3")),
+        Raises(DataError, r"r.csv: row 3: not UTF-8 text \(invalid start byte\)")),
     Row("read_ratings", "non-UTF-8 byte in the header",
         lambda t: ej.read_ratings(file(t, "r.csv", b"a\xe9,b\n0,1\n")),
-        Raises(DataError, "not UTF-8 text .* at row 1")),
+        Raises(DataError, "row 1: not UTF-8 text")),
     Row("read_ratings", "non-UTF-8 byte in JSONL line 2",
         lambda t: ej.read_ratings(file(t, "r.jsonl", b'{"a": 0}\n{"a\xff": 1}\n')),
-        Raises(DataError, "not UTF-8 text .* at line 2")),
+        Raises(DataError, "line 2: not UTF-8 text")),
     Row("read_ratings", "rule_columns names a missing column",
         lambda t: ej.read_ratings(ratings_file(t), rule_columns=["a", "zz"]),
         Raises(DataError, "no column 'zz'")),
@@ -984,13 +990,13 @@ DATA_ROWS = [
         Raises(DataError, "no column 'rating'")),
     Row("read_ratings", "duplicate rule names in a CSV header",
         lambda t: ej.read_ratings(file(t, "r.csv", "a,b,a\n0,1,2\n")),
-        Raises(DataError, r"duplicate rule name 'a' \(columns 1 and 3\)")),
+        Raises(DataError, r"duplicate column name 'a' \(columns 1 and 3\)")),
     Row("read_ratings", "duplicate keys in a JSONL record",
         lambda t: ej.read_ratings(file(t, "r.jsonl", '{"a": 0, "a": 1}\n')),
         Raises(DataError, "duplicate key 'a'")),
     Row("read_ratings", "duplicate parquet column names",
         lambda t: ej.read_ratings(parquet(t, "r.parquet", {"a": [0], "b": [1]}, names=["a", "a"])),
-        Raises(DataError, "duplicate rule name 'a'")),
+        Raises(DataError, "duplicate column name 'a'")),
     Row("read_ratings", "duplicate NPZ rule_names",
         lambda t: ej.read_ratings(npz(t, "r.npz", ratings=R, rule_names=np.array(["a", "a"]))),
         Raises(DataError, "duplicate rule name 'a'")),
@@ -1013,8 +1019,17 @@ DATA_ROWS = [
         Raises(DataError, "row 1, column 'a': nan is not an integer level")),
     Row("read_ratings", "inf cell", lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n0,-inf\n")),
         Raises(DataError, "-inf is not an integer level")),
-    Row("read_ratings", "a text cell", lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n0,high\n")),
-        Raises(DataError, "row 2, column 'b': 'high' is not a number")),
+    Row("read_ratings", "a text cell in a rule column",
+        lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n0,high\n"), rule_columns=["a", "b"]),
+        Raises(DataError, "row 2, column 'b': 'high' is not a number; .* if 'b' is text, add "
+               "--text-columns b")),
+    Row("read_ratings", "a text column: kept as text, never a rule",
+        lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n0,high\n")),
+        Gives("rules ('a',), text column 'b'",
+              holds(lambda got: got.rule_names == ("a",) and list(got.text["b"]) == ["high"]))),
+    Row("read_ratings", "a stray marker in a column of numbers",
+        lambda t: ej.read_ratings(file(t, "r.csv", "a,b\n0,1\n1,n/a\n2,2\n")),
+        Raises(DataError, "row 3, column 'b': 'n/a' is not a number; leave missing cells empty")),
     Row("read_ratings", "level L with num_levels",
         lambda t: ej.read_ratings(ratings_file(t), num_levels=2),
         Raises(DataError, "row 3, column 'b': level 2 is outside 0..1")),
@@ -1154,7 +1169,7 @@ def bad_file_rows(command: str, extra: Callable[[Path], list[Any]], *, scores: b
         Row(where, "non-UTF-8 byte in row 3",
             lambda t: [command, file(t, "r.csv", f"{header}\n{ones}\n".encode() + bad_row),
                        *extra(t)],
-            Exits(r"r.csv: not UTF-8 text \(invalid start byte\) at row 3")),
+            Exits(r"r.csv: row 3: not UTF-8 text \(invalid start byte\)")),
         Row(where, "a NaN cell",
             lambda t: [command, file(t, "r.csv", f"{header}\n" + ",".join(
                 ["nan"] + ["1"] * header.count(",")) + "\n"), *extra(t)],
@@ -1186,7 +1201,8 @@ def compare_argv(t: Path, *options: Any) -> list[Any]:
 
 
 def label_argv(t: Path, *options: Any, text: str = LABEL_CSV) -> list[Any]:
-    return ["label", file(t, "p.csv", text), "--out", t / "o.csv", *options]
+    return ["label", file(t, "p.csv", text), "--out", t / "o.csv", "--chosen-prefix", "a_",
+            "--rejected-prefix", "b_", *options]
 
 
 def levels3(t: Path) -> list[Any]:
@@ -1225,7 +1241,7 @@ COMMAND_ROWS = [
         Exits("no column 'zz'")),
     Row("encore-jax entropy", "duplicate rule names",
         lambda t: ["entropy", file(t, "r.csv", "a,b,a\n0,1,2\n"), "--levels", 3],
-        Exits("duplicate rule name 'a' \\(columns 1 and 3\\)")),
+        Exits("duplicate column name 'a' \\(columns 1 and 3\\)")),
     Row("encore-jax entropy", "a rule with every entry missing",
         lambda t: ["entropy", file(t, "r.csv", "a,b\n0,\n1,\n"), "--levels", 3],
         Exits("rule column 'b' has no observed rating")),
@@ -1325,7 +1341,8 @@ COMMAND_ROWS = [
                    "--out", t / "out.csv", "--json"],
         Prints("a missing composite for that row (counted, never filled)", report("missing", 1))),
     # label
-    *bad_file_rows("label", lambda t: ["--k", 1, "--out", t / "o.csv"], scores=True,
+    *bad_file_rows("label", lambda t: ["--k", 1, "--out", t / "o.csv", "--chosen-prefix", "a_",
+                                       "--rejected-prefix", "b_"], scores=True,
                    pairs_prefixes=("a_", "b_")),
     Row("encore-jax label", "--k 0",
         lambda t: label_argv(t, "--k", 0),
@@ -1334,7 +1351,8 @@ COMMAND_ROWS = [
         lambda t: label_argv(t, "--k", 3),
         Exits("--k 3 exceeds the number of rules K = 2")),
     Row("encore-jax label", "no a_/b_ columns (wrong prefixes)",
-        lambda t: ["label", file(t, "p.csv", PAIRS_CSV), "--out", t / "o.csv"],
+        lambda t: ["label", file(t, "p.csv", PAIRS_CSV), "--out", t / "o.csv",
+                   "--chosen-prefix", "a_", "--rejected-prefix", "b_"],
         Exits("no rating columns with prefixes 'a_' / 'b_'")),
     Row("encore-jax label", "--alpha -1",
         lambda t: label_argv(t, "--alpha", -1),
@@ -1346,10 +1364,12 @@ COMMAND_ROWS = [
         lambda t: label_argv(t, "--k", 1, "--selection", "all"),
         Exits("--k has no effect")),
     Row("encore-jax label", "every pair has a missing rating",
-        lambda t: ["label", file(t, "p.csv", "a_x,a_y,b_x,b_y\n1,,0,1\n"), "--out", t / "o.csv"],
+        lambda t: ["label", file(t, "p.csv", "a_x,a_y,b_x,b_y\n1,,0,1\n"), "--out", t / "o.csv",
+                   "--chosen-prefix", "a_", "--rejected-prefix", "b_"],
         Exits("no pair has every rating observed")),
     Row("encore-jax label", "duplicate rule columns",
-        lambda t: ["label", file(t, "p.csv", "a_x,b_x,a_x\n1,2,3\n"), "--out", t / "o.csv"],
+        lambda t: ["label", file(t, "p.csv", "a_x,b_x,a_x\n1,2,3\n"), "--out", t / "o.csv",
+                   "--chosen-prefix", "a_", "--rejected-prefix", "b_"],
         Exits("duplicate")),
     Row("encore-jax label", "--weights for rules FILE lacks",
         lambda t: label_argv(t, "--weights",
@@ -1357,7 +1377,7 @@ COMMAND_ROWS = [
         Exits("no column 'a_z'")),
     Row("encore-jax label", "one rule",
         lambda t: ["label", file(t, "p.csv", "a_x,b_x\n2,1\n0,1\n"), "--out", t / "out.csv",
-                   "--json"],
+                   "--json", "--chosen-prefix", "a_", "--rejected-prefix", "b_"],
         Prints("k = 1: the only rule labels every pair", report("a_preferred_fraction", 0.5))),
     # fit-bt
     *bad_file_rows("fit-bt", lambda t: ["--steps", 2], scores=True,

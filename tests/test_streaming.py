@@ -6,8 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import encore_jax as ej
-from encore_jax import entropy, streaming
-from encore_jax.data import RatingTable, ScoreTable
+from encore_jax import entropy
+from encore_jax.io import RatingTable, ScoreTable
+from encore_jax.workflows import streaming
 
 NUM_LEVELS = 7
 SPLITS = (1, 300, 64, 500, 135)  # ragged on purpose: 1000 rows, chunk_rows 128

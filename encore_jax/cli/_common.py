@@ -1,18 +1,28 @@
-"""Pieces shared by the subcommands: errors, option groups, output."""
+"""Pieces shared by the subcommands: errors, option groups, output.
+
+Every command that reads ratings gets the same input options from
+:func:`add_input_options` (format, layout, columns, pooling, the missing-value policy) and
+passes them to the readers of :mod:`encore_jax.io` through :func:`reader_options`. Nothing
+here computes: the commands call :mod:`encore_jax.io` and :mod:`encore_jax.workflows`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
-import os
-import sys
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from encore_jax.io.atomic import atomic_write, atomic_write_all
+from encore_jax.io.progress import progress
+
+__all__ = ["atomic_write", "atomic_write_all", "progress"]  # re-exported for the commands
+
+MISSING_CHOICES = ("mask", "drop", "error")  # encore_jax.io.missing.MISSING_POLICIES
+POOL_CHOICES = ("mean", "median", "majority")  # encore_jax.io.long.POOLS
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -28,17 +38,6 @@ def positive_float(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text}")
     return value
-
-
-def add_entropy_options(parser: argparse.ArgumentParser) -> None:
-    """--temperature, --base, --estimator and --json."""
-    parser.add_argument("--temperature", type=positive_float, default=2.0,
-                        help="ENCORE temperature tau > 0 (default: 2.0, the paper's)")
-    parser.add_argument("--base", type=positive_float, default=None,
-                        help="logarithm base for entropies (default: natural log)")
-    parser.add_argument("--estimator", choices=("plugin", "miller_madow"), default="plugin",
-                        help="entropy estimator (default: plugin)")
-    add_json_option(parser)
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
@@ -72,11 +71,36 @@ def print_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) 
 
 
 def comma_list(text: str) -> tuple[str, ...]:
-    """argparse type: ``a,b,c`` -> ``("a", "b", "c")`` (no empty names)."""
-    names = tuple(name.strip() for name in text.split(","))
-    if not all(names):
+    """argparse type: ``a,b,c`` -> ``("a", "b", "c")`` (no empty names).
+
+    A name holding a comma is quoted as in a CSV row (``'"harmless, honest",helpful'``), or
+    the whole list is given as JSON (``'["harmless, honest", "helpful"]'``).
+    """
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            names = tuple(json.loads(stripped))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a JSON list of names: {text!r}") from None
+        if not all(isinstance(n, str) and n for n in names):
+            raise argparse.ArgumentTypeError(f"expected a JSON list of names, got {text!r}")
+        return names
+    try:
+        row = next(csv.reader([text], skipinitialspace=True))
+    except (csv.Error, StopIteration):
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}") from None
+    names = tuple(name.strip() for name in row)
+    if not names or not all(names):
         raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
     return names
+
+
+def list_names_item(text: str) -> tuple[str, tuple[str, ...]]:
+    """argparse type: ``COLUMN=a,b,c`` -> ``("COLUMN", ("a", "b", "c"))``."""
+    column, sep, names = text.partition("=")
+    if not sep or not column.strip():
+        raise argparse.ArgumentTypeError(f"expected COLUMN=NAME,NAME,..., got {text!r}")
+    return column.strip(), comma_list(names)
 
 
 def finite_float(text: str) -> float:
@@ -107,33 +131,67 @@ def positive_int(text: str) -> int:
     return _int_at_least(1, text)
 
 
-def add_input_options(parser: argparse.ArgumentParser, *, pairs: bool = False,
-                      long_layout: bool = True) -> None:
-    """How to read the input file: format, layout, columns, missing-value marker.
+def nonnegative_int(text: str) -> int:
+    """argparse type: an int >= 0."""
+    return _int_at_least(0, text)
 
-    ``pairs=True`` adds the pair options (prefixes, pair-index file, subset column).
+
+def add_input_options(parser: argparse.ArgumentParser, *, pairs: bool = False,
+                      long_layout: bool = True, pair_prefixes: bool = False) -> None:
+    """How to read the input: format, layout, columns, pooling, the missing-value policy.
+
+    ``pairs=True`` adds the pair-index options (and the subset column);
+    ``pair_prefixes=True`` adds ``--chosen-prefix`` / ``--rejected-prefix`` (commands that
+    define their own leave it off).
     """
     group = parser.add_argument_group("input")
     group.add_argument("--format", dest="file_format",
                        choices=("csv", "jsonl", "parquet", "npz"), default=None,
-                       help="input format (default: from the file suffix)")
+                       help="input format (default: from the file suffix; a directory is a "
+                       "parquet dataset)")
     if long_layout:
-        group.add_argument("--layout", choices=("wide", "long"), default="wide",
-                           help="wide: a row per response, a column per rule; long: a row "
-                           "per rating (--id-column, --rule-column, --rating-column)")
+        group.add_argument("--layout", choices=("wide", "long", "pairs"), default="wide",
+                           help="wide: a row per response, a column (or list / struct column) "
+                           "per rule; long: a row per rating (--id-column, --rule-column, "
+                           "--rating-column); pairs: chosen_<rule> and rejected_<rule> "
+                           "columns, both responses' ratings pooled")
         group.add_argument("--rule-column", default="rule",
                            help="long layout: the rule-name column (default: rule)")
         group.add_argument("--rating-column", default="rating",
                            help="long layout: the rating column (default: rating)")
+        group.add_argument("--pool", choices=POOL_CHOICES, default=None,
+                           help="long layout: pool several annotators' ratings of one "
+                           "(response, rule) by their mean, median or majority (a mean or "
+                           "median between levels rounds to the nearest, half to even); "
+                           "default: a repeated rating is an error")
     group.add_argument("--rule-columns", type=comma_list, default=None, metavar="A,B,...",
-                       help="the rule columns to read, in order (default: every column "
-                       "except the id / subset columns)")
+                       help="the rule columns, in order (CSV-quote a name with a comma, or "
+                       "give a JSON list); default: every number, list and struct column")
     group.add_argument("--id-column", default=None,
                        help="a column of ids, carried to the outputs (long layout "
                        "default: response_id)")
+    group.add_argument("--text-columns", type=comma_list, default=None, metavar="A,B,...",
+                       help="text columns kept beside the ratings (e.g. prompt); text columns "
+                       "are never rules")
+    group.add_argument("--exclude", type=comma_list, default=None, metavar="A,B,...",
+                       help="columns to leave out")
+    group.add_argument("--list-names", type=list_names_item, action="append", default=None,
+                       metavar="COLUMN=A,B,...",
+                       help="rule names of a list-valued column (default: the file's "
+                       "metadata, else COLUMN[0], COLUMN[1], ...); repeatable")
     group.add_argument("--mask-value", type=float, default=None,
                        help="a rating value meaning 'missing' (empty cells and nulls "
-                       "always are); missing ratings are masked, never filled")
+                       "always are)")
+    group.add_argument("--missing", choices=MISSING_CHOICES, default="mask",
+                       help="missing ratings: mask (default: kept masked, never filled), drop "
+                       "(drop the row or pair) or error; the output reports how many")
+    if pair_prefixes:
+        group.add_argument("--chosen-prefix", default="chosen_",
+                           help="column prefix of the chosen (first) responses' ratings "
+                           "(default: chosen_)")
+        group.add_argument("--rejected-prefix", default="rejected_",
+                           help="column prefix of the rejected (second) responses' ratings "
+                           "(default: rejected_)")
     if pairs:
         group.add_argument("--pair-index", default=None, metavar="FILE",
                            help="a file of (chosen_id, rejected_id) rows naming the pairs; "
@@ -147,7 +205,8 @@ def add_input_options(parser: argparse.ArgumentParser, *, pairs: bool = False,
 
 
 def add_binning_options(parser: argparse.ArgumentParser, *, levels_required: bool) -> None:
-    """--levels L and --bin-range LOW HIGH (continuous scores binned into L levels)."""
+    """--levels L, --bin-range LOW HIGH (continuous scores binned into L levels) and
+    --level-offset (e.g. 1 for a 1..L scale)."""
     parser.add_argument("--levels", type=levels_int, required=levels_required,
                         default=None,
                         help="number of rating levels L; ratings must be in 0..L-1")
@@ -155,19 +214,45 @@ def add_binning_options(parser: argparse.ArgumentParser, *, levels_required: boo
                         metavar=("LOW", "HIGH"),
                         help="the values are continuous scores: bin them into L equal-width "
                         "levels over [LOW, HIGH] (never clipped: a score outside is an error)")
+    parser.add_argument("--level-offset", type=int, default=0, metavar="N",
+                        help="subtract N from every rating (1 reads a 1..L scale as 0..L-1)")
+
+
+def add_estimator_options(parser: argparse.ArgumentParser) -> None:
+    """--base and --estimator (the entropy settings that change the numbers)."""
+    parser.add_argument("--base", type=positive_float, default=None,
+                        help="logarithm base for entropies (default: natural log)")
+    parser.add_argument("--estimator", choices=("plugin", "miller_madow"), default="plugin",
+                        help="entropy estimator (default: plugin)")
+
+
+def add_chunk_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chunk-rows", type=positive_int, default=None,
+                        help="rows read per chunk from wide files (default: 65536)")
+
+
+_PASSED_IF_SET = ("layout", "rule_column", "rating_column", "pair_index", "chosen_id_column",
+                  "rejected_id_column", "subset_column", "text_columns", "exclude", "pool",
+                  "missing")
 
 
 def reader_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for the :mod:`encore_jax.data` readers from the input options
+    """Keyword arguments for the :mod:`encore_jax.io` readers from the input options
     (absent options, e.g. in a command without them, take the readers' defaults)."""
     options: dict[str, Any] = {
         name: getattr(args, name, None)
         for name in ("file_format", "rule_columns", "id_column", "mask_value")
     }
-    for name in ("layout", "rule_column", "rating_column", "pair_index", "chosen_id_column",
-                 "rejected_id_column", "subset_column"):
+    for name in _PASSED_IF_SET:
         if getattr(args, name, None) is not None:
             options[name] = getattr(args, name)
+    for name in ("rule_columns", "text_columns", "exclude"):
+        if options.get(name) is not None:
+            options[name] = list(options[name])
+    if getattr(args, "list_names", None):
+        options["list_names"] = dict(args.list_names)
+    if getattr(args, "level_offset", 0):
+        options["level_offset"] = args.level_offset
     bin_range = getattr(args, "bin_range", None)
     if bin_range is not None:
         if getattr(args, "levels", None) is None:
@@ -179,46 +264,23 @@ def reader_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def rule_level_counts(path: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Streams a ratings file once and sums per-rule level counts (counts are additive),
-    through :func:`encore_jax.streaming.streaming_rating_histogram`.
+def pair_prefix_options(args: argparse.Namespace) -> dict[str, str]:
+    """``chosen_prefix`` / ``rejected_prefix`` from the command line."""
+    return {"chosen_prefix": getattr(args, "chosen_prefix", "chosen_"),
+            "rejected_prefix": getattr(args, "rejected_prefix", "rejected_")}
 
-    Wide files are read in chunks of ``args.chunk_rows`` (default
-    :data:`encore_jax.data.DEFAULT_CHUNK_ROWS`); long files are pivoted in memory first.
-    Returns ``rule_names``, ``counts`` (``int64 [K, L]``), ``num_rows`` and ``source``.
-    """
-    import numpy as np
 
-    from encore_jax.data import DEFAULT_CHUNK_ROWS, iter_rating_chunks, read_ratings
-    from encore_jax.streaming import streaming_rating_histogram
-
-    options = reader_options(args)
-    num_levels = args.levels
-    chunk_rows = getattr(args, "chunk_rows", None) or DEFAULT_CHUNK_ROWS
-    if options.get("layout", "wide") == "long":
-        chunks: Iterable[Any] = [read_ratings(path, num_levels=num_levels, **options)]
-    else:
-        for name in ("layout", "rule_column", "rating_column"):
-            options.pop(name, None)
-        chunks = iter_rating_chunks(path, chunk_rows=chunk_rows, num_levels=num_levels,
-                                    **options)
-    seen: dict[str, Any] = {"names": (), "rows": 0}
-
-    def tracked(tables: Iterable[Any]) -> Iterator[Any]:
-        for table in tables:
-            seen["names"] = seen["names"] or table.rule_names
-            seen["rows"] += table.ratings.shape[0]
-            yield table
-
-    # chunk_rows=None: the kernel takes the first chunk's shape (a small file is not padded)
-    counts = streaming_rating_histogram(tracked(chunks), num_levels, chunk_rows=None)
-    names = seen["names"]
-    empty = [names[k] for k in np.flatnonzero(counts.sum(axis=1) == 0)]
-    if empty:
-        raise UsageError(f"{path}: rule column {empty[0]!r} has no observed rating; its "
-                         "entropy is undefined (drop it with --rule-columns)")
-    return {"rule_names": names, "counts": counts, "num_rows": seen["rows"],
-            "source": str(path)}
+def input_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The input options that change the numbers, for reports and output metadata."""
+    bin_range = getattr(args, "bin_range", None)
+    return {
+        "layout": getattr(args, "layout", "wide"),
+        "bin_range": None if bin_range is None else list(bin_range),
+        "level_offset": getattr(args, "level_offset", 0),
+        "mask_value": getattr(args, "mask_value", None),
+        "missing": getattr(args, "missing", "mask"),
+        "pool": getattr(args, "pool", None),
+    }
 
 
 def add_output_options(parser: argparse.ArgumentParser, *, required: bool = False,
@@ -230,79 +292,19 @@ def add_output_options(parser: argparse.ArgumentParser, *, required: bool = Fals
                         help="overwrite an existing output file")
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_all(
-    items: Sequence[tuple[str | Path, Callable[[Path], Any]]], *, force: bool = False
-) -> list[Path]:
-    """Writes several files all-or-nothing (e.g. a CSV and its metadata sidecar).
-
-    Each ``write_fn(tmp_path)`` writes to a temporary file in the destination's directory;
-    only when all succeeded are they moved into place. Without ``force`` an existing
-    destination is an error (checked first, and again atomically at the move, through a
-    hard link that cannot replace a file). On any failure the temporary files are removed
-    and no destination is created or changed.
-
-    Raises:
-      UsageError: a destination exists (without ``force``) or its directory does not.
-    """
-    targets = [Path(path) for path, _ in items]
-    for target in targets:
-        if not target.parent.is_dir():
-            raise UsageError(f"{target.parent}: no such directory for the output {target.name}")
-        if target.is_dir():
-            raise UsageError(f"{target}: is a directory")
-        if target.exists() and not force:
-            raise UsageError(f"{target} exists; pass --force to overwrite it")
-    staged: list[Path] = []
-    created: list[Path] = []
-    try:
-        for target, (_, write_fn) in zip(targets, items, strict=True):
-            handle, name = tempfile.mkstemp(
-                dir=target.parent, prefix=f".{target.name}.", suffix=".partial" + target.suffix)
-            os.close(handle)
-            staged.append(Path(name))
-            os.chmod(name, 0o666 & ~_umask())
-            write_fn(Path(name))
-        for target, tmp in zip(targets, staged, strict=True):
-            if force:
-                os.replace(tmp, target)
-            else:
-                try:
-                    os.link(tmp, target)
-                except FileExistsError:
-                    raise UsageError(f"{target} exists; pass --force to overwrite it") from None
-                except OSError:  # no hard links here: fall back to check-then-replace
-                    if target.exists():
-                        raise UsageError(
-                            f"{target} exists; pass --force to overwrite it") from None
-                    os.replace(tmp, target)
-                created.append(target)
-    except BaseException:
-        for target in created:
-            target.unlink(missing_ok=True)
-        raise
-    finally:
-        for tmp in staged:
-            tmp.unlink(missing_ok=True)
-    return targets
-
-
-def atomic_write(path: str | Path, write_fn: Callable[[Path], Any], *,
-                 force: bool = False) -> Path:
-    """Calls ``write_fn(tmp_path)`` on a temporary file next to ``path``, then moves it to
-    ``path`` (``os.replace``); refuses to overwrite an existing ``path`` without ``force``
-    (:class:`UsageError`). Nothing is left behind when ``write_fn`` raises."""
-    return atomic_write_all([(path, write_fn)], force=force)[0]
+def add_export_options(parser: argparse.ArgumentParser) -> None:
+    """--out (weights JSON), --trl (TRL reward composition) and --force."""
+    parser.add_argument("--out", default=None, metavar="PATH",
+                        help="write the weights as JSON with their metadata to PATH")
+    parser.add_argument("--trl", default=None, metavar="PATH",
+                        help="write {reward_funcs, reward_weights} for TRL to PATH")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite existing output files")
 
 
 def write_json_output(path: str | Path, document: dict[str, Any], *, force: bool) -> Path:
-    """Writes a JSON document atomically (see :func:`atomic_write`)."""
-    from encore_jax.data import write_json
+    """Writes a JSON document atomically (see :func:`encore_jax.io.atomic_write`)."""
+    from encore_jax.io import write_json
 
     return atomic_write(path, lambda tmp: write_json(tmp, document), force=force)
 
@@ -311,13 +313,7 @@ def write_table_output(path: str | Path, columns: dict[str, Any], metadata: dict
                        *, force: bool, file_format: str | None = None) -> list[Path]:
     """Writes a table plus its metadata atomically: in the file (parquet, NPZ) or as a
     ``<file>.meta.json`` sidecar (CSV, JSONL), both files or neither."""
-    from encore_jax.data import (
-        detect_format,
-        embeds_metadata,
-        sidecar_path,
-        write_json,
-        write_table,
-    )
+    from encore_jax.io import detect_format, embeds_metadata, sidecar_path, write_json, write_table
 
     fmt = detect_format(path, file_format)
     if embeds_metadata(fmt):
@@ -330,38 +326,51 @@ def write_table_output(path: str | Path, columns: dict[str, Any], metadata: dict
     ], force=force)
 
 
-def progress(
-    iterable: Iterable[T],
-    *,
-    total: float | None = None,
-    description: str = "working",
-    advance: Callable[[T], float] | None = None,
-    enabled: bool | None = None,
-) -> Iterator[T]:
-    """Yields the items of ``iterable`` while a rich progress bar (on stderr) advances.
+def export_weights(report: dict[str, Any], *, out: str | None, trl: str | None,
+                   force: bool, method: str = "encore",
+                   per_rule_keys: tuple[str, ...] = ("entropy", "observed")) -> list[str]:
+    """Writes the weights JSON (``out``) and the TRL composition (``trl``) of a report with
+    ``rules`` rows (``rule``, ``weight``, and ``per_rule_keys``), all or nothing."""
+    from encore_jax.io import trl_reward_config, weights_document, write_json
 
-    The bar shows only when stderr is a terminal (``enabled=None``), so pipes, files and
-    tests get clean output. ``advance(item)`` says how far each item moves the bar (default
-    1, e.g. rows per chunk with ``total`` in rows); ``total=None`` shows an open-ended bar.
-    """
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        yield from iterable
+    names = [row["rule"] for row in report["rules"]]
+    weights = [row["weight"] for row in report["rules"]]
+    per_rule = {
+        ("entropies" if key == "entropy" else key): [row[key] for row in report["rules"]]
+        for key in per_rule_keys
+    }
+    if out is not None and trl is not None and out == trl:
+        raise UsageError("--out and --trl name the same file")
+    items = []
+    if out is not None:
+        document = weights_document(names, weights, method=method,
+                                    metadata=report["metadata"], per_rule=per_rule)
+        items.append((out, lambda tmp: write_json(tmp, document)))
+    if trl is not None:
+        config = {**trl_reward_config(names, weights), "metadata": report["metadata"]}
+        items.append((trl, lambda tmp: write_json(tmp, config)))
+    atomic_write_all(items, force=force)
+    return [str(path) for path, _ in items]
+
+
+def warn_if_pairs(args: argparse.Namespace, rule_names: Sequence[str]) -> None:
+    """A note on stderr when a wide read took ``chosen_<x>`` / ``rejected_<x>`` columns as
+    separate rules: ``--layout pairs`` pools the two responses instead."""
+    import sys
+
+    if getattr(args, "layout", "wide") != "wide":
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    chosen, rejected = pair_prefix_options(args).values()
+    bases = {n[len(chosen):] for n in rule_names if n.startswith(chosen)}
+    if bases and bases == {n[len(rejected):] for n in rule_names if n.startswith(rejected)}:
+        print(f"note: the rules come in {chosen}/{rejected} pairs; add --layout pairs to pool "
+              "the two responses' ratings per rule", file=sys.stderr)
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        for item in iterable:
-            yield item
-            bar.advance(task, 1 if advance is None else advance(item))
+
+def missing_note(missing: dict[str, Any]) -> str:
+    """One line on what the missing-value policy did."""
+    if not missing["cells"]:
+        return "no missing ratings"
+    if missing["policy"] == "drop":
+        return f"{missing['cells']} missing ratings; {missing['rows_dropped']} rows dropped"
+    return f"{missing['cells']} missing ratings, masked (never filled)"

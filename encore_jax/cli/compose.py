@@ -11,17 +11,19 @@ from encore_jax.cli._common import (
     EXIT_OK,
     UsageError,
     add_binning_options,
+    add_chunk_option,
+    add_estimator_options,
     add_input_options,
     add_json_option,
     add_output_options,
     atomic_write_all,
+    input_settings,
     positive_float,
     print_json,
     print_table,
     progress,
     reader_options,
 )
-from encore_jax.cli.entropy import add_chunk_option, add_estimator_options
 
 EPILOG = """\
 examples:
@@ -42,7 +44,7 @@ def _weights_for(args: argparse.Namespace) -> dict[str, Any]:
     """Rule names, weights ``[K]`` and provenance: from --weights, or ENCORE over FILE."""
     import numpy as np
 
-    from encore_jax.data import read_weights_json
+    from encore_jax.io import read_weights_json
 
     if args.weights is not None:
         if args.levels is not None or args.bin_range is not None:
@@ -56,25 +58,42 @@ def _weights_for(args: argparse.Namespace) -> dict[str, Any]:
     if args.levels is None:
         raise UsageError("compose needs --weights FILE, or --levels L to compute ENCORE "
                          "weights from FILE itself")
-    from encore_jax.cli.weights import weights_report
+    from encore_jax.io import output_metadata
+    from encore_jax.workflows.file_weights import file_weights
 
-    report = weights_report(args.file, args)
-    rules = tuple(row["rule"] for row in report["rules"])
-    return {"rules": rules, "weights": np.array([row["weight"] for row in report["rules"]]),
-            "weights_file": None, "method": "encore", "weights_metadata": report["metadata"]}
+    options = reader_options(args)
+    layout = options.pop("layout", "wide")
+    if layout == "pairs":
+        raise UsageError("compose reads one response per row; --layout pairs is not supported "
+                         "here yet (compute weights with `encore-jax weights --layout pairs "
+                         "--out w.json`)")
+    result = file_weights(args.file, args.levels, temperature=args.temperature, base=args.base,
+                          estimator=args.estimator, layout=layout, chunk_rows=args.chunk_rows,
+                          **options)
+    metadata = output_metadata(
+        command="weights", method="encore", file=str(args.file), num_levels=args.levels,
+        temperature=args.temperature, estimator=args.estimator,
+        log_base="e" if args.base is None else args.base, **input_settings(args),
+        missing_counts=result.counts.missing.to_dict())
+    return {"rules": result.counts.rule_names, "weights": np.asarray(result.weights),
+            "weights_file": None, "method": "encore", "weights_metadata": metadata}
 
 
 def _score_chunks(args: argparse.Namespace, rules: tuple[str, ...]) -> tuple[Any, int | None]:
-    from encore_jax.data import DEFAULT_CHUNK_ROWS, count_rows, iter_score_chunks, read_scores
+    from encore_jax.io import DEFAULT_CHUNK_ROWS, count_rows, iter_score_chunks, read_scores
 
     options = reader_options(args)
     options.pop("bin_range", None)
+    options.pop("level_offset", None)
     options["rule_columns"] = list(rules)
     layout = options.pop("layout", "wide")
-    rule_column, rating_column = options.pop("rule_column"), options.pop("rating_column")
+    long_options = {name: options.pop(name) for name in ("rule_column", "rating_column", "pool")
+                    if name in options}
+    if layout == "pairs":
+        raise UsageError("compose reads one response per row; --layout pairs is not supported "
+                         "here yet")
     if layout == "long":
-        table = read_scores(args.file, layout="long", rule_column=rule_column,
-                            rating_column=rating_column, **options)
+        table = read_scores(args.file, layout="long", **long_options, **options)
         return [table], table.scores.shape[0]
     chunks = iter_score_chunks(args.file, chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
                                **options)
@@ -84,13 +103,13 @@ def _score_chunks(args: argparse.Namespace, rules: tuple[str, ...]) -> tuple[Any
 def compose_file(args: argparse.Namespace, tmp: Path, spec: dict[str, Any],
                  metadata: dict[str, Any] | None, stats: dict[str, Any]) -> None:
     """Streams FILE into the table at ``tmp``: (id column,) composite column, computed by
-    :func:`encore_jax.streaming.iter_composite_scores` (a missing rating -> null)."""
+    :func:`encore_jax.workflows.streaming.iter_composite_scores` (a missing rating -> null)."""
     from collections import deque
 
     import numpy as np
 
-    from encore_jax.data import TableWriter
-    from encore_jax.streaming import iter_composite_scores
+    from encore_jax.io import TableWriter
+    from encore_jax.workflows.streaming import iter_composite_scores
 
     chunks, total = _score_chunks(args, spec["rules"])
     pending_ids: deque[Any] = deque()
@@ -99,6 +118,8 @@ def compose_file(args: argparse.Namespace, tmp: Path, spec: dict[str, Any],
         for table in progress(tables, total=total, description="composing",
                               advance=lambda t: t.scores.shape[0]):
             pending_ids.append(table.ids)
+            stats["missing_cells"] += table.missing.cells
+            stats["rows_dropped"] += table.missing.rows_dropped
             yield table
 
     weights = np.asarray(spec["weights"], dtype=np.float32)
@@ -122,7 +143,7 @@ def compose_file(args: argparse.Namespace, tmp: Path, spec: dict[str, Any],
 
 
 def run(args: argparse.Namespace) -> int:
-    from encore_jax.data import detect_format, embeds_metadata, output_metadata, sidecar_path
+    from encore_jax.io import detect_format, embeds_metadata, output_metadata, sidecar_path
 
     if Path(args.out).resolve() == Path(args.file).resolve():
         raise UsageError("--out must differ from the input file")
@@ -134,15 +155,18 @@ def run(args: argparse.Namespace) -> int:
     metadata = output_metadata(
         command="compose", file=str(args.file), column=args.column, rules=rules,
         weights=[float(w) for w in spec["weights"]], method=spec["method"],
-        weights_file=spec["weights_file"], mask_value=args.mask_value,
-        missing="a row with any missing rating has a missing composite",
+        weights_file=spec["weights_file"], mask_value=args.mask_value, missing=args.missing,
+        missing_note={"mask": "a row with any missing rating has a missing composite",
+                      "drop": "rows with a missing rating were dropped",
+                      "error": "a missing rating is an error"}[args.missing],
         weights_metadata=spec["weights_metadata"],
     )
-    stats = {"rows": 0, "missing": 0, "sum": 0.0, "min": float("inf"), "max": float("-inf")}
+    stats = {"rows": 0, "missing": 0, "sum": 0.0, "min": float("inf"), "max": float("-inf"),
+             "missing_cells": 0, "rows_dropped": 0}
     if embeds_metadata(args.out_format):
         items = [(args.out, lambda tmp: compose_file(args, tmp, spec, metadata, stats))]
     else:
-        from encore_jax.data import write_json
+        from encore_jax.io import write_json
 
         # The table is written without a sidecar; the sidecar is staged next to it.
         items = [(args.out, lambda tmp: compose_file(args, tmp, spec, None, stats)),
@@ -155,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         "column": args.column,
         "rows": stats["rows"],
         "missing": stats["missing"],
+        "missing_counts": {"policy": args.missing, "cells": stats["missing_cells"],
+                           "rows_dropped": stats["rows_dropped"]},
         "mean": stats["sum"] / observed if observed else None,
         "min": stats["min"] if observed else None,
         "max": stats["max"] if observed else None,
@@ -169,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     print_table(f"Composite weights ({spec['method']})", report["rules"], ("rule", "weight"))
     print(f"wrote {args.out}: column {args.column!r} for {report['rows']} rows "
-          f"({report['missing']} with a missing rating left missing)")
+          f"({report['missing']} with a missing rating left missing, "
+          f"{stats['rows_dropped']} dropped by --missing drop)")
     if observed:
         print(f"composite: mean {report['mean']:.4f}, min {report['min']:.4f}, "
               f"max {report['max']:.4f}")

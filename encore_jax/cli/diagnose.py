@@ -118,7 +118,7 @@ def _report(args: argparse.Namespace) -> Any:
               "rare_tie_rate": args.rare_tie_rate}
     whole = options.get("pair_index") is not None or options.get("layout", "wide") != "wide"
     if not whole:
-        from encore_jax.data import detect_format
+        from encore_jax.io import detect_format
 
         whole = detect_format(args.file, options.get("file_format")) == "npz"
     if not whole:
@@ -130,7 +130,7 @@ def _report(args: argparse.Namespace) -> Any:
             mask_value=options.get("mask_value"), bin_range=options.get("bin_range"),
             file_format=options.get("file_format"), chosen_prefix=args.chosen_prefix,
             rejected_prefix=args.rejected_prefix, **common)
-    from encore_jax.data import read_rating_pairs, read_ratings
+    from encore_jax.io import read_rating_pairs, read_ratings
 
     if args.group_column is not None and options.get("pair_index") is not None:
         raise UsageError("--group-column needs the one-row-per-pair layout (not --pair-index)")

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
 from encore_jax.cli._common import (
     EXIT_OK,
     add_binning_options,
+    add_chunk_option,
+    add_estimator_options,
     add_input_options,
     add_json_option,
     add_output_options,
-    positive_float,
-    positive_int,
+    input_settings,
+    missing_note,
+    pair_prefix_options,
     print_json,
     print_table,
-    rule_level_counts,
+    reader_options,
+    warn_if_pairs,
     write_json_output,
 )
+
+__all__ = ["add_chunk_option", "add_estimator_options", "register", "run"]  # fit-bt imports
 
 EPILOG = """\
 examples:
@@ -26,87 +31,61 @@ examples:
   encore-jax entropy ratings.parquet --levels 5 --base 2 --estimator miller_madow --json
   encore-jax entropy scores.jsonl --levels 10 --bin-range 0 1 --out entropies.json
   encore-jax entropy long.csv --layout long --levels 5   # response_id,rule,rating rows
+  encore-jax entropy long.csv --layout long --levels 5 --pool majority  # several annotators
+  encore-jax entropy pairs.parquet --layout pairs --levels 5   # chosen_/rejected_ pooled
+  encore-jax entropy hf.parquet --levels 10 --text-columns prompt,response  # list column
 """
 
 
-def add_estimator_options(parser: argparse.ArgumentParser) -> None:
-    """--base and --estimator (the entropy settings that change the numbers)."""
-    parser.add_argument("--base", type=positive_float, default=None,
-                        help="logarithm base for entropies (default: natural log)")
-    parser.add_argument("--estimator", choices=("plugin", "miller_madow"), default="plugin",
-                        help="entropy estimator (default: plugin)")
+def file_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments of :func:`encore_jax.workflows.file_weights.count_levels`."""
+    options = reader_options(args)
+    layout = options.pop("layout", "wide")
+    if layout == "pairs":
+        options.update(pair_prefix_options(args))
+    return {**options, "layout": layout, "chunk_rows": getattr(args, "chunk_rows", None)}
 
 
-def add_chunk_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--chunk-rows", type=positive_int, default=None,
-                        help="rows read per chunk from wide files (default: 65536)")
-
-
-def settings(args: argparse.Namespace, path: str, num_rows: int) -> dict[str, Any]:
+def report_settings(args: argparse.Namespace, result: Any) -> dict[str, Any]:
     """The settings that change an entropy's value, for reports and output metadata."""
-    bin_range = getattr(args, "bin_range", None)
     return {
-        "file": str(path),
-        "num_responses": num_rows,
+        "file": str(args.file),
+        "num_responses": result.counts.num_rows,
         "num_levels": args.levels,
         "log_base": "e" if args.base is None else args.base,
         "estimator": args.estimator,
-        "bin_range": None if bin_range is None else list(bin_range),
-        "mask_value": getattr(args, "mask_value", None),
-        "layout": getattr(args, "layout", "wide"),
+        **input_settings(args),
+        "missing_counts": result.counts.missing.to_dict(),
     }
 
 
-def entropy_rows(counts: Any, rule_names: tuple[str, ...], num_levels: int,
-                 base: float | None, estimator: str) -> tuple[list[dict[str, Any]], Any]:
-    """One dict per rule (name, observed, entropy, normalised entropy, level counts) and the
-    entropies ``[K]``, from summed level counts ``[K, L]``."""
-    import numpy as np
+def entropy_report(args: argparse.Namespace) -> dict[str, Any]:
+    from encore_jax.io import output_metadata
+    from encore_jax.workflows.file_weights import file_entropies
 
-    from encore_jax.entropy import entropy_from_counts
-
-    entropies = entropy_from_counts(counts, base=base, estimator=estimator)
-    max_entropy = math.log(num_levels) if base is None else math.log(num_levels, base)
-    rows = [
-        {
-            "rule": name,
-            "observed": int(counts[k].sum()),
-            "entropy": float(entropies[k]),
-            "normalized_entropy": float(entropies[k]) / max_entropy,
-            "counts": [int(c) for c in np.asarray(counts[k])],
-        }
-        for k, name in enumerate(rule_names)
-    ]
-    return rows, entropies
-
-
-def entropy_report(path: str, args: argparse.Namespace) -> dict[str, Any]:
-    from encore_jax.data import output_metadata
-
-    summed = rule_level_counts(path, args)
-    rows, _ = entropy_rows(summed["counts"], summed["rule_names"], args.levels, args.base,
-                           args.estimator)
-    report = settings(args, path, summed["num_rows"])
-    report["rules"] = rows
-    report["metadata"] = output_metadata(command="entropy", **settings(args, path,
-                                                                      summed["num_rows"]))
-    return report
+    result = file_entropies(args.file, args.levels, base=args.base, estimator=args.estimator,
+                            **file_options(args))
+    context = report_settings(args, result)
+    return {**context, "rules": result.rows(),
+            "metadata": output_metadata(command="entropy", **context)}
 
 
 def run(args: argparse.Namespace) -> int:
-    report = entropy_report(args.file, args)
+    report = entropy_report(args)
+    warn_if_pairs(args, [row["rule"] for row in report["rules"]])
     if args.out is not None:
         write_json_output(args.out, report, force=args.force)
     if args.json:
         print_json(report)
-    else:
-        title = (f"Rating entropy: {report['file']} ({report['num_responses']} responses, "
-                 f"L={report['num_levels']}, {report['estimator']}, "
-                 f"log base {report['log_base']})")
-        rows = [{**row, "counts": "/".join(map(str, row["counts"]))} for row in report["rules"]]
-        print_table(title, rows, ("rule", "observed", "entropy", "normalized_entropy", "counts"))
-        if args.out is not None:
-            print(f"wrote {args.out}")
+        return EXIT_OK
+    title = (f"Rating entropy: {report['file']} ({report['num_responses']} responses, "
+             f"L={report['num_levels']}, {report['estimator']}, "
+             f"log base {report['log_base']})")
+    rows = [{**row, "counts": "/".join(map(str, row["counts"]))} for row in report["rules"]]
+    print_table(title, rows, ("rule", "observed", "entropy", "normalized_entropy", "counts"))
+    print(missing_note(report["missing_counts"]))
+    if args.out is not None:
+        print(f"wrote {args.out}")
     return EXIT_OK
 
 
@@ -118,10 +97,11 @@ def register(commands: Any) -> None:
         "additive), so it may be larger than memory.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", help="ratings: .csv, .jsonl, .parquet or .npz")
+    parser.add_argument("file", help="ratings: .csv, .jsonl, .parquet, .npz or a parquet "
+                        "directory")
     add_binning_options(parser, levels_required=True)
     add_estimator_options(parser)
-    add_input_options(parser)
+    add_input_options(parser, pair_prefixes=True)
     add_chunk_option(parser)
     add_output_options(parser, help="also write the report as JSON (with metadata) to PATH")
     add_json_option(parser)

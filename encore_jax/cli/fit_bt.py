@@ -11,8 +11,11 @@ from encore_jax.cli._common import (
     EXIT_OK,
     UsageError,
     add_binning_options,
+    add_estimator_options,
+    add_export_options,
     add_input_options,
     add_json_option,
+    export_weights,
     finite_float,
     positive_float,
     positive_int,
@@ -20,7 +23,6 @@ from encore_jax.cli._common import (
     print_table,
     reader_options,
 )
-from encore_jax.cli.entropy import add_estimator_options
 
 # Mirrors bradley_terry.OPTIMIZERS (not imported: --help stays free of JAX).
 OPTIMIZERS = ("lbfgs", "newton", "adam", "sgd")
@@ -47,7 +49,7 @@ def fit_report(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
     from encore_jax import bradley_terry
-    from encore_jax.data import output_metadata, read_rating_pairs, read_score_pairs
+    from encore_jax.io import output_metadata, read_rating_pairs, read_score_pairs
 
     options = reader_options(args)
     if args.levels is not None:
@@ -114,8 +116,6 @@ def fit_report(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from encore_jax.cli.weights import export_weights
-
     if args.bin_range is not None and args.levels is None:
         raise UsageError("--bin-range needs --levels (the number of bins)")
     report = fit_report(args)
@@ -146,8 +146,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    from encore_jax.cli.weights import add_export_options
-
     parser = commands.add_parser(
         "fit-bt", help="fit Bradley-Terry rule weights to preference pairs",
         description="Bradley-Terry weights of the rules fitted to (chosen, rejected) pairs "

@@ -13,6 +13,9 @@ from encore_jax.cli._common import (
     add_json_option,
     add_output_options,
     finite_float,
+    input_settings,
+    missing_note,
+    pair_prefix_options,
     positive_int,
     print_json,
     print_table,
@@ -23,23 +26,42 @@ from encore_jax.cli._common import (
 SELECTIONS = ("max-discrepancy", "random", "all")
 EPILOG = """\
 examples:
-  encore-jax label pairs.csv --k 5 --out labels.parquet           # columns a_<rule>, b_<rule>
-  encore-jax label pairs.parquet --a-prefix chosen_ --b-prefix rejected_ --k 3 --json \\
-      --out labels.csv     # with known preferences, a_preferred_fraction is the accuracy
+  encore-jax label pairs.csv --k 5 --out labels.parquet   # chosen_<rule>, rejected_<rule>
+  encore-jax label pairs.parquet --chosen-prefix a_ --rejected-prefix b_ --k 3 --json \\
+      --out labels.csv     # unlabelled pairs: the first response is "A"
+  encore-jax label hf_pairs.parquet --text-columns prompt --out labels.parquet  # list columns
   encore-jax label ratings.csv --pair-index pairs.csv --id-column response_id --out l.jsonl
   encore-jax label pairs.csv --weights weights.json --tie random --seed 0 --out l.parquet
 
 Per pair i the selection keeps the k rules with the largest rho_ik + alpha |a_ik - b_ik|
 (rho from --relevance-prefix columns, else 0), and labels A preferred when
 sum over selected rules of w_k (a_ik - b_ik) > 0 (w = 1 unless --weights); a tie goes to
---tie (default b, as the RuleAdapter reference code). A pair with a missing rating (or
-relevance) gets a missing label, never a guessed one.
+--tie (default b, as the RuleAdapter reference code). A = the chosen-prefix block; with known
+preferences a_preferred_fraction is the accuracy. A pair with a missing rating (or
+relevance) gets a missing label (--missing mask), is dropped (--missing drop) or stops the
+run (--missing error); never a guessed label. Id and text columns are copied to the output;
+selected_rules is a list column (parquet, JSONL) or a ';'-joined string (CSV, NPZ).
 """
+
+
+def _selected_column(names: Any, selected: Any, complete: Any, out_format: str) -> Any:
+    """The selected rules of each pair: a list column where the format holds lists (parquet,
+    JSONL), else ``;``-joined names; null for an unlabelled pair."""
+    import numpy as np
+    import pyarrow as pa
+
+    lists: list[Any] = [None] * int(complete.size)
+    for i, row in zip(np.flatnonzero(complete), selected, strict=True):
+        lists[int(i)] = names[np.asarray(row)].tolist()
+    if out_format in ("parquet", "jsonl"):
+        return pa.array(lists, type=pa.list_(pa.string()))
+    joined = np.array(["" if r is None else ";".join(r) for r in lists], dtype=str)
+    return np.ma.masked_array(joined, mask=~complete)
 
 
 def _relevance(args: argparse.Namespace, rules: tuple[str, ...], num_pairs: int) -> Any:
     """``[N, K]`` relevance from ``<prefix><rule>`` columns of the pair rows, with a mask."""
-    from encore_jax.data import read_scores
+    from encore_jax.io import read_scores
 
     source = args.pair_index if args.pair_index is not None else args.file
     fmt = None if args.pair_index is not None else args.file_format
@@ -56,7 +78,7 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
     import jax
     import numpy as np
 
-    from encore_jax.data import read_score_pairs, read_weights_json
+    from encore_jax.io import detect_format, read_score_pairs, read_weights_json
     from encore_jax.selection import all_rules, label_pairs, random_rule_selection, select_rules
 
     options = reader_options(args)
@@ -67,8 +89,8 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
         loaded = read_weights_json(args.weights)
         options["rule_columns"] = list(loaded.rule_names)
         weights = loaded.weights.astype(np.float32)
-    pairs = read_score_pairs(args.file, chosen_prefix=args.a_prefix,
-                             rejected_prefix=args.b_prefix, **options)
+    options.pop("level_offset", None)
+    pairs = read_score_pairs(args.file, **pair_prefix_options(args), **options)
     n, num_rules = pairs.chosen.shape
     complete = pairs.observed.all(axis=1)
     relevance = None
@@ -96,21 +118,22 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
     full_labels = np.zeros(n, dtype=bool)
     full_labels[complete] = labels
     names = np.array(pairs.rule_names, dtype=str)
-    chosen_rules = np.full(n, "", dtype=object)
-    chosen_rules[complete] = [";".join(names[row]) for row in selected]
     columns: dict[str, Any] = {}
     if pairs.ids is not None:
         columns[args.id_column] = pairs.ids
     if pairs.subset is not None:
         columns[args.subset_column] = pairs.subset
+    columns.update(pairs.text)
     columns["a_preferred"] = np.ma.masked_array(full_labels, mask=~complete)
-    columns["selected_rules"] = np.ma.masked_array(chosen_rules.astype(str), mask=~complete)
+    columns["selected_rules"] = _selected_column(
+        names, selected, complete, detect_format(args.out, args.out_format))
     counts = selected.sum(axis=0)
     report = {
         "file": str(args.file),
         "pairs": n,
         "labelled": int(complete.sum()),
         "missing": int(n - complete.sum()),
+        "missing_counts": pairs.missing.to_dict(),
         "a_preferred_fraction": float(labels.mean()),
         "selection": args.selection,
         "k": k if args.selection != "all" else num_rules,
@@ -119,8 +142,9 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
         "weights_file": args.weights,
         "tie": args.tie,
         "seed": args.seed,
-        "a_prefix": args.a_prefix,
-        "b_prefix": args.b_prefix,
+        "chosen_prefix": args.chosen_prefix,
+        "rejected_prefix": args.rejected_prefix,
+        **input_settings(args),
         "rules": [
             {"rule": str(name), "selected": int(c), "selected_fraction": float(c) / len(a)}
             for name, c in zip(names, counts, strict=True)
@@ -130,14 +154,14 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
 
 
 def run(args: argparse.Namespace) -> int:
-    from encore_jax.data import output_metadata
+    from encore_jax.io import output_metadata
 
     if args.k is not None and args.selection == "all":
         raise UsageError("--k has no effect with --selection all; drop it")
     report, columns = label_report(args)
     settings = {key: report[key] for key in ("file", "selection", "k", "alpha",
                                              "relevance_prefix", "weights_file", "tie", "seed",
-                                             "a_prefix", "b_prefix")}
+                                             "chosen_prefix", "rejected_prefix", "missing")}
     metadata = output_metadata(
         command="label", rules=[r["rule"] for r in report["rules"]], **settings,
         label="a_preferred: True = response A preferred; missing = a rating was missing",
@@ -154,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}: {report['labelled']} of {report['pairs']} pairs labelled "
           f"({report['missing']} with a missing rating left unlabelled); A preferred in "
           f"{report['a_preferred_fraction']:.4f} of them")
+    print(missing_note(report["missing_counts"]))
     return EXIT_OK
 
 
@@ -166,10 +191,10 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("file", help="pairs: .csv, .jsonl, .parquet or .npz (or, with "
                         "--pair-index, per-response ratings)")
-    parser.add_argument("--a-prefix", default="a_",
-                        help="column prefix of response A's ratings (default: a_)")
-    parser.add_argument("--b-prefix", default="b_",
-                        help="column prefix of response B's ratings (default: b_)")
+    parser.add_argument("--a-prefix", dest="chosen_prefix", default=argparse.SUPPRESS,
+                        help="deprecated: --chosen-prefix")
+    parser.add_argument("--b-prefix", dest="rejected_prefix", default=argparse.SUPPRESS,
+                        help="deprecated: --rejected-prefix")
     parser.add_argument("--selection", choices=SELECTIONS, default="max-discrepancy",
                         help="which rules label a pair (default: max-discrepancy)")
     parser.add_argument("--k", type=positive_int, default=None,
@@ -184,7 +209,7 @@ def register(commands: Any) -> None:
                         help="label of a tied pair (default: b, as the reference code)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for --selection random and --tie random (default: 0)")
-    add_input_options(parser, pairs=True)
+    add_input_options(parser, pairs=True, pair_prefixes=True)
     add_output_options(parser, required=True,
                        help="the labels table (.parquet, .csv, .jsonl or .npz)")
     parser.add_argument("--out-format", choices=("csv", "jsonl", "parquet", "npz"),

@@ -4,27 +4,28 @@ exports (weights JSON with metadata, a TRL reward composition)."""
 from __future__ import annotations
 
 import argparse
-import math
-from types import SimpleNamespace
 from typing import Any
 
 from encore_jax.cli._common import (
     EXIT_OK,
     add_binning_options,
+    add_chunk_option,
+    add_estimator_options,
+    add_export_options,
     add_input_options,
     add_json_option,
-    atomic_write_all,
+    export_weights,
+    input_settings,
+    missing_note,
+    pair_prefix_options,
     positive_float,
     print_json,
     print_table,
-    rule_level_counts,
+    reader_options,
+    warn_if_pairs,
 )
-from encore_jax.cli.entropy import (
-    add_chunk_option,
-    add_estimator_options,
-    entropy_rows,
-    settings,
-)
+
+__all__ = ["add_export_options", "export_weights", "register", "run"]  # fit-bt imports
 
 EPILOG = """\
 examples:
@@ -32,6 +33,8 @@ examples:
   encore-jax weights ratings.parquet --levels 5 --mask-value -1 --json
   encore-jax weights ratings.csv --levels 5 --out weights.json --trl trl_rewards.json
   encore-jax weights long.jsonl --layout long --levels 5 --rule-columns harmless,honest
+  encore-jax weights pairs.parquet --layout pairs --levels 5   # chosen and rejected pooled
+  encore-jax weights ratings_1to5.csv --levels 5 --level-offset 1
 
 --out writes {"method": "encore", "rules": [...], "weights": [...], "entropies": [...],
 "metadata": {...}}, which `encore-jax compose --weights` reads. --trl writes
@@ -40,59 +43,32 @@ GRPOConfig(reward_weights=...), the rule names standing for your per-rule reward
 """
 
 
-def per_rule_rows(table: Any, num_levels: int, temperature: float, base: float | None,
-                  estimator: str) -> list[dict[str, Any]]:
-    """One dict per rule of an in-memory table: name, observed count, entropy, H / log L,
-    ENCORE weight."""
-    from encore_jax.weights import encore_weights
+def weights_report(args: argparse.Namespace) -> dict[str, Any]:
+    """The JSON-able report of ``weights`` for ``args.file``."""
+    from encore_jax.io import output_metadata
+    from encore_jax.workflows.file_weights import file_weights
 
-    mask = None if table.fully_observed else table.mask
-    entropies, weights = encore_weights(
-        table.ratings, num_levels, temperature=temperature, mask=mask, base=base,
-        estimator=estimator,
-    )
-    max_entropy = math.log(num_levels) if base is None else math.log(num_levels, base)
-    observed = table.mask.sum(axis=0)
-    return [
-        {
-            "rule": name,
-            "observed": int(observed[k]),
-            "entropy": float(entropies[k]),
-            "normalized_entropy": float(entropies[k]) / max_entropy,
-            "weight": float(weights[k]),
-        }
-        for k, name in enumerate(table.rule_names)
-    ]
-
-
-def _complete(args: argparse.Namespace) -> argparse.Namespace:
-    """Defaults for options a caller's namespace may lack (e.g. ``demo``'s)."""
-    defaults = {"base": None, "estimator": "plugin", "temperature": 2.0, "mask_value": None,
-                "file_format": None, "rule_columns": None, "id_column": None,
-                "bin_range": None, "chunk_rows": None}
-    merged = {**defaults, **vars(args)}
-    return SimpleNamespace(**merged)  # type: ignore[return-value]
-
-
-def weights_report(path: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The JSON-able report of ``weights`` for one file (entropies streamed in chunks)."""
-    from encore_jax.data import output_metadata
-    from encore_jax.weights import entropy_weights
-
-    args = _complete(args)
-    summed = rule_level_counts(path, args)
-    rows, entropies = entropy_rows(summed["counts"], summed["rule_names"], args.levels,
-                                   args.base, args.estimator)
-    weights = entropy_weights(entropies, args.temperature)
-    for row, weight in zip(rows, weights.tolist(), strict=True):
-        del row["counts"]
-        row["weight"] = float(weight)
-    context = {**settings(args, path, summed["num_rows"]), "temperature": args.temperature}
-    return {
-        **context,
-        "rules": rows,
-        "metadata": output_metadata(command="weights", method="encore", **context),
+    options = reader_options(args)
+    layout = options.pop("layout", "wide")
+    if layout == "pairs":
+        options.update(pair_prefix_options(args))
+    result = file_weights(args.file, args.levels, temperature=args.temperature,
+                          base=args.base, estimator=args.estimator, layout=layout,
+                          chunk_rows=args.chunk_rows, **options)
+    rows = [{key: value for key, value in row.items() if key != "counts"}
+            for row in result.rows()]
+    context = {
+        "file": str(args.file),
+        "num_responses": result.counts.num_rows,
+        "num_levels": args.levels,
+        "log_base": "e" if args.base is None else args.base,
+        "estimator": args.estimator,
+        **input_settings(args),
+        "missing_counts": result.counts.missing.to_dict(),
+        "temperature": args.temperature,
     }
+    return {**context, "rules": rows,
+            "metadata": output_metadata(command="weights", method="encore", **context)}
 
 
 def emit_weights_report(report: dict[str, Any], as_json: bool) -> None:
@@ -106,38 +82,12 @@ def emit_weights_report(report: dict[str, Any], as_json: bool) -> None:
     )
     print_table(title, report["rules"],
                 ("rule", "observed", "entropy", "normalized_entropy", "weight"))
-
-
-def export_weights(report: dict[str, Any], *, out: str | None, trl: str | None,
-                   force: bool, method: str = "encore",
-                   per_rule_keys: tuple[str, ...] = ("entropy", "observed")) -> list[str]:
-    """Writes the weights JSON (``out``) and the TRL composition (``trl``), all or nothing."""
-    from encore_jax.data import trl_reward_config, weights_document, write_json
-
-    names = [row["rule"] for row in report["rules"]]
-    weights = [row["weight"] for row in report["rules"]]
-    per_rule = {
-        ("entropies" if key == "entropy" else key): [row[key] for row in report["rules"]]
-        for key in per_rule_keys
-    }
-    items = []
-    if out is not None:
-        document = weights_document(names, weights, method=method,
-                                    metadata=report["metadata"], per_rule=per_rule)
-        items.append((out, lambda tmp: write_json(tmp, document)))
-    if trl is not None:
-        config = {**trl_reward_config(names, weights), "metadata": report["metadata"]}
-        items.append((trl, lambda tmp: write_json(tmp, config)))
-    if out is not None and trl is not None and out == trl:
-        from encore_jax.cli._common import UsageError
-
-        raise UsageError("--out and --trl name the same file")
-    atomic_write_all(items, force=force)
-    return [str(path) for path, _ in items]
+    print(missing_note(report["missing_counts"]))
 
 
 def run(args: argparse.Namespace) -> int:
-    report = weights_report(args.file, args)
+    report = weights_report(args)
+    warn_if_pairs(args, [row["rule"] for row in report["rules"]])
     written = export_weights(report, out=args.out, trl=args.trl, force=args.force)
     emit_weights_report(report, args.json)
     if written and not args.json:
@@ -145,30 +95,25 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_export_options(parser: argparse.ArgumentParser) -> None:
-    """--out (weights JSON), --trl (TRL reward composition) and --force."""
-    parser.add_argument("--out", default=None, metavar="PATH",
-                        help="write the weights as JSON with their metadata to PATH")
-    parser.add_argument("--trl", default=None, metavar="PATH",
-                        help="write {reward_funcs, reward_weights} for TRL to PATH")
-    parser.add_argument("--force", action="store_true",
-                        help="overwrite existing output files")
+def add_temperature_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--temperature", type=positive_float, default=2.0,
+                        help="ENCORE temperature tau > 0 (default: 2.0, the paper's)")
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "weights", help="per-rule entropies and ENCORE weights of a ratings file",
         description="Per-rule entropy, normalised entropy H / log L and ENCORE weight "
-        "softmax(-H / tau) of a ratings file (wide: rows = responses, columns = rules; or "
-        "long). The file is streamed in chunks.",
+        "softmax(-H / tau) of a ratings file (wide: rows = responses, columns = rules; long; "
+        "or pairs, both responses pooled). The file is streamed in chunks.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", help="ratings: .csv, .jsonl, .parquet or .npz")
+    parser.add_argument("file", help="ratings: .csv, .jsonl, .parquet, .npz or a parquet "
+                        "directory")
     add_binning_options(parser, levels_required=True)
-    parser.add_argument("--temperature", type=positive_float, default=2.0,
-                        help="ENCORE temperature tau > 0 (default: 2.0, the paper's)")
+    add_temperature_option(parser)
     add_estimator_options(parser)
-    add_input_options(parser)
+    add_input_options(parser, pair_prefixes=True)
     add_chunk_option(parser)
     add_export_options(parser)
     add_json_option(parser)

@@ -4,6 +4,8 @@
 * :mod:`~encore_jax.workflows.methods`: the weightings compared, as weight rows.
 * :mod:`~encore_jax.workflows.compare`: :func:`compare_methods`, ENCORE against baselines.
 * :mod:`~encore_jax.workflows.diagnose` (and its helpers): the premise check.
+* :mod:`~encore_jax.workflows.streaming`: streaming counts and entropies, compose to a file.
+* :mod:`~encore_jax.workflows.file_weights`: entropies and weights of a ratings file.
 
 The names below are imported on first access (PEP 562), so importing one workflow module
 does not import the others.

@@ -509,7 +509,7 @@ def diagnose_file(
         as the rules) whose level counts give the entropies; streamed too.
       calibration_group_column: its group column (same ids as ``group_column``).
       chunk_rows, rule_columns, mask_value, bin_range, file_format, calibration_format,
-        chosen_prefix, rejected_prefix: as the :mod:`encore_jax.data` readers
+        chosen_prefix, rejected_prefix: as the :mod:`encore_jax.io` readers
         (``rule_columns`` without the prefixes).
       weightings: extra weightings; they take whole arrays, so with any, the ratings they
         see (calibration, else the pairs) are held in memory.
@@ -537,7 +537,7 @@ def diagnose_file(
             kept["r"].append(chunk.rejected)
             kept["m"].append(chunk.rated)
     if calibrated:
-        from encore_jax.data import iter_rating_chunks
+        from encore_jax.io import iter_rating_chunks
 
         for table in iter_rating_chunks(
                 calibration_path, chunk_rows=chunk_rows, mask_value=mask_value,

@@ -21,13 +21,17 @@ class PairChunk(NamedTuple):
 
 
 def _pair_rule_names(path: str | Path, file_format: str | None, rule_columns: Any,
-                     chosen_prefix: str, rejected_prefix: str) -> tuple[str, ...]:
+                     chosen_prefix: str, rejected_prefix: str
+                     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(rule names, column bases)``: ``<prefix><base>`` holds the rule(s); a list or struct
+    column gives several rule names for one base."""
     # The pairs reader's own header check (partner columns, duplicates, unknown names).
-    from encore_jax.data import _open, _prefixed_blocks
+    from encore_jax.io import open_source
+    from encore_jax.io.layouts import pair_columns
 
-    names, _, _ = _prefixed_blocks(_open(path, file_format), chosen_prefix, rejected_prefix,
-                                   rule_columns)
-    return names
+    chosen, _ = pair_columns(open_source(path, file_format), chosen_prefix=chosen_prefix,
+                             rejected_prefix=rejected_prefix, rule_columns=rule_columns)
+    return chosen.rule_names, tuple(rc.column[len(chosen_prefix):] for rc in chosen.rules)
 
 
 def iter_pair_chunks(path: str | Path, num_levels: int, *, chunk_rows: int,
@@ -39,11 +43,12 @@ def iter_pair_chunks(path: str | Path, num_levels: int, *, chunk_rows: int,
                      ) -> tuple[tuple[str, ...], Iterator[PairChunk]]:
     """``(rule names, chunks)`` of a one-row-per-pair file (``<chosen_prefix><rule>`` and
     ``<rejected_prefix><rule>`` columns), streamed ``chunk_rows`` rows at a time with
-    :func:`encore_jax.data.iter_rating_chunks`."""
-    from encore_jax.data import iter_rating_chunks
+    :func:`encore_jax.io.iter_rating_chunks`."""
+    from encore_jax.io import iter_rating_chunks
 
-    names = _pair_rule_names(path, file_format, rule_columns, chosen_prefix, rejected_prefix)
-    columns = [chosen_prefix + x for x in names] + [rejected_prefix + x for x in names]
+    names, bases = _pair_rule_names(path, file_format, rule_columns, chosen_prefix,
+                                    rejected_prefix)
+    columns = [chosen_prefix + x for x in bases] + [rejected_prefix + x for x in bases]
     k = len(names)
 
     def chunks() -> Iterator[PairChunk]:

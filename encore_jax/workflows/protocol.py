@@ -45,7 +45,7 @@ __all__ = ["Pairs", "holdout_split"]
 
 
 class Pairs(NamedTuple):
-    """Rated preference pairs (``encore_jax.data.PairTable`` has the same fields).
+    """Rated preference pairs (``encore_jax.io.PairTable`` has the same fields).
 
     Attributes:
       chosen, rejected: integer ratings ``[N, K]`` of the preferred and the other response.

@@ -1,0 +1,547 @@
+"""Input formats, opened as streams of Apache Arrow record batches.
+
+A *source* is a file (``.csv``, ``.jsonl``/``.ndjson``, ``.parquet``/``.pq``, ``.npz``), a
+directory of parquet files (read as one ``pyarrow.dataset``), or an in-memory table: a
+``pyarrow.Table`` / ``RecordBatch``, a pandas ``DataFrame``, or anything that holds an Arrow
+table (a Hugging Face ``datasets.Dataset`` through ``.data.table``, a polars frame through
+``.to_arrow()``, any object with ``__arrow_c_stream__``); none of those libraries is imported
+here. pyarrow is imported when a source is opened, never at ``import encore_jax``.
+
+Missing values: an empty CSV cell (or one of only spaces), a JSON ``null`` or absent key, an
+Arrow null; ``NaN`` is a value (the readers refuse it). Rows are named as a text editor counts
+them in CSV (``row 1`` is the header) and JSONL (``line N``), and from 0 in parquet, NPZ and
+in-memory tables (the index into the arrays).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from encore_jax.io.tables import DataError
+
+__all__ = ["DEFAULT_CHUNK_ROWS", "FORMATS", "Source", "detect_format", "open_source"]
+
+FORMATS = ("csv", "jsonl", "parquet", "npz")
+DEFAULT_CHUNK_ROWS = 65536
+_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+             ".pq": "parquet", ".npz": "npz"}
+_BLOCK_BYTES = 1 << 22
+_HEAD_ROWS = 1000
+
+
+def short(err: BaseException) -> str:
+    """One line of an exception's message (at most 200 characters)."""
+    text = " ".join(str(err).split())
+    return text[:200] or type(err).__name__
+
+
+def detect_format(path: str | Path, file_format: str | None = None) -> str:
+    """The format of ``path``: ``file_format`` if given, else from the suffix (a directory is
+    a parquet dataset).
+
+    Raises:
+      DataError: an unknown suffix (and no ``file_format``).
+      ValueError: ``file_format`` not one of :data:`FORMATS`.
+    """
+    if file_format is not None:
+        if file_format not in FORMATS:
+            raise ValueError(f"file_format must be one of {FORMATS}, got {file_format!r}")
+        return file_format
+    if Path(path).is_dir():
+        return "parquet"
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise DataError(
+            f"{path}: unsupported format {suffix!r} (expected one of "
+            f"{', '.join(sorted(_SUFFIXES))}, or pass the format with --format)"
+        )
+    return _SUFFIXES[suffix]
+
+
+def _pa() -> Any:
+    import pyarrow as pa
+
+    return pa
+
+
+class Source:
+    """Record batches of one input, with the names its error messages use.
+
+    Attributes:
+      name: the path, or a description of an in-memory table.
+      schema: the Arrow schema (for CSV and JSONL: as inferred from the first block).
+      row_word, row_base: row ``i`` (0-based data row) is called ``f"{row_word} {i +
+        row_base}"``.
+      metadata: the file's ``encore_jax`` metadata (parquet schema, NPZ entry), or ``{}``.
+    """
+
+    row_word = "row"
+    row_base = 0
+    metadata: dict[str, Any]
+
+    def __init__(self, name: str, schema: Any) -> None:
+        self.name = name
+        self.schema = schema
+        self.metadata = {}
+        raw = (schema.metadata or {}).get(b"encore_jax") if schema is not None else None
+        if raw:
+            try:
+                self.metadata = dict(json.loads(raw))
+            except (ValueError, TypeError):
+                self.metadata = {}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.schema.names)
+
+    def where(self, row: int, column: str | None = None) -> str:
+        text = f"{self.name}: {self.row_word} {row + self.row_base}"
+        return text if column is None else f"{text}, column {column!r}"
+
+    def num_rows(self) -> int | None:
+        """Rows, when the format records them without reading the data; else ``None``."""
+        return None
+
+    def head(self) -> Any:
+        """The first rows (at most about a thousand) as a ``pyarrow.Table``, types inferred."""
+        raise NotImplementedError
+
+    def batches(self, columns: Sequence[str], *, numeric: Sequence[str] = (),
+                text: Sequence[str] = (), batch_rows: int = DEFAULT_CHUNK_ROWS,
+                whole: bool = False) -> Iterator[Any]:
+        """Record batches holding ``columns``; ``numeric`` columns are parsed as numbers and
+        ``text`` columns as strings where the format is untyped. ``whole=True``: the caller
+        reads everything: one ``pyarrow.Table`` (a multi-threaded reader where there is
+        one), in place of the batches."""
+        raise NotImplementedError
+
+
+class TableSource(Source):
+    """An in-memory ``pyarrow.Table``."""
+
+    def __init__(self, table: Any, name: str) -> None:
+        super().__init__(name, table.schema)
+        self.table = table
+
+    def num_rows(self) -> int:
+        return int(self.table.num_rows)
+
+    def head(self) -> Any:
+        return self.table.slice(0, _HEAD_ROWS)
+
+    def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
+                whole=False):
+        del numeric, text
+        if whole:
+            yield self.table.select(list(columns))
+            return
+        yield from self.table.select(list(columns)).to_batches(max_chunksize=batch_rows)
+
+
+class CsvSource(Source):
+    """A CSV file: a header row of column names, read by ``pyarrow.csv``; only empty (or
+    all-space) cells are missing values (``NA``, ``nan`` and the like are not)."""
+
+    row_base = 2
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.csv as pacsv
+
+        self.path = path
+        try:
+            reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16))
+            first = reader.read_next_batch()
+            self._head = _pa().Table.from_batches([first])
+        except StopIteration:
+            self._head = None
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: {_first_bad_utf8_row(path)}") from None
+        except (_pa().ArrowInvalid, OSError) as err:
+            raise _csv_error(path, err) from None
+        try:  # decodes the column names
+            _ = self._head.schema.names if self._head is not None else reader.schema.names
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: {_first_bad_utf8_row(path)}") from None
+        if self._head is None:
+            try:
+                schema = reader.schema
+            except Exception:  # noqa: BLE001 - an empty file has no schema
+                schema = None
+            if schema is None or not schema.names:
+                raise DataError(f"{path}: empty file (expected a header row of column names)")
+            self._head = schema.empty_table()
+        renamed = [n.strip() for n in self._head.schema.names]
+        self.raw_names = tuple(self._head.schema.names)
+        if any(_pa().types.is_binary(f.type) for f in self._head.schema):
+            raise DataError(f"{path}: {_first_bad_utf8_row(path)}")
+        _check_quotes(path)
+        self._head = self._head.rename_columns(renamed)
+        super().__init__(str(path), self._head.schema)
+
+    def head(self) -> Any:
+        return self._head
+
+    def _options(self, columns, numeric, text, stage):
+        """Stage 0: integer columns (as inferred) as int64, others float64; stage 1: every
+        number column float64; stage 2: number columns as text, for the converter to name
+        the bad cell (or take an all-space cell as missing)."""
+        import pyarrow.csv as pacsv
+
+        pa = _pa()
+        raw = dict(zip(self.names, self.raw_names, strict=True))
+        types = {}
+        for c in numeric:
+            inferred = self.schema.field(c).type
+            types[raw[c]] = (pa.string() if stage == 2 else pa.int64()
+                             if stage == 0 and pa.types.is_integer(inferred) else pa.float64())
+        types.update({raw[c]: pa.string() for c in text})
+        return pacsv.ConvertOptions(include_columns=[raw[c] for c in columns],
+                                    column_types=types, null_values=[""],
+                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
+
+    def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
+                whole=False):
+        # Integer columns are read as int64 only when the whole file is read at once: a
+        # stream cannot take back blocks already yielded when a later one holds 2.5.
+        done = 0  # rows yielded; a retry at a later stage skips them
+        for stage in (0, 1, 2) if whole else (1, 2):
+            skip = done
+            try:
+                for batch in self._read(columns, numeric, text, whole, stage):
+                    if skip >= batch.num_rows:
+                        skip -= batch.num_rows
+                        continue
+                    batch, skip = batch.slice(skip), 0
+                    done += batch.num_rows
+                    yield batch
+                return
+            except _pa().ArrowInvalid as err:
+                if "conversion error" not in str(err) or stage == 2:
+                    raise _csv_error(self.path, err) from None
+
+    def _read(self, columns, numeric, text, whole, stage):
+        import pyarrow.csv as pacsv
+
+        convert = self._options(columns, numeric, text, stage)
+        names = {raw: name for name, raw in zip(self.names, self.raw_names, strict=True)}
+        if whole:
+            batches = [pacsv.read_csv(self.path, convert_options=convert)]
+        else:
+            batches = pacsv.open_csv(self.path, convert_options=convert,
+                                     read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES))
+        for batch in batches:
+            yield batch.rename_columns([names[n] for n in batch.schema.names])
+
+
+def _check_quotes(path: Path) -> None:
+    """An odd number of ``"`` means a quote never closed (a truncated file), which Arrow's
+    parser would accept as a value running to the end of the file."""
+    import mmap
+
+    if path.stat().st_size == 0:
+        return
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        if m.find(b'"') < 0:
+            return
+        step = 1 << 24
+        quotes = sum(m[start:start + step].count(b'"') for start in range(0, len(m), step))
+        if quotes % 2 == 0:
+            return
+        last = m.rfind(b'"')
+        row = sum(m[start:min(start + step, last)].count(b"\n")
+                  for start in range(0, last, step)) + 1
+    raise DataError(f"{path}: row {row}: a quote is never closed (is the file truncated?)")
+
+
+def _first_bad_utf8_row(path: Path) -> str:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                return f"row {number}: not UTF-8 text ({err.reason}); save the file as UTF-8"
+    return "not UTF-8 text; save the file as UTF-8"
+
+
+def _csv_error(path: Path, err: BaseException) -> DataError:
+    text = short(err)
+    if "UTF8" in text or isinstance(err, UnicodeDecodeError):
+        return DataError(f"{path}: not UTF-8 text ({text}); save the file as UTF-8")
+    if "Empty CSV file" in text:
+        return DataError(f"{path}: empty file (expected a header row of column names)")
+    if "Expected" in text and "columns" in text:
+        import csv
+
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            reader = csv.reader(handle)
+            width = len(next(reader, []))
+            for row in reader:
+                if row and len(row) != width:
+                    return DataError(f"{path}: row {reader.line_num} has {len(row)} cells, "
+                                     f"header has {width}")
+    return DataError(f"{path}: not a readable CSV file ({text})")
+
+
+class JsonlSource(Source):
+    """A JSON lines file (one object per line), read by ``pyarrow.json``; a ``null`` or an
+    absent key is a missing value."""
+
+    row_word = "line"
+    row_base = 1
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.json as pajson
+
+        self.path = path
+        if path.stat().st_size == 0 or not path.read_bytes()[:65536].strip():
+            raise DataError(f"{path}: empty file (expected one JSON object per line)")
+        try:
+            reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=1 << 16))
+            self._head = _pa().Table.from_batches([reader.read_next_batch()])
+            _ = self._head.schema.names  # decodes the keys
+        except (_pa().ArrowInvalid, StopIteration, UnicodeDecodeError) as err:
+            raise self._error(err, ()) from None
+        super().__init__(str(path), self._head.schema)
+
+    def head(self) -> Any:
+        return self._head
+
+    def _schema(self, columns, numeric, text):
+        pa = _pa()
+        fields = []
+        for name in dict.fromkeys([*self.names, *columns]):
+            kind = self.schema.field(name).type if name in self.schema.names else pa.float64()
+            if name in text:
+                kind = pa.string()
+            elif name in numeric:
+                kind = _float_type(kind)
+            fields.append(pa.field(name, kind))
+        return pa.schema(fields)
+
+    def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
+                whole=False):
+        import pyarrow.json as pajson
+
+        parse = pajson.ParseOptions(explicit_schema=self._schema(columns, numeric, text),
+                                    unexpected_field_behavior="error")
+        try:
+            if whole:
+                batches = [pajson.read_json(self.path, parse_options=parse)]
+            else:
+                batches = pajson.open_json(
+                    self.path, parse_options=parse,
+                    read_options=pajson.ReadOptions(block_size=_BLOCK_BYTES))
+            for batch in batches:
+                yield batch.select(list(columns))
+        except _pa().ArrowInvalid as err:
+            raise self._error(err, numeric, columns) from None
+
+    def _error(self, err: BaseException, numeric: Sequence[str],
+               columns: Sequence[str] | None = None) -> DataError:
+        """The first bad line, found by scanning the file (only after pyarrow refused it)."""
+        known = None if columns is None else {*self.names, *columns}
+        where = _first_bad_json_line(self.path, numeric, known)
+        if where is not None:
+            return DataError(f"{self.path}: {where}")
+        text = short(err)
+        if "UTF8" in text or "UTF-8" in text:
+            return DataError(f"{self.path}: not UTF-8 text ({text}); save the file as UTF-8")
+        return DataError(f"{self.path}: not readable JSON lines ({text})")
+
+
+def _float_type(kind: Any) -> Any:
+    """float64 for a number column, list<float64> for a list, floats inside a struct."""
+    pa = _pa()
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return pa.list_(_float_type(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, _float_type(f.type)) for f in kind])
+    if pa.types.is_boolean(kind):
+        return kind
+    return pa.float64()
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "text", list: "list", dict: "object"}.get(type(value), "null")
+
+
+def _first_bad_json_line(path: Path, numeric: Sequence[str], known: set[str] | None
+                         ) -> str | None:
+    """The first line that is not a JSON object, repeats a key, has a key outside ``known``,
+    holds a non-number under a ``numeric`` key, or changes a key's kind of value."""
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ValueError(f"duplicate key {key!r}")
+        return dict(pairs)
+
+    kinds = {name: "number" for name in numeric}
+    try:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as err:
+                    return f"line {number}: not UTF-8 text ({err.reason}); save it as UTF-8"
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line, object_pairs_hook=no_duplicates)
+                except ValueError as err:
+                    return f"line {number}: not valid JSON ({short(err)})"
+                if not isinstance(record, dict):
+                    return f"line {number}: expected a JSON object, got {type(record).__name__}"
+                extra = [key for key in record if known is not None and key not in known]
+                if extra:
+                    return (f"line {number}, column {extra[0]!r}: not a key of the first "
+                            "records; name the rule columns with --rule-columns (rule_columns) "
+                            "to read records with differing keys")
+                for name, value in record.items():
+                    kind = _json_kind(value)
+                    if kind == "null":
+                        continue
+                    expected = kinds.setdefault(name, kind)
+                    if kind != expected and expected == "number":
+                        return (f"line {number}, column {name!r}: {value!r} is not a number; "
+                                f"if {name!r} is text, add --text-columns {name} "
+                                f"(or --exclude {name})")
+                    if kind != expected:
+                        return (f"line {number}, column {name!r}: a {kind} where earlier "
+                                f"lines hold a {expected}")
+    except OSError as err:
+        return f"cannot read ({short(err)})"
+    return None
+
+
+class ParquetSource(Source):
+    """A parquet file, or a directory of parquet files read as one ``pyarrow.dataset``."""
+
+    def __init__(self, path: Path) -> None:
+        pa = _pa()
+        self.path = path
+        if path.is_file() and path.stat().st_size == 0:
+            raise DataError(f"{path}: empty file (expected a parquet file)")
+        try:
+            if path.is_dir():
+                import pyarrow.dataset as pads
+
+                self.dataset = pads.dataset(path, format="parquet")
+                schema = self.dataset.schema
+                if not self.dataset.files:
+                    raise DataError(f"{path}: a directory without parquet files")
+            else:
+                import pyarrow.parquet as pq
+
+                self.file = pq.ParquetFile(path)
+                schema = self.file.schema_arrow
+        except (pa.ArrowException, OSError, ValueError) as err:
+            raise DataError(f"{path}: not a readable parquet file ({short(err)})") from None
+        super().__init__(str(path), schema)
+
+    def num_rows(self) -> int:
+        if self.path.is_dir():
+            return int(self.dataset.count_rows())
+        return int(self.file.metadata.num_rows)
+
+    def head(self) -> Any:
+        return _pa().Table.from_batches(
+            list(self._iter(list(self.names), _HEAD_ROWS, limit=_HEAD_ROWS)), schema=self.schema)
+
+    def _iter(self, columns, batch_rows, limit=None):
+        pa = _pa()
+        start = 0
+        if self.path.is_dir():
+            batches = self.dataset.to_batches(columns=list(columns), batch_size=batch_rows)
+        else:
+            batches = self.file.iter_batches(batch_size=batch_rows, columns=list(columns))
+        while limit is None or start < limit:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except (pa.ArrowException, OSError, ValueError) as err:
+                raise DataError(f"{self.path}: not a readable parquet file near row {start} "
+                                f"({short(err)})") from None
+            start += batch.num_rows
+            yield batch
+
+    def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
+                whole=False):
+        del numeric, text
+        if not whole:
+            yield from self._iter(columns, batch_rows)
+            return
+        pa = _pa()
+        try:
+            if self.path.is_dir():
+                yield self.dataset.to_table(columns=list(columns))
+            else:
+                yield self.file.read(columns=list(columns))
+        except (pa.ArrowException, OSError, ValueError) as err:
+            raise DataError(f"{self.path}: not a readable parquet file ({short(err)})") from None
+
+
+def _in_memory_table(data: Any) -> tuple[Any, str] | None:
+    """``(pyarrow.Table, description)`` of an in-memory table, or ``None``."""
+    pa = _pa()
+    if isinstance(data, pa.Table):
+        return data, "<pyarrow.Table>"
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data]), "<pyarrow.RecordBatch>"
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False), "<pandas.DataFrame>"
+    inner = getattr(getattr(data, "data", None), "table", None)  # datasets.Dataset
+    if isinstance(inner, pa.Table):
+        return inner, f"<{type(data).__name__}>"
+    if hasattr(data, "to_arrow"):
+        table = data.to_arrow()
+        if isinstance(table, pa.Table):
+            return table, f"<{type(data).__name__}>"
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.table(data), f"<{type(data).__name__}>"
+    return None
+
+
+def _npz_source(path: Path) -> Source:
+    from encore_jax.io.npz import NpzSource
+
+    return NpzSource(path)
+
+
+_FILE_SOURCES = {"csv": CsvSource, "jsonl": JsonlSource, "parquet": ParquetSource,
+                 "npz": _npz_source}
+
+
+def open_source(data: Any, file_format: str | None = None) -> Source:
+    """A :class:`Source` of a path (file or parquet directory) or of an in-memory table.
+
+    Raises:
+      DataError: a missing, empty or unreadable file, or an unknown format.
+      TypeError: ``data`` is neither a path nor a table.
+    """
+    if isinstance(data, Source):
+        return data
+    if isinstance(data, str | Path):
+        path = Path(data)
+        fmt = detect_format(path, file_format)
+        if not path.exists():
+            raise DataError(f"{path}: no such file")
+        if path.is_dir() and fmt != "parquet":
+            raise DataError(f"{path}: a directory is read as a parquet dataset only")
+        return _FILE_SOURCES[fmt](path)
+    table = _in_memory_table(data)
+    if table is None:
+        raise TypeError(
+            f"expected a file path or a table (pyarrow.Table, pandas.DataFrame, "
+            f"datasets.Dataset, ...), got {type(data).__name__}"
+        )
+    return TableSource(*table)
