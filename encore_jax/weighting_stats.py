@@ -174,7 +174,7 @@ def decisive_entropy_from_counts(
     decisive level counts ``[K, L]``."""
     _checks.check_temperature(temperature)
     entropy, decides = decisive_entropies_from_counts(decisive_counts)
-    return _masked_softmax_neg(entropy, decides, jnp.asarray(temperature, jnp.float32))
+    return masked_entropy_weights(entropy, decides, jnp.asarray(temperature, jnp.float32))
 
 
 def builtin_weights_from_stats(stats: BuiltinStats, temperature: float = DEFAULT_TEMPERATURE
@@ -197,7 +197,12 @@ def builtin_weights_from_stats(stats: BuiltinStats, temperature: float = DEFAULT
 
 
 @jax.jit
-def _masked_softmax_neg(entropy: jax.Array, active: jax.Array, tau: jax.Array) -> jax.Array:
+def masked_entropy_weights(entropy: jax.Array, active: jax.Array, tau: jax.Array) -> jax.Array:
+    """ENCORE's ``softmax(-H / tau)`` over the ``active`` rules only; inactive rules get 0.
+
+    ``entropy [K]`` (``H``), ``active [K]`` bool, ``tau`` the temperature (a traced scalar).
+    Shifting by the lowest active entropy keeps ``exp`` from underflowing.
+    """
     lowest = jnp.min(jnp.where(active, entropy, jnp.inf))
     gap = jnp.where(active, entropy - jnp.where(jnp.isfinite(lowest), lowest, 0.0), 0.0)
     raw = jnp.where(active, jnp.exp(-gap / jnp.maximum(tau, jnp.finfo(tau.dtype).tiny)), 0.0)

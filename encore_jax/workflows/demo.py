@@ -37,10 +37,10 @@ from encore_jax.entropy import rating_entropy
 from encore_jax.metrics.accuracy import _credit
 from encore_jax.metrics.bootstrap import bootstrap_ci
 from encore_jax.simulate import simulate_rule_ensemble
+from encore_jax.weighting_stats import masked_entropy_weights
 from encore_jax.weightings import (
     EXTENSION_NAMES,
     WeightingData,
-    _masked_softmax_neg,
     apply_weightings,
     builtin_weightings,
     unlabelled_pairs,
@@ -284,7 +284,7 @@ def _family_kernel(keys: jax.Array, beta: jax.Array, spread: jax.Array, active: 
         train = slice(0, num_train)
         pooled = jnp.concatenate([chosen[train], rejected[train]])
         entropy = rating_entropy(pooled, num_levels)
-        encore = _masked_softmax_neg(entropy, on, temperature)
+        encore = masked_entropy_weights(entropy, on, temperature)
         uniform = on.astype(jnp.float32) / jnp.sum(on, dtype=jnp.float32)
         fit = fit_bt_weights(diffs[train])
         weights = jnp.stack([encore, uniform, jnp.where(on, fit.weights, 0.0)])
