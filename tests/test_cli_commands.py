@@ -145,7 +145,8 @@ def test_weights_exports_json_with_metadata_and_the_trl_composition(tmp_path, ca
     assert loaded.metadata["temperature"] == 0.5 and loaded.metadata["num_levels"] == 5
     assert loaded.metadata["estimator"] == "plugin" and loaded.metadata["log_base"] == "e"
     config = json.loads(trl.read_text())
-    assert config["reward_funcs"] == list(RULES)
+    assert config["rule_names"] == list(RULES) and "reward_funcs" not in config
+    assert "callables" in config["note"]
     np.testing.assert_allclose(config["reward_weights"], expected, rtol=1e-6)
 
 

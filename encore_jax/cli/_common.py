@@ -297,7 +297,8 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="PATH",
                         help="write the weights as JSON with their metadata to PATH")
     parser.add_argument("--trl", default=None, metavar="PATH",
-                        help="write {reward_funcs, reward_weights} for TRL to PATH")
+                        help="write {rule_names, reward_weights, note} for TRL's "
+                        "GRPOConfig(reward_weights=...) to PATH")
     parser.add_argument("--force", action="store_true",
                         help="overwrite existing output files")
 
