@@ -516,3 +516,50 @@ def test_installed_entry_point_runs(tmp_path):
     done = subprocess.run([*command, "weights", str(tmp_path / "none.csv"), "--levels", "3"],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 2 and "none.csv: no such file" in done.stderr
+
+
+def write_text_pairs(path, a, b):
+    """Pairs with prompt / chosen / rejected text beside chosen_<rule>, rejected_<rule>."""
+    columns = {"prompt": [f"q{i}" for i in range(a.shape[0])],
+               "chosen": [f"A{i}" for i in range(a.shape[0])],
+               "rejected": [f"B{i}" for i in range(a.shape[0])]}
+    for k, rule in enumerate(RULES):
+        columns["chosen_" + rule] = a[:, k].astype(np.int64)
+        columns["rejected_" + rule] = b[:, k].astype(np.int64)
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def test_label_margin_column_and_preference_export(tmp_path, capsys, known):
+    ratings, _, _ = known
+    a, b = ratings[:12].copy(), ratings[12:].copy()
+    b[:3] = a[:3]  # three exact ties
+    path = write_text_pairs(tmp_path / "pairs.parquet", a, b)
+    out, export = tmp_path / "labels.parquet", tmp_path / "train.jsonl"
+    diff = a.astype(np.int64) - b
+    order = [sorted(range(len(RULES)), key=lambda j: (-abs(row[j]), j))[:2] for row in diff]
+    margin = np.array([row[o].sum() for row, o in zip(diff, order, strict=True)], float)
+    n_ties = int((margin == 0).sum())
+    assert n_ties >= 3
+    code, _, err = run(capsys, "label", path, "--k", 2, "--out", out,
+                       "--export-preference", export)
+    assert code == 2 and f"{n_ties} labelled pairs tie" in err and "--ties drop" in err
+    assert only_files(tmp_path) == ["pairs.parquet"]  # nothing written
+    for ties, kept in (("drop", margin != 0), ("keep-order", np.ones(12, bool))):
+        report = run_json(capsys, "label", path, "--k", 2, "--out", out, "--force",
+                          "--export-preference", export, "--ties", ties)
+        table = pq.read_table(out)
+        np.testing.assert_array_equal(table["margin"].to_numpy(), margin)
+        assert table["prompt"].to_pylist() == [f"q{i}" for i in range(12)]
+        rows = [json.loads(line) for line in export.read_text().splitlines()]
+        assert all(list(r) == ["prompt", "chosen", "rejected"] for r in rows)
+        swap = margin < 0
+        expected = [{"prompt": f"q{i}", "chosen": f"B{i}" if swap[i] else f"A{i}",
+                     "rejected": f"A{i}" if swap[i] else f"B{i}"} for i in np.flatnonzero(kept)]
+        assert rows == expected
+        assert report["ties"] == n_ties and report["preference_export"] == {
+            "out": str(export), "rows": int(kept.sum()), "swapped": int(swap.sum()),
+            "ties": n_ties, "ties_policy": ties, "unlabelled_left_out": 0}
+    code, _, err = run(capsys, "label", path, "--out", out, "--force", "--export-preference",
+                       export, "--ties", "drop", "--prompt-column", "question")
+    assert code == 2 and "needs the text column 'question'" in err

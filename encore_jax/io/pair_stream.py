@@ -21,13 +21,13 @@ from encore_jax.io.layouts import pair_columns
 from encore_jax.io.missing import DEFAULT_MISSING, check_missing_policy
 from encore_jax.io.tables import DataError, PairTable
 
-__all__ = ["iter_pair_tables"]
+__all__ = ["iter_pair_tables", "rule_bases"]
 
 _LIST_ELEMENT = re.compile(r"^(?P<column>.+)\[(?P<index>\d+)\]$")
 _SMALL_TEXT_BYTES = 1 << 26  # as the wide reader: small CSV / JSONL files parsed at once
 
 
-def _bases(source: Any, rules: Sequence[str], chosen_prefix: str) -> list[str]:
+def rule_bases(source: Any, rules: Sequence[str], chosen_prefix: str) -> list[str]:
     """The column bases ``x`` (``<chosen_prefix><x>``) that hold the named rules."""
     bases: list[str] = []
     for name in rules:
@@ -91,7 +91,7 @@ def iter_pair_tables(
     if kind not in ("ratings", "scores"):
         raise ValueError(f"kind must be 'ratings' or 'scores', got {kind!r}")
     source = open_source(data, file_format)
-    bases = None if rules is None else _bases(source, rules, chosen_prefix)
+    bases = None if rules is None else rule_bases(source, rules, chosen_prefix)
     blocks = pair_columns(source, chosen_prefix=chosen_prefix, rejected_prefix=rejected_prefix,
                           rule_columns=bases, id_column=id_column, subset_column=subset_column,
                           text_columns=text_columns, exclude=exclude, list_names=list_names)
