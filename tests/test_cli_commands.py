@@ -399,20 +399,31 @@ def test_fit_bt_reports_and_exports_the_library_fit(tmp_path, capsys, known):
     out = tmp_path / "bt.json"
     report = run_json(capsys, "fit-bt", path, "--steps", 40, "--levels", 5, "--out", out)
     complete = (mask[:12] & mask[12:]).all(axis=1)
+    assert not complete.all()
+    # --missing mask (default): a missing rule's difference is 0 in its pair's margin
     diffs = np.where(mask[:12] & mask[12:], chosen - rejected, 0).astype(np.float32)
-    fit = fit_bt_weights(diffs, num_steps=40, record_every=40, mask=complete)
+    fit = fit_bt_weights(diffs, num_steps=40, record_every=40)
     np.testing.assert_allclose([r["weight"] for r in report["rules"]], fit.weights, rtol=1e-6)
     both = np.concatenate([chosen, rejected])
     both_mask = np.concatenate([mask[:12], mask[12:]])
     _, encore = ej.encore_weights(both, 5, mask=both_mask)
     np.testing.assert_allclose([r["encore_weight"] for r in report["rules"]], encore,
                                rtol=1e-6)
-    assert report["fitted_pairs"] == int(complete.sum())
+    assert report["fitted_pairs"] == 12
+    assert report["missing_counts"] == {"policy": "mask", "cells": 2, "rows_dropped": 0}
     loaded = data.read_weights_json(out)
     assert loaded.method == "bradley_terry" and loaded.metadata["num_steps"] == 40
     np.testing.assert_allclose(loaded.weights, fit.weights, rtol=1e-6)
     code, stdout, _ = run(capsys, "fit-bt", path, "--steps", 40)
     assert code == 0 and "Bradley-Terry weights" in stdout
+    assert "2 missing ratings, masked" in stdout
+    dropped = run_json(capsys, "fit-bt", path, "--steps", 40, "--missing", "drop")
+    fit = fit_bt_weights(diffs[complete], num_steps=40, record_every=40)
+    np.testing.assert_allclose([r["weight"] for r in dropped["rules"]], fit.weights, rtol=1e-6)
+    assert dropped["fitted_pairs"] == int(complete.sum())
+    assert dropped["missing_counts"] == {"policy": "drop", "cells": 2, "rows_dropped": 2}
+    code, _, err = run(capsys, "fit-bt", path, "--missing", "error")
+    assert code == 2 and "missing value" in err and "--missing mask" in err
 
 
 # --- theory ------------------------------------------------------------------------------
