@@ -145,7 +145,8 @@ def test_weights_exports_json_with_metadata_and_the_trl_composition(tmp_path, ca
     assert loaded.metadata["temperature"] == 0.5 and loaded.metadata["num_levels"] == 5
     assert loaded.metadata["estimator"] == "plugin" and loaded.metadata["log_base"] == "e"
     config = json.loads(trl.read_text())
-    assert config["reward_funcs"] == list(RULES)
+    assert config["rule_names"] == list(RULES) and "reward_funcs" not in config
+    assert "callables" in config["note"]
     np.testing.assert_allclose(config["reward_weights"], expected, rtol=1e-6)
 
 
@@ -398,20 +399,31 @@ def test_fit_bt_reports_and_exports_the_library_fit(tmp_path, capsys, known):
     out = tmp_path / "bt.json"
     report = run_json(capsys, "fit-bt", path, "--steps", 40, "--levels", 5, "--out", out)
     complete = (mask[:12] & mask[12:]).all(axis=1)
+    assert not complete.all()
+    # --missing mask (default): a missing rule's difference is 0 in its pair's margin
     diffs = np.where(mask[:12] & mask[12:], chosen - rejected, 0).astype(np.float32)
-    fit = fit_bt_weights(diffs, num_steps=40, record_every=40, mask=complete)
+    fit = fit_bt_weights(diffs, num_steps=40, record_every=40)
     np.testing.assert_allclose([r["weight"] for r in report["rules"]], fit.weights, rtol=1e-6)
     both = np.concatenate([chosen, rejected])
     both_mask = np.concatenate([mask[:12], mask[12:]])
     _, encore = ej.encore_weights(both, 5, mask=both_mask)
     np.testing.assert_allclose([r["encore_weight"] for r in report["rules"]], encore,
                                rtol=1e-6)
-    assert report["fitted_pairs"] == int(complete.sum())
+    assert report["fitted_pairs"] == 12
+    assert report["missing_counts"] == {"policy": "mask", "cells": 2, "rows_dropped": 0}
     loaded = data.read_weights_json(out)
     assert loaded.method == "bradley_terry" and loaded.metadata["num_steps"] == 40
     np.testing.assert_allclose(loaded.weights, fit.weights, rtol=1e-6)
     code, stdout, _ = run(capsys, "fit-bt", path, "--steps", 40)
     assert code == 0 and "Bradley-Terry weights" in stdout
+    assert "2 missing ratings, masked" in stdout
+    dropped = run_json(capsys, "fit-bt", path, "--steps", 40, "--missing", "drop")
+    fit = fit_bt_weights(diffs[complete], num_steps=40, record_every=40)
+    np.testing.assert_allclose([r["weight"] for r in dropped["rules"]], fit.weights, rtol=1e-6)
+    assert dropped["fitted_pairs"] == int(complete.sum())
+    assert dropped["missing_counts"] == {"policy": "drop", "cells": 2, "rows_dropped": 2}
+    code, _, err = run(capsys, "fit-bt", path, "--missing", "error")
+    assert code == 2 and "missing value" in err and "--missing mask" in err
 
 
 # --- theory ------------------------------------------------------------------------------
@@ -515,3 +527,50 @@ def test_installed_entry_point_runs(tmp_path):
     done = subprocess.run([*command, "weights", str(tmp_path / "none.csv"), "--levels", "3"],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 2 and "none.csv: no such file" in done.stderr
+
+
+def write_text_pairs(path, a, b):
+    """Pairs with prompt / chosen / rejected text beside chosen_<rule>, rejected_<rule>."""
+    columns = {"prompt": [f"q{i}" for i in range(a.shape[0])],
+               "chosen": [f"A{i}" for i in range(a.shape[0])],
+               "rejected": [f"B{i}" for i in range(a.shape[0])]}
+    for k, rule in enumerate(RULES):
+        columns["chosen_" + rule] = a[:, k].astype(np.int64)
+        columns["rejected_" + rule] = b[:, k].astype(np.int64)
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def test_label_margin_column_and_preference_export(tmp_path, capsys, known):
+    ratings, _, _ = known
+    a, b = ratings[:12].copy(), ratings[12:].copy()
+    b[:3] = a[:3]  # three exact ties
+    path = write_text_pairs(tmp_path / "pairs.parquet", a, b)
+    out, export = tmp_path / "labels.parquet", tmp_path / "train.jsonl"
+    diff = a.astype(np.int64) - b
+    order = [sorted(range(len(RULES)), key=lambda j: (-abs(row[j]), j))[:2] for row in diff]
+    margin = np.array([row[o].sum() for row, o in zip(diff, order, strict=True)], float)
+    n_ties = int((margin == 0).sum())
+    assert n_ties >= 3
+    code, _, err = run(capsys, "label", path, "--k", 2, "--out", out,
+                       "--export-preference", export)
+    assert code == 2 and f"{n_ties} labelled pairs tie" in err and "--ties drop" in err
+    assert only_files(tmp_path) == ["pairs.parquet"]  # nothing written
+    for ties, kept in (("drop", margin != 0), ("keep-order", np.ones(12, bool))):
+        report = run_json(capsys, "label", path, "--k", 2, "--out", out, "--force",
+                          "--export-preference", export, "--ties", ties)
+        table = pq.read_table(out)
+        np.testing.assert_array_equal(table["margin"].to_numpy(), margin)
+        assert table["prompt"].to_pylist() == [f"q{i}" for i in range(12)]
+        rows = [json.loads(line) for line in export.read_text().splitlines()]
+        assert all(list(r) == ["prompt", "chosen", "rejected"] for r in rows)
+        swap = margin < 0
+        expected = [{"prompt": f"q{i}", "chosen": f"B{i}" if swap[i] else f"A{i}",
+                     "rejected": f"A{i}" if swap[i] else f"B{i}"} for i in np.flatnonzero(kept)]
+        assert rows == expected
+        assert report["ties"] == n_ties and report["preference_export"] == {
+            "out": str(export), "rows": int(kept.sum()), "swapped": int(swap.sum()),
+            "ties": n_ties, "ties_policy": ties, "unlabelled_left_out": 0}
+    code, _, err = run(capsys, "label", path, "--out", out, "--force", "--export-preference",
+                       export, "--ties", "drop", "--prompt-column", "question")
+    assert code == 2 and "needs the text column 'question'" in err

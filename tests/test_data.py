@@ -453,8 +453,10 @@ def test_weights_json_and_trl_config(tmp_path):
     assert loaded.metadata == {"temperature": 2.0}
     assert json.loads(path.read_text())["entropies"] == [0.1, 1, 2]
     config = data.trl_reward_config(RULES, np.array([0.5, 0.3, 0.2], np.float32))
-    assert config == {"reward_funcs": list(RULES),
-                      "reward_weights": [float(np.float32(w)) for w in (0.5, 0.3, 0.2)]}
+    assert config == {"rule_names": list(RULES),
+                      "reward_weights": [float(np.float32(w)) for w in (0.5, 0.3, 0.2)],
+                      "note": data.writers.TRL_NOTE}
+    assert "reward_funcs" not in config  # TRL would read rule names there as Hub model ids
     path.write_text('{"rules": ["a", "a"], "weights": [1, 2]}')
     with pytest.raises(data.DataError, match="duplicate rule name 'a'"):
         data.read_weights_json(path)

@@ -297,7 +297,8 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="PATH",
                         help="write the weights as JSON with their metadata to PATH")
     parser.add_argument("--trl", default=None, metavar="PATH",
-                        help="write {reward_funcs, reward_weights} for TRL to PATH")
+                        help="write {rule_names, reward_weights, note} for TRL's "
+                        "GRPOConfig(reward_weights=...) to PATH")
     parser.add_argument("--force", action="store_true",
                         help="overwrite existing output files")
 
@@ -309,21 +310,24 @@ def write_json_output(path: str | Path, document: dict[str, Any], *, force: bool
     return atomic_write(path, lambda tmp: write_json(tmp, document), force=force)
 
 
-def write_table_output(path: str | Path, columns: dict[str, Any], metadata: dict[str, Any],
-                       *, force: bool, file_format: str | None = None) -> list[Path]:
-    """Writes a table plus its metadata atomically: in the file (parquet, NPZ) or as a
-    ``<file>.meta.json`` sidecar (CSV, JSONL), both files or neither."""
+def table_items(path: str | Path, columns: dict[str, Any], metadata: dict[str, Any],
+                file_format: str | None = None) -> list[tuple[Any, Any]]:
+    """``(path, write)`` items for :func:`atomic_write_all` of a table plus its metadata: in
+    the file (parquet, NPZ) or as a ``<file>.meta.json`` sidecar (CSV, JSONL)."""
     from encore_jax.io import detect_format, embeds_metadata, sidecar_path, write_json, write_table
 
     fmt = detect_format(path, file_format)
     if embeds_metadata(fmt):
-        return atomic_write_all(
-            [(path, lambda tmp: write_table(tmp, columns, metadata=metadata, file_format=fmt))],
-            force=force)
-    return atomic_write_all([
-        (path, lambda tmp: write_table(tmp, columns, file_format=fmt)),
-        (sidecar_path(path), lambda tmp: write_json(tmp, metadata)),
-    ], force=force)
+        return [(path, lambda tmp: write_table(tmp, columns, metadata=metadata, file_format=fmt))]
+    return [(path, lambda tmp: write_table(tmp, columns, file_format=fmt)),
+            (sidecar_path(path), lambda tmp: write_json(tmp, metadata))]
+
+
+def write_table_output(path: str | Path, columns: dict[str, Any], metadata: dict[str, Any],
+                       *, force: bool, file_format: str | None = None) -> list[Path]:
+    """Writes a table plus its metadata atomically (see :func:`table_items`), both files or
+    neither."""
+    return atomic_write_all(table_items(path, columns, metadata, file_format), force=force)
 
 
 def export_weights(report: dict[str, Any], *, out: str | None, trl: str | None,

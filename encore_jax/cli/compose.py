@@ -18,6 +18,8 @@ from encore_jax.cli._common import (
     add_output_options,
     atomic_write_all,
     input_settings,
+    missing_note,
+    pair_prefix_options,
     positive_float,
     print_json,
     print_table,
@@ -30,6 +32,7 @@ examples:
   encore-jax weights calib.csv --levels 5 --out weights.json
   encore-jax compose heads.parquet --weights weights.json --out rewards.parquet
   encore-jax compose ratings.csv --levels 5 --temperature 2 --out rewards.csv --id-column id
+  encore-jax compose pairs.parquet --layout pairs --weights weights.json --out margins.parquet
 
 The composite is sum_k w_k psi_k over the values in FILE (raw scores; --bin-range only
 bins them for the entropies when the weights come from FILE itself). A row with a missing
@@ -37,6 +40,12 @@ rating gets a missing composite (null / empty cell), never a filled-in value. Me
 (weights, rules, settings) goes into the parquet schema, or a .meta.json sidecar for CSV and
 JSONL. Large files are read and written in chunks; nothing is written unless every row
 succeeds.
+
+--layout pairs (chosen_<x> / rejected_<x> columns, or --chosen-prefix / --rejected-prefix)
+writes per pair chosen_composite, rejected_composite, margin = sum_k w_k (chosen_k -
+rejected_k) (exactly 0 on ties) and missing_rules, beside the id and text columns. There,
+--missing mask lets a missing score contribute nothing: to its side's composite, and (a rule
+missing on either side) to the margin; drop leaves such pairs out; error stops.
 """
 
 
@@ -63,10 +72,8 @@ def _weights_for(args: argparse.Namespace) -> dict[str, Any]:
 
     options = reader_options(args)
     layout = options.pop("layout", "wide")
-    if layout == "pairs":
-        raise UsageError("compose reads one response per row; --layout pairs is not supported "
-                         "here yet (compute weights with `encore-jax weights --layout pairs "
-                         "--out w.json`)")
+    if layout == "pairs":  # ENCORE weights of the chosen and rejected ratings pooled
+        options.update(pair_prefix_options(args))
     result = file_weights(args.file, args.levels, temperature=args.temperature, base=args.base,
                           estimator=args.estimator, layout=layout, chunk_rows=args.chunk_rows,
                           **options)
@@ -89,9 +96,6 @@ def _score_chunks(args: argparse.Namespace, rules: tuple[str, ...]) -> tuple[Any
     layout = options.pop("layout", "wide")
     long_options = {name: options.pop(name) for name in ("rule_column", "rating_column", "pool")
                     if name in options}
-    if layout == "pairs":
-        raise UsageError("compose reads one response per row; --layout pairs is not supported "
-                         "here yet")
     if layout == "long":
         table = read_scores(args.file, layout="long", **long_options, **options)
         return [table], table.scores.shape[0]
@@ -142,6 +146,48 @@ def compose_file(args: argparse.Namespace, tmp: Path, spec: dict[str, Any],
                 stats["max"] = max(stats["max"], float(values.max()))
 
 
+def run_pairs(args: argparse.Namespace, spec: dict[str, Any]) -> int:
+    """``compose --layout pairs``: chosen / rejected composites and margins per pair."""
+    from encore_jax.io import output_metadata
+    from encore_jax.workflows.pair_compose import MISSING_NOTES, compose_pairs_to_file
+
+    options = reader_options(args)
+    for name in ("layout", "bin_range", "level_offset", "rule_columns", "missing", "pool",
+                 "rule_column", "rating_column"):
+        options.pop(name, None)
+    prefixes = pair_prefix_options(args)
+    rules = list(spec["rules"])
+    metadata = output_metadata(
+        command="compose", layout="pairs", file=str(args.file), column=args.column,
+        chosen_column=prefixes["chosen_prefix"] + args.column,
+        rejected_column=prefixes["rejected_prefix"] + args.column,
+        margin="margin = sum_k w_k (chosen_k - rejected_k), exactly 0 on ties",
+        rules=rules, weights=[float(w) for w in spec["weights"]], method=spec["method"],
+        weights_file=spec["weights_file"], mask_value=args.mask_value, missing=args.missing,
+        missing_note=MISSING_NOTES[args.missing], weights_metadata=spec["weights_metadata"])
+    summary = compose_pairs_to_file(
+        args.file, spec["weights"], rules, args.out, chunk_rows=args.chunk_rows,
+        missing=args.missing, column=args.column, out_format=args.out_format,
+        metadata=metadata, force=args.force, **prefixes, **options)
+    report = {"file": str(args.file), "out": str(args.out), "layout": "pairs",
+              **summary.to_dict(), "missing_counts": summary.missing.to_dict(),
+              "method": spec["method"], "weights_file": spec["weights_file"],
+              "rules": [{"rule": r, "weight": float(w)}
+                        for r, w in zip(rules, spec["weights"], strict=True)],
+              "metadata": metadata}
+    del report["missing"], report["rule_names"], report["path"]
+    if args.json:
+        print_json(report)
+        return EXIT_OK
+    print_table(f"Composite weights ({spec['method']})", report["rules"], ("rule", "weight"))
+    print(f"wrote {args.out}: {metadata['chosen_column']}, {metadata['rejected_column']}, "
+          f"margin for {summary.pairs} pairs; chosen preferred in {summary.chosen_preferred}, "
+          f"exact ties {summary.ties}"
+          + ("" if summary.mean_margin is None else f", mean margin {summary.mean_margin:.4f}"))
+    print(missing_note(report["missing_counts"]) + f" ({MISSING_NOTES[args.missing]})")
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     from encore_jax.io import detect_format, embeds_metadata, output_metadata, sidecar_path
 
@@ -151,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--column {args.column!r} clashes with the id column")
     args.out_format = detect_format(args.out, args.out_format)
     spec = _weights_for(args)
+    if args.layout == "pairs":
+        return run_pairs(args, spec)
     rules = list(spec["rules"])
     metadata = output_metadata(
         command="compose", file=str(args.file), column=args.column, rules=rules,
@@ -218,7 +266,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--temperature", type=positive_float, default=2.0,
                         help="ENCORE temperature when the weights come from FILE (default 2)")
     add_estimator_options(parser)
-    add_input_options(parser)
+    add_input_options(parser, pair_prefixes=True)
     add_chunk_option(parser)
     add_output_options(parser, required=True,
                        help="the output table (.parquet, .csv, .jsonl or .npz)")

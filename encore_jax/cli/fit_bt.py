@@ -17,6 +17,7 @@ from encore_jax.cli._common import (
     add_json_option,
     export_weights,
     finite_float,
+    missing_note,
     positive_float,
     positive_int,
     print_json,
@@ -40,8 +41,10 @@ d_i = chosen_i - rejected_i, until max |dJ/dtheta| <= --tol (default 1e-5) or --
 updates (default 500), by L-BFGS unless --optimizer. A fit that stops on the step limit
 prints a warning on stderr and reports converged: false.
 "simplex" keeps w >= 0 summing to one, comparable to ENCORE's weights; with --levels the
-table shows each rule's entropy and ENCORE weight over both responses' ratings. Pairs with
-a missing rating are left out of the fit (masked), never filled.
+table shows each rule's entropy and ENCORE weight over both responses' ratings. Missing
+ratings follow --missing: mask (default) keeps the pair, a rule missing on either side
+contributing 0 to its margin w . d_i (never a filled-in rating); drop leaves such pairs out;
+error stops. The report's missing_counts says how many cells and pairs it touched.
 """
 
 
@@ -60,9 +63,10 @@ def fit_report(args: argparse.Namespace) -> dict[str, Any]:
         options.pop("bin_range", None)
         pairs = read_score_pairs(args.file, chosen_prefix=args.chosen_prefix,
                                  rejected_prefix=args.rejected_prefix, **options)
-    complete = pairs.observed.all(axis=1)
-    if not complete.any():
-        raise UsageError(f"{args.file}: no pair has every rating observed; nothing to fit")
+    # --missing mask: a rule missing on either side of a pair contributes d_ik = 0 to that
+    # pair's margin w . d_i (as a masked composite does); drop / error act in the reader.
+    if pairs.num_pairs == 0 or not pairs.observed.any():
+        raise UsageError(f"{args.file}: no pair has both ratings of any rule; nothing to fit")
     diffs = np.where(pairs.observed, pairs.chosen.astype(np.float64)
                      - pairs.rejected.astype(np.float64), 0.0).astype(np.float32)
     first_order = args.optimizer in ("adam", "sgd")
@@ -72,7 +76,7 @@ def fit_report(args: argparse.Namespace) -> dict[str, Any]:
     fit = bradley_terry.fit_bt_weights(diffs, optimizer=args.optimizer, tol=args.tol,
                                        max_steps=args.max_steps, learning_rate=args.learning_rate,
                                        l2=args.l2, parameterization=args.parameterization,
-                                       record_every=args.max_steps, mask=complete)
+                                       record_every=args.max_steps)
     weights = np.asarray(fit.weights, dtype=np.float64)
     grad = np.asarray(fit.grad_history[-1], dtype=np.float64)
     rows = [{"rule": name, "weight": float(weights[k]), "final_gradient": float(grad[k])}
@@ -91,7 +95,9 @@ def fit_report(args: argparse.Namespace) -> dict[str, Any]:
     context = {
         "file": str(args.file),
         "pairs": pairs.num_pairs,
-        "fitted_pairs": int(complete.sum()),
+        "fitted_pairs": pairs.num_pairs,
+        "missing": args.missing,
+        "missing_counts": pairs.missing.to_dict(),
         "parameterization": args.parameterization,
         "optimizer": args.optimizer,
         "learning_rate": ((bradley_terry.DEFAULT_LEARNING_RATE if args.learning_rate is None
@@ -138,8 +144,9 @@ def run(args: argparse.Namespace) -> int:
              f"{status} after {report['steps_taken']} steps, max |gradient| "
              f"{report['final_gradient_norm']:.2g})")
     print_table(title, report["rules"], columns)
-    print(f"fitted {report['fitted_pairs']} of {report['pairs']} pairs (pairs with a missing "
-          f"rating left out); final loss {report['final_loss']:.4f}")
+    print(f"fitted {report['fitted_pairs']} pairs; final loss {report['final_loss']:.4f}")
+    print(missing_note(report["missing_counts"]) + (
+        "; a missing rule counts 0 in its pair's margin" if args.missing == "mask" else ""))
     if written:
         print("wrote " + ", ".join(written))
     return EXIT_OK

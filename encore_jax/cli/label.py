@@ -12,6 +12,7 @@ from encore_jax.cli._common import (
     add_input_options,
     add_json_option,
     add_output_options,
+    atomic_write_all,
     finite_float,
     input_settings,
     missing_note,
@@ -20,6 +21,7 @@ from encore_jax.cli._common import (
     print_json,
     print_table,
     reader_options,
+    table_items,
     write_table_output,
 )
 
@@ -32,6 +34,8 @@ examples:
   encore-jax label hf_pairs.parquet --text-columns prompt --out labels.parquet  # list columns
   encore-jax label ratings.csv --pair-index pairs.csv --id-column response_id --out l.jsonl
   encore-jax label pairs.csv --weights weights.json --tie random --seed 0 --out l.parquet
+  encore-jax label hf.parquet --weights w.json --out labels.parquet \
+      --export-preference train.jsonl --ties drop   # prompt / chosen / rejected for TRL
 
 Per pair i the selection keeps the k rules with the largest rho_ik + alpha |a_ik - b_ik|
 (rho from --relevance-prefix columns, else 0), and labels A preferred when
@@ -40,7 +44,11 @@ sum over selected rules of w_k (a_ik - b_ik) > 0 (w = 1 unless --weights); a tie
 preferences a_preferred_fraction is the accuracy. A pair with a missing rating (or
 relevance) gets a missing label (--missing mask), is dropped (--missing drop) or stops the
 run (--missing error); never a guessed label. Id and text columns are copied to the output;
-selected_rules is a list column (parquet, JSONL) or a ';'-joined string (CSV, NPZ).
+selected_rules is a list column (parquet, JSONL) or a ';'-joined string (CSV, NPZ);
+margin is the label's sum over selected rules of w_k (a_ik - b_ik), exactly 0 on a tie.
+--export-preference writes prompt / chosen / rejected (TRL's preference format) with the
+rule-preferred response as chosen (texts swapped where the label prefers B); unlabelled pairs
+are left out, tied pairs follow --ties (an error without it), all counted in the report.
 """
 
 
@@ -75,10 +83,14 @@ def _relevance(args: argparse.Namespace, rules: tuple[str, ...], num_pairs: int)
 
 def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """(report, output columns) of the labelling run."""
+    import dataclasses
+
     import jax
     import numpy as np
 
-    from encore_jax.io import detect_format, read_score_pairs, read_weights_json
+    from encore_jax.compose import margins_from_differences
+    from encore_jax.io import detect_format, open_source, read_score_pairs, read_weights_json
+    from encore_jax.io.pair_stream import rule_bases
     from encore_jax.selection import all_rules, label_pairs, random_rule_selection, select_rules
 
     options = reader_options(args)
@@ -87,10 +99,19 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
         if args.rule_columns is not None:
             raise UsageError("--weights names the rules; drop --rule-columns")
         loaded = read_weights_json(args.weights)
-        options["rule_columns"] = list(loaded.rule_names)
         weights = loaded.weights.astype(np.float32)
+        options["rule_columns"] = list(loaded.rule_names)
+        if args.pair_index is None:  # names may be list elements x[i]: read their columns
+            options["rule_columns"] = rule_bases(open_source(args.file, args.file_format),
+                                                 loaded.rule_names, args.chosen_prefix)
     options.pop("level_offset", None)
     pairs = read_score_pairs(args.file, **pair_prefix_options(args), **options)
+    if weights is not None and pairs.rule_names != loaded.rule_names:
+        pick = [pairs.rule_names.index(name) for name in loaded.rule_names]
+        pairs = dataclasses.replace(
+            pairs, rule_names=loaded.rule_names, chosen=pairs.chosen[:, pick],
+            rejected=pairs.rejected[:, pick], chosen_mask=pairs.chosen_mask[:, pick],
+            rejected_mask=pairs.rejected_mask[:, pick])
     n, num_rules = pairs.chosen.shape
     complete = pairs.observed.all(axis=1)
     relevance = None
@@ -115,8 +136,14 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
     labels = np.asarray(label_pairs(a, b, selected, weights=weights, tie_winner=args.tie,
                                     key=key_tie if args.tie == "random" else None))
     selected = np.asarray(selected)
+    # The label's own margin: the same certified kernel, so a tie is exactly 0.
+    margin = np.asarray(margins_from_differences(
+        np.where(selected, a - b, np.float32(0)),
+        np.ones(num_rules, np.float32) if weights is None else weights), dtype=np.float64)
     full_labels = np.zeros(n, dtype=bool)
     full_labels[complete] = labels
+    full_margin = np.zeros(n)
+    full_margin[complete] = margin
     names = np.array(pairs.rule_names, dtype=str)
     columns: dict[str, Any] = {}
     if pairs.ids is not None:
@@ -125,6 +152,7 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
         columns[args.subset_column] = pairs.subset
     columns.update(pairs.text)
     columns["a_preferred"] = np.ma.masked_array(full_labels, mask=~complete)
+    columns["margin"] = np.ma.masked_array(full_margin, mask=~complete)
     columns["selected_rules"] = _selected_column(
         names, selected, complete, detect_format(args.out, args.out_format))
     counts = selected.sum(axis=0)
@@ -132,7 +160,8 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
         "file": str(args.file),
         "pairs": n,
         "labelled": int(complete.sum()),
-        "missing": int(n - complete.sum()),
+        "unlabelled": int(n - complete.sum()),
+        "ties": int((margin == 0).sum()),
         "missing_counts": pairs.missing.to_dict(),
         "a_preferred_fraction": float(labels.mean()),
         "selection": args.selection,
@@ -150,7 +179,27 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
             for name, c in zip(names, counts, strict=True)
         ],
     }
+    if args.export_preference is not None:
+        report["preference_export"] = _preference(args, pairs, full_margin, complete)
     return report, columns
+
+
+def _preference(args: argparse.Namespace, pairs: Any, margin: Any, labelled: Any) -> Any:
+    """The prompt / chosen / rejected export (see workflows/preference_export.py)."""
+    from encore_jax.workflows.preference_export import preference_columns
+
+    needed = (args.prompt_column, args.chosen_text_column, args.rejected_text_column)
+    absent = [name for name in needed if name not in pairs.text]
+    if absent:
+        raise UsageError(f"--export-preference needs the text column {absent[0]!r}, which "
+                         f"{args.file} does not keep (text columns: {sorted(pairs.text)}); "
+                         "name it with --prompt-column / --chosen-text-column / "
+                         "--rejected-text-column, or add it to --text-columns")
+    try:
+        return preference_columns(*(pairs.text[name] for name in needed), margin, labelled,
+                                  ties=args.ties)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,14 +210,26 @@ def run(args: argparse.Namespace) -> int:
     report, columns = label_report(args)
     settings = {key: report[key] for key in ("file", "selection", "k", "alpha",
                                              "relevance_prefix", "weights_file", "tie", "seed",
-                                             "chosen_prefix", "rejected_prefix", "missing")}
+                                             "chosen_prefix", "rejected_prefix", "missing",
+                                             "missing_counts")}
     metadata = output_metadata(
         command="label", rules=[r["rule"] for r in report["rules"]], **settings,
         label="a_preferred: True = response A preferred; missing = a rating was missing",
+        margin="sum over selected rules of w_k (a_k - b_k); exactly 0 on a tie",
     )
     report["metadata"] = metadata
-    write_table_output(args.out, columns, metadata, force=args.force,
-                       file_format=args.out_format)
+    export = report.pop("preference_export", None)
+    if export is None:
+        write_table_output(args.out, columns, metadata, force=args.force,
+                           file_format=args.out_format)
+    else:
+        export_meta = {**metadata, "export": "prompt/chosen/rejected preference dataset "
+                       "(TRL RewardTrainer / DPOTrainer); chosen = the response the rule "
+                       "label prefers", **export.summary()}
+        atomic_write_all(table_items(args.out, columns, metadata, args.out_format)
+                         + table_items(args.export_preference, export.columns, export_meta,
+                                       None), force=args.force)
+        report["preference_export"] = {"out": str(args.export_preference), **export.summary()}
     report["out"] = str(args.out)
     if args.json:
         print_json(report)
@@ -176,8 +237,14 @@ def run(args: argparse.Namespace) -> int:
     print_table(f"Rules selected ({args.selection}, k={report['k']})", report["rules"],
                 ("rule", "selected", "selected_fraction"))
     print(f"wrote {args.out}: {report['labelled']} of {report['pairs']} pairs labelled "
-          f"({report['missing']} with a missing rating left unlabelled); A preferred in "
-          f"{report['a_preferred_fraction']:.4f} of them")
+          f"({report['unlabelled']} with a missing rating left unlabelled); A preferred in "
+          f"{report['a_preferred_fraction']:.4f} of them; {report['ties']} exact ties "
+          f"(margin 0, labelled by --tie {args.tie})")
+    if export is not None:
+        print(f"wrote {args.export_preference}: {export.rows} prompt/chosen/rejected rows "
+              f"({export.swapped} swapped to put the rule-preferred response first, "
+              f"{export.ties} ties {'dropped' if export.ties_policy == 'drop' else 'kept in order'}"
+              f", {export.unlabelled} unlabelled pairs left out)")
     print(missing_note(report["missing_counts"]))
     return EXIT_OK
 
@@ -214,5 +281,18 @@ def register(commands: Any) -> None:
                        help="the labels table (.parquet, .csv, .jsonl or .npz)")
     parser.add_argument("--out-format", choices=("csv", "jsonl", "parquet", "npz"),
                         default=None, help="output format (default: from the --out suffix)")
+    export = parser.add_argument_group("preference export (TRL RewardTrainer / DPOTrainer)")
+    export.add_argument("--export-preference", default=None, metavar="PATH",
+                        help="also write prompt, chosen, rejected text columns (.jsonl, "
+                        ".parquet, .csv): chosen = the response the rule label prefers")
+    export.add_argument("--prompt-column", default="prompt",
+                        help="the prompt text column (default: prompt)")
+    export.add_argument("--chosen-text-column", default="chosen",
+                        help="text of response A, the chosen-prefix block (default: chosen)")
+    export.add_argument("--rejected-text-column", default="rejected",
+                        help="text of response B (default: rejected)")
+    export.add_argument("--ties", choices=("drop", "keep-order"), default=None,
+                        help="tied pairs (margin exactly 0) in the export: drop them, or keep "
+                        "the input's order; required when there are ties")
     add_json_option(parser)
     parser.set_defaults(run=run)

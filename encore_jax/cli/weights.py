@@ -37,9 +37,12 @@ examples:
   encore-jax weights ratings_1to5.csv --levels 5 --level-offset 1
 
 --out writes {"method": "encore", "rules": [...], "weights": [...], "entropies": [...],
-"metadata": {...}}, which `encore-jax compose --weights` reads. --trl writes
-{"reward_funcs": [rule names], "reward_weights": [weights]} for TRL's
-GRPOConfig(reward_weights=...), the rule names standing for your per-rule reward functions.
+"metadata": {...}}, which `encore-jax compose --weights` reads and
+encore_jax.integrations.trl.composite_reward_func(PATH) turns into one GRPO reward function.
+--trl writes {"rule_names": [...], "reward_weights": [...], "note": ...}: TRL's
+reward_funcs are Hub model ids or callables, so build one callable per rule name (in order,
+e.g. encore_jax.integrations.trl.rule_reward_funcs) and pass
+GRPOConfig(reward_weights=reward_weights).
 """
 
 

@@ -317,13 +317,26 @@ def read_metadata(path: str | Path, *, file_format: str | None = None) -> dict[s
     return json.loads(sidecar.read_text(encoding="utf-8"))
 
 
-def trl_reward_config(rule_names: Sequence[str], weights: Any) -> dict[str, list]:
-    """A reward composition ``{"reward_funcs": [...], "reward_weights": [...]}``.
+TRL_NOTE = (
+    "TRL's GRPOTrainer(reward_funcs=...) takes Hub model ids or callables, never rule names: "
+    "build one callable per entry of rule_names (same order), e.g. "
+    "encore_jax.integrations.trl.rule_reward_funcs(weights_json, rule_scorers), and pass "
+    "GRPOConfig(reward_weights=reward_weights); or pass the single callable "
+    "encore_jax.integrations.trl.composite_reward_func(weights_json, rule_scorers) with no "
+    "reward_weights."
+)
+
+
+def trl_reward_config(rule_names: Sequence[str], weights: Any) -> dict[str, Any]:
+    """A reward composition for TRL: ``{"rule_names": [...], "reward_weights": [...],
+    "note": ...}``.
 
     TRL's ``GRPOTrainer(reward_funcs=[f_1, ..., f_K], args=GRPOConfig(reward_weights=[w_1,
     ..., w_K]))`` computes ``sum_k w_k f_k``, the ENCORE composition ``phi = sum_k w_k psi_k``
-    when ``f_k`` scores rule ``k``. ``reward_funcs`` lists the rule names in order: map each to
-    your per-rule reward function. TRL is not a dependency.
+    when ``f_k`` scores rule ``k``. TRL reads a string in ``reward_funcs`` as a Hub model id,
+    so the rule names are under ``rule_names`` (never ``reward_funcs``): map each to a
+    callable (see :func:`encore_jax.integrations.trl.rule_reward_funcs`). TRL is not a
+    dependency.
     """
     names = [str(n) for n in rule_names]
     values = np.asarray(weights, dtype=np.float64)
@@ -333,7 +346,8 @@ def trl_reward_config(rule_names: Sequence[str], weights: Any) -> dict[str, list
         raise ValueError("weights must be finite")
     if len(set(names)) != len(names):
         raise ValueError(f"rule_names has duplicates: {names}")
-    return {"reward_funcs": names, "reward_weights": [float(w) for w in values]}
+    return {"rule_names": names, "reward_weights": [float(w) for w in values],
+            "note": TRL_NOTE}
 
 
 def weights_document(rule_names: Sequence[str], weights: Any, *, method: str,
@@ -342,7 +356,7 @@ def weights_document(rule_names: Sequence[str], weights: Any, *, method: str,
     """The JSON document of a weights file (see :func:`write_weights_json`)."""
     config = trl_reward_config(rule_names, weights)
     document: dict[str, Any] = {"format": WEIGHTS_FORMAT, "method": method,
-                                "rules": config["reward_funcs"],
+                                "rules": config["rule_names"],
                                 "weights": config["reward_weights"]}
     for key, values in (per_rule or {}).items():
         values = [v if isinstance(v, int | str) else float(v) for v in np.asarray(values).tolist()]
