@@ -15,7 +15,7 @@ $(VENV)/.installed-test: $(BIN)/activate pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed-test
-	$(BIN)/encore-jax demo
+	$(BIN)/encore-jax demo --force  # the demo owns ./encore-jax-demo/: rerunning refreshes it
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

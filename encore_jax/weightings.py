@@ -4,7 +4,8 @@ A *weighting* is a function from :class:`WeightingData` (what a weighting may lo
 calibration ratings and, if the caller has them, unlabelled pairs) to ``K`` finite,
 non-negative weights, one per rule. It never sees the preference labels: the pairs it gets
 carry their two responses in an order decided by a fair coin (:func:`unlabelled_pairs`).
-The workflows ``compare`` and ``diagnose`` (and the CLI's ``--weighting SPEC``) accept extra
+The workflows :func:`~encore_jax.compare_methods` and :func:`~encore_jax.diagnose_premise` /
+:func:`~encore_jax.diagnose_file` (and the CLI's ``--weighting SPEC``) accept extra
 weightings and report them against every built-in one.
 
 Symbols: ``M`` calibration responses, ``N`` unlabelled pairs, ``K`` rules, ``L`` rating
@@ -23,8 +24,9 @@ weights) passed to the workflows by object or, on the command line, by import pa
         entropy = rating_entropy(data.ratings, data.num_levels, mask=data.mask)
         return 1.0 / (1.0 + entropy)
 
-    compare(..., weightings={"inverse_entropy": inverse_entropy})
-    diagnose(..., weightings={"inverse_entropy": inverse_entropy})
+    compare_methods(key, pairs, num_levels, weightings={"inverse_entropy": inverse_entropy})
+    diagnose_premise(key, chosen, rejected, num_levels,
+                     weightings={"inverse_entropy": inverse_entropy})
     # encore-jax compare ... --weighting mypackage.mymodule:inverse_entropy
 
 Built-ins (:func:`builtin_weightings`): ``"encore"`` (ENCORE, arXiv 2503.20995),
