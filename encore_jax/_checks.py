@@ -243,13 +243,15 @@ def _levels_ok(ratings: jax.Array, mask: jax.Array | None, num_levels: int) -> j
 def first_index(bad: jax.Array) -> tuple[int, ...]:
     """The index of the first ``True`` entry of the device boolean ``bad`` (one scalar moved
     to the host)."""
-    return tuple(int(i) for i in np.unravel_index(int(_first_true(bad)), bad.shape))
+    flat = int(jax.device_get(_first_true(bad)))
+    return tuple(int(i) for i in np.unravel_index(flat, bad.shape))
 
 
 def device_all(ok: jax.Array) -> bool:
     """``bool(ok)`` for a scalar flag computed on the device(s): the one value a value check
-    moves to the host."""
-    return bool(ok)
+    moves to the host, explicitly (``jax.device_get``: allowed by
+    ``jax.transfer_guard_device_to_host("disallow")``, which catches implicit copies)."""
+    return bool(jax.device_get(ok))
 
 
 def check_finite(name: str, x: Any) -> None:
@@ -270,7 +272,7 @@ def check_finite(name: str, x: Any) -> None:
     if device_all(_all_finite(x)):
         return
     index = first_index(~jnp.isfinite(x))
-    raise ValueError(f"{name} contains {np.asarray(x[index])} at index {index}; values must "
+    raise ValueError(f"{name} contains {jax.device_get(x[index])} at index {index}; values must "
                      "be finite")
 
 
@@ -287,7 +289,7 @@ def check_levels_in_range(
         return
     index = first_index(_levels_bad(ratings, mask, num_levels))
     raise ValueError(
-        f"{name} has level {np.asarray(ratings[index])} at index {index}, outside "
+        f"{name} has level {jax.device_get(ratings[index])} at index {index}, outside "
         f"0..{num_levels - 1} (num_levels={num_levels}); levels are never clipped"
     )
 
@@ -295,7 +297,7 @@ def check_levels_in_range(
 def check_any(name: str, mask: Any, message: str) -> None:
     """Raises ``ValueError(message)`` when the concrete boolean ``mask`` has no ``True``
     (a device reduction: one boolean moves to the host)."""
-    if is_concrete(mask) and not bool(jnp.any(mask)):
+    if is_concrete(mask) and not device_all(jnp.any(mask)):
         raise ValueError(message)
 
 
@@ -303,7 +305,7 @@ def check_rules_observed(counts: jax.Array, what: str = "counts") -> None:
     """Raises naming the rules with no observation at all (when concrete)."""
     if not is_concrete(counts):
         return
-    totals = np.asarray(counts).sum(axis=-1)
+    totals = jax.device_get(jnp.sum(counts, axis=-1))  # one total per rule
     empty = np.argwhere(totals <= 0)
     if empty.size:
         rules = [tuple(int(i) for i in row) for row in empty[:5]]

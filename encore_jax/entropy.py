@@ -340,7 +340,7 @@ def discretize(
         _checks.check_finite("scores", scores)
         index = _checks.first_index(_outside(scores, float(low), float(high)))
         raise ValueError(
-            f"scores has {np.asarray(scores[index])} at index {index}, outside [low, high] = "
+            f"scores has {jax.device_get(scores[index])} at index {index}, outside [low, high] = "
             f"[{low}, {high}]; scores are never clipped"
         )
     return levels
@@ -413,7 +413,7 @@ def entropy_from_counts(
     if counts.ndim < 1 or counts.shape[-1] < 1:
         raise ValueError(f"counts must have shape [..., L] with L >= 1, got {counts.shape}")
     _checks.check_finite("counts", counts)
-    if _checks.is_concrete(counts) and bool(np.any(np.asarray(counts) < 0)):
+    if _checks.is_concrete(counts) and not _checks.device_all(jnp.all(counts >= 0)):
         raise ValueError("counts must be non-negative")
     _checks.check_rules_observed(counts, "counts")
     return _entropy_from_counts(counts, base, estimator)
