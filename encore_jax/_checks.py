@@ -243,7 +243,8 @@ def _levels_ok(ratings: jax.Array, mask: jax.Array | None, num_levels: int) -> j
 def first_index(bad: jax.Array) -> tuple[int, ...]:
     """The index of the first ``True`` entry of the device boolean ``bad`` (one scalar moved
     to the host)."""
-    flat = int(jax.device_get(_first_true(bad)))
+    with jax.ensure_compile_time_eval():
+        flat = int(jax.device_get(_first_true(bad)))
     return tuple(int(i) for i in np.unravel_index(flat, bad.shape))
 
 
@@ -252,6 +253,14 @@ def device_all(ok: jax.Array) -> bool:
     moves to the host, explicitly (``jax.device_get``: allowed by
     ``jax.transfer_guard_device_to_host("disallow")``, which catches implicit copies)."""
     return bool(jax.device_get(ok))
+
+
+def concrete_flag(compute: Any, *args: Any) -> bool:
+    """``compute(*args)`` (a jitted reduction to one boolean) evaluated now and read on the
+    host, even while an outer ``jit`` is tracing (for concrete arrays closed over by the
+    traced function: ``jax.ensure_compile_time_eval``)."""
+    with jax.ensure_compile_time_eval():
+        return device_all(compute(*args))
 
 
 def check_finite(name: str, x: Any) -> None:
@@ -269,9 +278,10 @@ def check_finite(name: str, x: Any) -> None:
             raise ValueError(f"{name} contains {x[index]} at index {index}; values must be "
                              "finite")
         return
-    if device_all(_all_finite(x)):
+    if concrete_flag(_all_finite, x):
         return
-    index = first_index(~jnp.isfinite(x))
+    with jax.ensure_compile_time_eval():
+        index = first_index(~jnp.isfinite(x))
     raise ValueError(f"{name} contains {jax.device_get(x[index])} at index {index}; values must "
                      "be finite")
 
@@ -285,9 +295,10 @@ def check_levels_in_range(
     offender's index and value are fetched only on failure."""
     if not (is_concrete(ratings) and (mask is None or is_concrete(mask))):
         return
-    if ratings.size == 0 or device_all(_levels_ok(ratings, mask, num_levels)):
+    if ratings.size == 0 or concrete_flag(_levels_ok, ratings, mask, num_levels):
         return
-    index = first_index(_levels_bad(ratings, mask, num_levels))
+    with jax.ensure_compile_time_eval():
+        index = first_index(_levels_bad(ratings, mask, num_levels))
     raise ValueError(
         f"{name} has level {jax.device_get(ratings[index])} at index {index}, outside "
         f"0..{num_levels - 1} (num_levels={num_levels}); levels are never clipped"
@@ -297,7 +308,7 @@ def check_levels_in_range(
 def check_any(name: str, mask: Any, message: str) -> None:
     """Raises ``ValueError(message)`` when the concrete boolean ``mask`` has no ``True``
     (a device reduction: one boolean moves to the host)."""
-    if is_concrete(mask) and not device_all(jnp.any(mask)):
+    if is_concrete(mask) and not concrete_flag(jnp.any, mask):
         raise ValueError(message)
 
 
@@ -305,7 +316,8 @@ def check_rules_observed(counts: jax.Array, what: str = "counts") -> None:
     """Raises naming the rules with no observation at all (when concrete)."""
     if not is_concrete(counts):
         return
-    totals = jax.device_get(jnp.sum(counts, axis=-1))  # one total per rule
+    with jax.ensure_compile_time_eval():
+        totals = jax.device_get(jnp.sum(counts, axis=-1))  # one total per rule
     empty = np.argwhere(totals <= 0)
     if empty.size:
         rules = [tuple(int(i) for i in row) for row in empty[:5]]

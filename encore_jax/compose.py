@@ -107,9 +107,12 @@ def _flag(output_scale: jax.Array, weights: jax.Array) -> jax.Array:
 def _raise_if_not_finite(ok: jax.Array, named: tuple[tuple[str, jax.Array], ...]) -> None:
     """After a kernel: when its flag ``ok`` fails (and the inputs are concrete), names the
     first non-finite input entry; an overflow or a zero weight with finite inputs passes."""
-    if all(_checks.is_concrete(x) for _, x in named) and not _checks.device_all(ok):
-        for name, x in named:
-            _checks.check_finite(name, x)
+    if not all(_checks.is_concrete(x) for _, x in named):
+        return
+    if _checks.is_concrete(ok) and _checks.device_all(ok):
+        return
+    for name, x in named:  # the flag failed, or concrete inputs closed over by an outer jit
+        _checks.check_finite(name, x)
 
 
 def _contract(weights: jax.Array, matrix: jax.Array) -> jax.Array:

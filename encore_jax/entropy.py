@@ -49,8 +49,8 @@ def _raise_for_invalid_levels(
     (each rule's counts sum to its observed entries, a reduction over ``[K, L]``): when it
     fails on concrete input, the exact check names the first observed level outside
     ``0..L-1``. Kernels never clip, so an invalid level always fails the flag."""
-    if _checks.is_concrete(ratings) and (mask is None or _checks.is_concrete(mask)) and (
-            not _checks.device_all(ok)):
+    if _checks.is_concrete(ratings) and (mask is None or _checks.is_concrete(mask)) and not (
+            _checks.is_concrete(ok) and _checks.device_all(ok)):
         _checks.check_levels_in_range("ratings", ratings, num_levels, mask)
 
 
@@ -334,11 +334,15 @@ def discretize(
         raise ValueError(f"low={low} and high={high} are equal in the scores' dtype {dtype}; "
                          "widen the range or use 64-bit scores")
     levels = _discretize(scores, num_levels, float(low), float(high))
-    if _checks.is_concrete(levels) and not _checks.device_all(
-            _levels_valid(levels, num_levels)):
+    if _checks.is_concrete(scores) and not (
+            _checks.is_concrete(levels) and _checks.device_all(_levels_valid(levels, num_levels))):
         # Only NaN / inf or out-of-range scores map to the invalid levels -1 and L.
         _checks.check_finite("scores", scores)
-        index = _checks.first_index(_outside(scores, float(low), float(high)))
+        with jax.ensure_compile_time_eval():
+            bad = _outside(scores, float(low), float(high))
+        if not _checks.concrete_flag(jnp.any, bad):
+            return levels
+        index = _checks.first_index(bad)
         raise ValueError(
             f"scores has {jax.device_get(scores[index])} at index {index}, outside [low, high] = "
             f"[{low}, {high}]; scores are never clipped"
@@ -413,7 +417,8 @@ def entropy_from_counts(
     if counts.ndim < 1 or counts.shape[-1] < 1:
         raise ValueError(f"counts must have shape [..., L] with L >= 1, got {counts.shape}")
     _checks.check_finite("counts", counts)
-    if _checks.is_concrete(counts) and not _checks.device_all(jnp.all(counts >= 0)):
+    if _checks.is_concrete(counts) and not _checks.concrete_flag(
+            lambda c: jnp.all(c >= 0), counts):
         raise ValueError("counts must be non-negative")
     _checks.check_rules_observed(counts, "counts")
     return _entropy_from_counts(counts, base, estimator)
@@ -523,8 +528,8 @@ def rating_entropy(
         entropies = _rating_entropy(ratings, mask, num_levels, base, estimator)
     # The kernel's NaN marks exactly the rules with an invalid observed level or with no
     # observation: the [K] result is the validity flag, and the data was read once.
-    if _checks.is_concrete(entropies) and not _checks.device_all(
-            _all_not_nan(entropies)):
+    if _checks.is_concrete(ratings) and (mask is None or _checks.is_concrete(mask)) and not (
+            _checks.is_concrete(entropies) and _checks.device_all(_all_not_nan(entropies))):
         _raise_for_invalid_levels(jnp.asarray(False), ratings, num_levels, mask)
         if mask is not None:
             _checks.check_rules_observed(jnp.sum(mask, axis=0)[:, None], "mask")

@@ -89,7 +89,9 @@ def multinomial_replicates(
     Cells are taken in the order stratum, then first occurrence; link ``c`` of the binomial
     chain draws its ``B`` counts (one per resample) at once with key
     ``jax.random.fold_in(key, c)``."""
-    dtype = cell_sums.dtype
+    # The chain runs in float32 whatever the values' dtype (counts are exact integers up to
+    # 2^24), so that float32 and float64 values draw the same counts from the same key.
+    dtype = jnp.float32
     order = jnp.argsort(jnp.where(cell_counts > 0, cell_strata, jnp.iinfo(jnp.int32).max),
                         stable=True)
     sums, sizes = cell_sums[:, order], cell_sizes[order].astype(dtype)
@@ -111,5 +113,7 @@ def multinomial_replicates(
 
     _, y = jax.lax.scan(cell, jnp.zeros((num_resamples,), dtype),
                         jnp.arange(counts.shape[0]))  # y [C, B]
+    y = y.astype(cell_sums.dtype)
     numerator = jnp.matmul(sums, y, precision=jax.lax.Precision.HIGHEST)  # [R, B]
-    return numerator / jnp.matmul(sizes, y, precision=jax.lax.Precision.HIGHEST)[None, :]
+    denominator = jnp.matmul(sizes.astype(y.dtype), y, precision=jax.lax.Precision.HIGHEST)
+    return numerator / denominator[None, :]

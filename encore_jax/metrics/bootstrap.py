@@ -1,4 +1,6 @@
-"""Percentile bootstrap intervals of per-item values (:func:`bootstrap_ci`)."""
+"""Percentile bootstrap intervals of per-item values (:func:`bootstrap_ci`): item draws for any
+statistic, and the exact multinomial over cells of equal items for the mean
+(:mod:`encore_jax.metrics._cells`), with strata and clusters."""
 
 from __future__ import annotations
 
@@ -190,9 +192,10 @@ def bootstrap_ci(
     if method != "draws" and is_mean and not any(
             isinstance(x, jax.core.Tracer) for x in (key, values, mask, strata)):
         flat_mask = None if mask is None or mask.ndim == 1 else mask.reshape(-1, n)
-        replicates = _multinomial_bootstrap(
-            key, values.reshape(-1, n), mask if flat_mask is None else flat_mask, strata,
-            num_resamples, sizes)
+        with jax.ensure_compile_time_eval():  # concrete arrays inside an outer trace too
+            replicates = _multinomial_bootstrap(
+                key, values.reshape(-1, n), mask if flat_mask is None else flat_mask, strata,
+                num_resamples, sizes)
         if replicates is not None:
             if clusters is None:
                 estimate = _masked_mean_jit(values, jnp.ones((n,), bool) if mask is None
@@ -249,8 +252,9 @@ def _validated_mask(mask: Any, values: jax.Array) -> jax.Array | None:
             f"{values.shape}"
         )
     if _checks.is_concrete(mask):
-        empty = ~jnp.any(mask, axis=-1).reshape(-1)  # one flag per row, on the device
-        if _checks.device_all(jnp.any(empty)):
+        with jax.ensure_compile_time_eval():
+            empty = ~jnp.any(mask, axis=-1).reshape(-1)  # one flag per row, on the device
+        if _checks.concrete_flag(jnp.any, empty):
             rows = np.flatnonzero(jax.device_get(empty))[:5].tolist()
             raise ValueError(
                 f"mask counts no item in row(s) {rows} (flattened batch); "
@@ -287,14 +291,16 @@ def _cluster_units(
     if not _checks.is_concrete(clusters):
         raise ValueError("clusters must be concrete (not traced): the number of clusters "
                          "sets an array shape")
-    if not _checks.device_all(jnp.min(clusters) >= 0):
+    if not _checks.concrete_flag(lambda c: jnp.min(c) >= 0, clusters):
         index = _checks.first_index(clusters < 0)
-        label = int(jax.device_get(clusters[index[0]]))
+        with jax.ensure_compile_time_eval():
+            label = int(jax.device_get(clusters[index[0]]))
         raise ValueError(f"clusters has {label} at index {index}; cluster labels must be "
                          "non-negative integers")
-    num_clusters = int(jax.device_get(jnp.max(clusters))) + 1
-    units, counted, unit_strata, consistent = _cluster_sums(values, mask, strata, clusters,
-                                                            num_clusters)
+    with jax.ensure_compile_time_eval():
+        num_clusters = int(jax.device_get(jnp.max(clusters))) + 1
+        units, counted, unit_strata, consistent = _cluster_sums(values, mask, strata,
+                                                                clusters, num_clusters)
     if strata is not None and not _checks.device_all(consistent):
         raise ValueError("strata must be the same for all counted items of a cluster "
                          "(clusters nest in strata)")
