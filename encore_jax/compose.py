@@ -75,7 +75,11 @@ def _validated_scores(name: str, scores: ArrayLike, weights: jax.Array) -> jax.A
     return scores
 
 
-def _validated_weights(weights: ArrayLike, shape_doc: str = "[K]") -> jax.Array:
+def _validated_weights(
+    weights: ArrayLike, shape_doc: str = "[K]", *, check_values: bool = True
+) -> jax.Array:
+    """Weights ``[K]`` (or ``[M, K]``): float dtype and shape; finiteness too unless
+    ``check_values=False`` (the public kernels check it from their validity flag)."""
     weights = _checks.as_array("weights", weights)
     if not jnp.issubdtype(weights.dtype, jnp.floating):
         raise TypeError(f"weights must be a float array, got dtype {weights.dtype}")
@@ -83,7 +87,8 @@ def _validated_weights(weights: ArrayLike, shape_doc: str = "[K]") -> jax.Array:
         _checks.check_ndim("weights", weights, 1, shape_doc)
     elif weights.ndim not in (1, 2):
         raise ValueError(f"weights must have shape {shape_doc}, got shape {weights.shape}")
-    _checks.check_finite("weights", weights)  # [K] or [M, K]: a small device reduction
+    if check_values:
+        _checks.check_finite("weights", weights)  # [K] or [M, K]: a small device reduction
     return weights
 
 
@@ -159,10 +164,10 @@ def compose(
     Returns:
       Composite rewards ``[...]``.
     """
-    weights = _validated_weights(weights)
+    weights = _validated_weights(weights, check_values=False)
     scores = _validated_scores("scores", scores, weights)
     out, ok = _flagged_weighted_sum(scores, weights)
-    _raise_if_not_finite(ok, (("scores", scores),))
+    _raise_if_not_finite(ok, (("weights", weights), ("scores", scores)))
     return out
 
 
@@ -246,13 +251,13 @@ def pair_margins(
       Margins ``[N]`` in the widest float dtype of the inputs; ``m_i > 0`` means the
       composite prefers the chosen response, ``m_i == 0`` is a tie.
     """
-    weights = _validated_weights(weights)
+    weights = _validated_weights(weights, check_values=False)
     chosen = _validated_scores("chosen", chosen, weights)
     rejected = _validated_scores("rejected", rejected, weights)
     _checks.check_ndim("chosen", chosen, 2, "[N, K]")
     _checks.check_same_shape("chosen", chosen, "rejected", rejected)
     margins, ok = _margins(chosen, rejected, weights)
-    _raise_if_not_finite(ok, (("chosen", chosen), ("rejected", rejected)))
+    _raise_if_not_finite(ok, (("weights", weights), ("chosen", chosen), ("rejected", rejected)))
     return margins
 
 
@@ -278,9 +283,9 @@ def margins_from_differences(
     Returns:
       Margins ``[N]`` or ``[M, N]``; ``== 0`` exactly on ties.
     """
-    weights = _validated_weights(weights, "[K] or [M, K]")
+    weights = _validated_weights(weights, "[K] or [M, K]", check_values=False)
     diffs = _validated_scores("diffs", diffs, weights)
     _checks.check_ndim("diffs", diffs, 2, "[N, K]")
     margins, ok = _certified_margins(diffs, weights)
-    _raise_if_not_finite(ok, (("diffs", diffs),))
+    _raise_if_not_finite(ok, (("weights", weights), ("diffs", diffs)))
     return margins

@@ -471,8 +471,9 @@ def _rating_entropy(
     estimator: str,
 ) -> jax.Array:
     counts = _histogram_impl(ratings, mask, num_levels)
-    return _entropy_of_observed_counts(counts, _observed_per_rule(ratings, mask), base,
-                                       estimator)
+    entropies = _entropy_of_observed_counts(counts, _observed_per_rule(ratings, mask), base,
+                                            estimator)
+    return entropies, ~jnp.any(jnp.isnan(entropies))  # the validity flag, same program
 
 
 def _entropy_of_observed_counts(
@@ -524,12 +525,13 @@ def rating_entropy(
     sharded = _row_sharded_counts(ratings, mask, num_levels)
     if sharded is not None:
         entropies = _jitted_entropy_of_observed_counts(*sharded, base, estimator)
+        ok = _all_not_nan(entropies)
     else:
-        entropies = _rating_entropy(ratings, mask, num_levels, base, estimator)
+        entropies, ok = _rating_entropy(ratings, mask, num_levels, base, estimator)
     # The kernel's NaN marks exactly the rules with an invalid observed level or with no
-    # observation: the [K] result is the validity flag, and the data was read once.
+    # observation: "no NaN" is the validity flag, and the data was read once.
     if _checks.is_concrete(ratings) and (mask is None or _checks.is_concrete(mask)) and not (
-            _checks.is_concrete(entropies) and _checks.device_all(_all_not_nan(entropies))):
+            _checks.is_concrete(ok) and _checks.device_all(ok)):
         _raise_for_invalid_levels(jnp.asarray(False), ratings, num_levels, mask)
         if mask is not None:
             _checks.check_rules_observed(jnp.sum(mask, axis=0)[:, None], "mask")
