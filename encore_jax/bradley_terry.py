@@ -14,7 +14,6 @@ about this gradient and its minimiser for maximum-entropy rules.
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import jax
@@ -90,12 +89,13 @@ def _validated_diffs(diffs: ArrayLike) -> jax.Array:
 
 def _validated_pair_mask(mask: ArrayLike | None, num_pairs: int) -> jax.Array | None:
     mask = _checks.check_mask(mask, (num_pairs,))
-    if mask is not None and _checks.is_concrete(mask) and not bool(np.any(np.asarray(mask))):
-        raise ValueError("mask selects no pair (all False); the loss is undefined")
+    if mask is not None:
+        _checks.check_any("mask", mask, "mask selects no pair (all False); the loss is undefined")
     return mask
 
 
-def _validated_weights(name: str, weights: ArrayLike, num_rules: int) -> jax.Array:
+def _validated_rule_weights(name: str, weights: ArrayLike, num_rules: int) -> jax.Array:
+    """A finite float weight vector ``[K]`` matching the ``K`` rules of ``diffs``."""
     weights = _checks.as_array(name, weights)
     if not jnp.issubdtype(weights.dtype, jnp.floating):
         raise TypeError(f"{name} must be a float array, got dtype {weights.dtype}")
@@ -138,7 +138,7 @@ def bt_loss(
       The scalar loss (nats per pair).
     """
     diffs = _validated_diffs(diffs)
-    weights = _validated_weights("weights", weights, diffs.shape[1])
+    weights = _validated_rule_weights("weights", weights, diffs.shape[1])
     mask = _validated_pair_mask(mask, diffs.shape[0])
     return _bt_loss_and_grad(weights, diffs, mask)[0]
 
@@ -166,7 +166,7 @@ def bt_gradient(
       The gradient ``[K]``.
     """
     diffs = _validated_diffs(diffs)
-    weights = _validated_weights("weights", weights, diffs.shape[1])
+    weights = _validated_rule_weights("weights", weights, diffs.shape[1])
     mask = _validated_pair_mask(mask, diffs.shape[0])
     return _bt_loss_and_grad(weights, diffs, mask)[1]
 
@@ -309,22 +309,12 @@ _fit = jax.jit(
 )
 
 
-def _check_nonnegative(name: str, x: Any) -> None:
-    if not _checks.is_concrete(x):
-        return
-    value = np.asarray(x)
-    if value.ndim != 0 or value.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be a real scalar, got {x!r}")
-    if not (math.isfinite(float(value)) and float(value) >= 0):
-        raise ValueError(f"{name} must be finite and >= 0, got {float(value)}")
-
-
 def _initial_params(
     init: ArrayLike | None, num_rules: int, dtype: jnp.dtype, parameterization: str
 ) -> jax.Array:
     if init is None:
         return jnp.zeros((num_rules,), dtype)  # w = 0 (free) or uniform weights (simplex)
-    init = _validated_weights("init", init, num_rules).astype(dtype)
+    init = _validated_rule_weights("init", init, num_rules).astype(dtype)
     if parameterization == "free":
         return init
     if _checks.is_concrete(init):
@@ -464,9 +454,9 @@ def fit_bt_weights(
     record_every = _checks.check_positive_int("record_every", record_every)
     tol = DEFAULT_TOL if tol is None else tol
     learning_rate = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
-    _check_nonnegative("l2", l2)
-    _check_nonnegative("tol", tol)
-    _check_nonnegative("learning_rate", learning_rate)
+    _checks.check_scalar("l2", l2, at_least=0.0)
+    _checks.check_scalar("tol", tol, at_least=0.0)
+    _checks.check_scalar("learning_rate", learning_rate, at_least=0.0)
     diffs = _validated_diffs(diffs)
     mask = _validated_pair_mask(mask, diffs.shape[0])
     dtype = _checks.common_float_dtype(diffs)

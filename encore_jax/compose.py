@@ -72,11 +72,14 @@ def _validated_scores(name: str, scores: ArrayLike, weights: jax.Array) -> jax.A
             f"{name} has shape {scores.shape}; its last axis must be K = {weights.shape[-1]} "
             "(the number of weights)"
         )
-    _checks.check_finite(name, scores)
     return scores
 
 
-def _validated_weights(weights: ArrayLike, shape_doc: str = "[K]") -> jax.Array:
+def _validated_weights(
+    weights: ArrayLike, shape_doc: str = "[K]", *, check_values: bool = True
+) -> jax.Array:
+    """Weights ``[K]`` (or ``[M, K]``): float dtype and shape; finiteness too unless
+    ``check_values=False`` (the public kernels check it from their validity flag)."""
     weights = _checks.as_array("weights", weights)
     if not jnp.issubdtype(weights.dtype, jnp.floating):
         raise TypeError(f"weights must be a float array, got dtype {weights.dtype}")
@@ -84,8 +87,37 @@ def _validated_weights(weights: ArrayLike, shape_doc: str = "[K]") -> jax.Array:
         _checks.check_ndim("weights", weights, 1, shape_doc)
     elif weights.ndim not in (1, 2):
         raise ValueError(f"weights must have shape {shape_doc}, got shape {weights.shape}")
-    _checks.check_finite("weights", weights)
+    if check_values:
+        _checks.check_finite("weights", weights)  # [K] or [M, K]: a small device reduction
     return weights
+
+
+def _flag(output_scale: jax.Array, weights: jax.Array) -> jax.Array:
+    """The validity flag the kernels return with their result, from the same pass.
+
+    True when ``output_scale`` (the composite ``S w``, or ``S_i = sum_k |w_k| |d_ik|``) is
+    finite everywhere and every weight is a finite *normal* number. Then every input is
+    finite: a NaN or infinite entry ``x`` of the scores / differences times a weight
+    ``w != 0`` is NaN or infinite, and a sum with a non-finite term is non-finite, whatever
+    the summation order or the matrix kernel (which may skip terms whose weight is zero,
+    hence the normal-weight condition: a subnormal weight may read as zero). When the flag
+    is False (an input is not finite, a weight is zero or subnormal, or a sum overflowed),
+    the public functions run the exact input checks to name the offender."""
+    w = weights.astype(jnp.result_type(output_scale))
+    tiny = jnp.finfo(w.dtype).tiny
+    normal = jnp.all(jnp.isfinite(w) & (jnp.abs(w) >= tiny))
+    return normal & jnp.all(jnp.isfinite(output_scale))
+
+
+def _raise_if_not_finite(ok: jax.Array, named: tuple[tuple[str, jax.Array], ...]) -> None:
+    """After a kernel: when its flag ``ok`` fails (and the inputs are concrete), names the
+    first non-finite input entry; an overflow or a zero weight with finite inputs passes."""
+    if not all(_checks.is_concrete(x) for _, x in named):
+        return
+    if _checks.is_concrete(ok) and _checks.device_all(ok):
+        return
+    for name, x in named:  # the flag failed, or concrete inputs closed over by an outer jit
+        _checks.check_finite(name, x)
 
 
 def _contract(weights: jax.Array, matrix: jax.Array) -> jax.Array:
@@ -102,10 +134,19 @@ def _contract(weights: jax.Array, matrix: jax.Array) -> jax.Array:
     return out.reshape(weights.shape[:-1] + matrix.shape[:-1])
 
 
-@jax.jit
-def _weighted_sum(scores: jax.Array, weights: jax.Array) -> jax.Array:
+def _weighted_sum_impl(scores: jax.Array, weights: jax.Array) -> jax.Array:
     dtype = _checks.common_float_dtype(scores, weights)
     return _contract(weights.astype(dtype), scores.astype(dtype))
+
+
+_weighted_sum = jax.jit(_weighted_sum_impl)
+
+
+@jax.jit
+def _flagged_weighted_sum(scores: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(S w, validity flag)`` in one program (see :func:`_flag`)."""
+    out = _weighted_sum_impl(scores, weights)
+    return out, _flag(out, weights)
 
 
 def compose(
@@ -123,9 +164,11 @@ def compose(
     Returns:
       Composite rewards ``[...]``.
     """
-    weights = _validated_weights(weights)
+    weights = _validated_weights(weights, check_values=False)
     scores = _validated_scores("scores", scores, weights)
-    return _weighted_sum(scores, weights)
+    out, ok = _flagged_weighted_sum(scores, weights)
+    _raise_if_not_finite(ok, (("weights", weights), ("scores", scores)))
+    return out
 
 
 def check_certifiable(num_rules: int, dtype: np.dtype) -> None:
@@ -146,6 +189,13 @@ def certified_margins(diffs: jax.Array, weights: jax.Array) -> jax.Array:
     its magnitude is within the rounding-error threshold ``t`` of the module docstring.
     Use inside other jitted code; the public functions validate and call this.
     """
+    return _certified_margins_and_scale(diffs, weights)[0]
+
+
+def _certified_margins_and_scale(
+    diffs: jax.Array, weights: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`certified_margins` and the scale ``S = sum_k |w_k| |d_k|`` of its threshold."""
     dtype = _checks.common_float_dtype(diffs, weights)
     num_rules = diffs.shape[-1]
     check_certifiable(num_rules, dtype)
@@ -157,14 +207,24 @@ def certified_margins(diffs: jax.Array, weights: jax.Array) -> jax.Array:
     absolute = jnp.asarray(4 * (num_rules + 1) * float(info.tiny), dtype) * (
         1 + jnp.sum(jnp.abs(weights)))
     threshold = relative * scale + absolute
-    return jnp.where(jnp.abs(margins) <= threshold, jnp.zeros((), dtype), margins)
+    return jnp.where(jnp.abs(margins) <= threshold, jnp.zeros((), dtype), margins), scale
+
+
+def _flagged_margins(diffs: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(certified margins, validity flag)``: the flag from the scale ``S`` (see
+    :func:`_flag`; a non-finite difference makes ``S`` non-finite even where the threshold
+    would turn its margin into a tie)."""
+    margins, scale = _certified_margins_and_scale(diffs, weights)
+    return margins, _flag(scale, weights)
 
 
 @jax.jit
-def _margins(chosen: jax.Array, rejected: jax.Array, weights: jax.Array) -> jax.Array:
+def _margins(
+    chosen: jax.Array, rejected: jax.Array, weights: jax.Array
+) -> tuple[jax.Array, jax.Array]:
     dtype = _checks.common_float_dtype(chosen, rejected, weights)
     # Difference in the float dtype: unsigned integer ratings would wrap around.
-    return certified_margins(chosen.astype(dtype) - rejected.astype(dtype), weights)
+    return _flagged_margins(chosen.astype(dtype) - rejected.astype(dtype), weights)
 
 
 def pair_margins(
@@ -191,15 +251,17 @@ def pair_margins(
       Margins ``[N]`` in the widest float dtype of the inputs; ``m_i > 0`` means the
       composite prefers the chosen response, ``m_i == 0`` is a tie.
     """
-    weights = _validated_weights(weights)
+    weights = _validated_weights(weights, check_values=False)
     chosen = _validated_scores("chosen", chosen, weights)
     rejected = _validated_scores("rejected", rejected, weights)
     _checks.check_ndim("chosen", chosen, 2, "[N, K]")
     _checks.check_same_shape("chosen", chosen, "rejected", rejected)
-    return _margins(chosen, rejected, weights)
+    margins, ok = _margins(chosen, rejected, weights)
+    _raise_if_not_finite(ok, (("weights", weights), ("chosen", chosen), ("rejected", rejected)))
+    return margins
 
 
-_certified_margins = jax.jit(certified_margins)
+_certified_margins = jax.jit(_flagged_margins)
 
 
 def margins_from_differences(
@@ -221,7 +283,9 @@ def margins_from_differences(
     Returns:
       Margins ``[N]`` or ``[M, N]``; ``== 0`` exactly on ties.
     """
-    weights = _validated_weights(weights, "[K] or [M, K]")
+    weights = _validated_weights(weights, "[K] or [M, K]", check_values=False)
     diffs = _validated_scores("diffs", diffs, weights)
     _checks.check_ndim("diffs", diffs, 2, "[N, K]")
-    return _certified_margins(diffs, weights)
+    margins, ok = _certified_margins(diffs, weights)
+    _raise_if_not_finite(ok, (("weights", weights), ("diffs", diffs)))
+    return margins

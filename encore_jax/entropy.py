@@ -31,14 +31,31 @@ __all__ = ["discretize", "entropy_from_counts", "rating_entropy", "rating_histog
 def _validated_ratings(
     ratings: ArrayLike, num_levels: int, mask: ArrayLike | None
 ) -> tuple[jax.Array, jax.Array | None]:
+    """Static checks (rank, dtype, mask shape). The level range is checked from the result
+    of the counting kernel (see :func:`_raise_for_invalid_levels`): the data is read once."""
     ratings = _checks.as_array("ratings", ratings)
     _checks.check_ndim("ratings", ratings, 2, "[N, K]")
     _checks.check_integer_dtype("ratings", ratings)
     if ratings.shape[1] == 0:
         raise ValueError("ratings has no rules (shape [N, 0]); at least one rule is needed")
     mask = _checks.check_mask(mask, ratings.shape)
-    _checks.check_levels_in_range("ratings", ratings, num_levels, mask)
     return ratings, mask
+
+
+def _raise_for_invalid_levels(
+    ok: jax.Array, ratings: jax.Array, num_levels: int, mask: jax.Array | None
+) -> None:
+    """After a counting kernel whose flag ``ok`` says every observed entry fell in a bin
+    (each rule's counts sum to its observed entries, a reduction over ``[K, L]``): when it
+    fails on concrete input, the exact check names the first observed level outside
+    ``0..L-1``. Kernels never clip, so an invalid level always fails the flag."""
+    if _checks.is_concrete(ratings) and (mask is None or _checks.is_concrete(mask)) and not (
+            _checks.is_concrete(ok) and _checks.device_all(ok)):
+        _checks.check_levels_in_range("ratings", ratings, num_levels, mask)
+
+
+def _observed_per_rule(ratings: jax.Array, mask: jax.Array | None) -> jax.Array | int:
+    return ratings.shape[0] if mask is None else jnp.sum(mask, axis=0, dtype=jnp.int32)
 
 
 # The blocked CPU kernel counts blocks of _BLOCK_ROWS rows in uint8 (a count <= 255), sums
@@ -182,11 +199,23 @@ def _histogram_kernel_name(num_levels: int, backend: str | None = None) -> str:
     return "blocked" if num_levels <= _BLOCKED_MAX_LEVELS else "scatter"
 
 
-@functools.partial(jax.jit, static_argnames="num_levels")
-def _histogram(
+def _histogram_impl(
     ratings: Int[Array, "N K"], mask: Bool[Array, "N K"] | None, num_levels: int
 ) -> Int[Array, "K L"]:
     return _HISTOGRAM_KERNELS[_histogram_kernel_name(num_levels)](ratings, mask, num_levels)
+
+
+_histogram = jax.jit(_histogram_impl, static_argnames="num_levels")
+
+
+@functools.partial(jax.jit, static_argnames="num_levels")
+def _flagged_histogram(
+    ratings: jax.Array, mask: jax.Array | None, num_levels: int
+) -> tuple[jax.Array, jax.Array]:
+    """``(counts, every observed entry counted)`` in one program."""
+    counts = _histogram_impl(ratings, mask, num_levels)
+    expected = _observed_per_rule(ratings, mask)
+    return counts, jnp.all(jnp.sum(counts, axis=-1, dtype=jnp.int32) == expected)
 
 
 @functools.cache
@@ -255,8 +284,16 @@ def rating_histogram(
     ratings, mask = _validated_ratings(ratings, num_levels, mask)
     sharded = _row_sharded_counts(ratings, mask, num_levels)
     if sharded is not None:
-        return sharded[0]
-    return _histogram(ratings, mask, num_levels)
+        counts, ok = sharded[0], _counted_all(*sharded)
+    else:
+        counts, ok = _flagged_histogram(ratings, mask, num_levels)
+    _raise_for_invalid_levels(ok, ratings, num_levels, mask)
+    return counts
+
+
+@jax.jit
+def _counted_all(counts: jax.Array, observed: jax.Array) -> jax.Array:
+    return jnp.all(jnp.sum(counts, axis=-1, dtype=jnp.int32) == observed)
 
 
 def discretize(
@@ -292,21 +329,35 @@ def discretize(
         raise ValueError(f"need finite low < high, got low={low}, high={high}")
     scores = _checks.as_array("scores", scores)
     _checks.check_float_dtype("scores", scores)
-    _checks.check_finite("scores", scores)
-    if _checks.is_concrete(scores):
-        host = np.asarray(scores)
-        outside = (host < low) | (host > high)
-        if outside.any():
-            index = tuple(int(i) for i in np.argwhere(outside)[0])
-            raise ValueError(
-                f"scores has {host[index]} at index {index}, outside [low, high] = "
-                f"[{low}, {high}]; scores are never clipped"
-            )
     dtype = _discretize_dtype(scores.dtype)
     if not np.asarray(low, dtype) < np.asarray(high, dtype):
         raise ValueError(f"low={low} and high={high} are equal in the scores' dtype {dtype}; "
                          "widen the range or use 64-bit scores")
-    return _discretize(scores, num_levels, float(low), float(high))
+    levels = _discretize(scores, num_levels, float(low), float(high))
+    if _checks.is_concrete(scores) and not (
+            _checks.is_concrete(levels) and _checks.device_all(_levels_valid(levels, num_levels))):
+        # Only NaN / inf or out-of-range scores map to the invalid levels -1 and L.
+        _checks.check_finite("scores", scores)
+        with jax.ensure_compile_time_eval():
+            bad = _outside(scores, float(low), float(high))
+        if not _checks.concrete_flag(jnp.any, bad):
+            return levels
+        index = _checks.first_index(bad)
+        raise ValueError(
+            f"scores has {jax.device_get(scores[index])} at index {index}, outside [low, high] = "
+            f"[{low}, {high}]; scores are never clipped"
+        )
+    return levels
+
+
+@functools.partial(jax.jit, static_argnames="num_levels")
+def _levels_valid(levels: jax.Array, num_levels: int) -> jax.Array:
+    return jnp.all((levels >= 0) & (levels < num_levels))
+
+
+@functools.partial(jax.jit, static_argnames=("low", "high"))
+def _outside(scores: jax.Array, low: float, high: float) -> jax.Array:
+    return (scores < low) | (scores > high)
 
 
 def _discretize_dtype(dtype: jnp.dtype) -> jnp.dtype:
@@ -366,7 +417,8 @@ def entropy_from_counts(
     if counts.ndim < 1 or counts.shape[-1] < 1:
         raise ValueError(f"counts must have shape [..., L] with L >= 1, got {counts.shape}")
     _checks.check_finite("counts", counts)
-    if _checks.is_concrete(counts) and bool(np.any(np.asarray(counts) < 0)):
+    if _checks.is_concrete(counts) and not _checks.concrete_flag(
+            lambda c: jnp.all(c >= 0), counts):
         raise ValueError("counts must be non-negative")
     _checks.check_rules_observed(counts, "counts")
     return _entropy_from_counts(counts, base, estimator)
@@ -418,9 +470,10 @@ def _rating_entropy(
     base: float | None,
     estimator: str,
 ) -> jax.Array:
-    counts = _histogram(ratings, mask, num_levels)
-    expected = ratings.shape[0] if mask is None else jnp.sum(mask, axis=0, dtype=jnp.int32)
-    return _entropy_of_observed_counts(counts, expected, base, estimator)
+    counts = _histogram_impl(ratings, mask, num_levels)
+    entropies = _entropy_of_observed_counts(counts, _observed_per_rule(ratings, mask), base,
+                                            estimator)
+    return entropies, ~jnp.any(jnp.isnan(entropies))  # the validity flag, same program
 
 
 def _entropy_of_observed_counts(
@@ -467,11 +520,24 @@ def rating_entropy(
     _checks.check_base(base)
     _checks.check_choice("estimator", estimator, _checks.ESTIMATORS)
     ratings, mask = _validated_ratings(ratings, num_levels, mask)
-    if mask is not None and _checks.is_concrete(mask):
-        _checks.check_rules_observed(np.asarray(mask).sum(axis=0)[:, None], "mask")
-    elif ratings.shape[0] == 0:
+    if mask is None and ratings.shape[0] == 0:
         raise ValueError("ratings has zero rows; entropy is undefined")
     sharded = _row_sharded_counts(ratings, mask, num_levels)
     if sharded is not None:
-        return _jitted_entropy_of_observed_counts(*sharded, base, estimator)
-    return _rating_entropy(ratings, mask, num_levels, base, estimator)
+        entropies = _jitted_entropy_of_observed_counts(*sharded, base, estimator)
+        ok = _all_not_nan(entropies)
+    else:
+        entropies, ok = _rating_entropy(ratings, mask, num_levels, base, estimator)
+    # The kernel's NaN marks exactly the rules with an invalid observed level or with no
+    # observation: "no NaN" is the validity flag, and the data was read once.
+    if _checks.is_concrete(ratings) and (mask is None or _checks.is_concrete(mask)) and not (
+            _checks.is_concrete(ok) and _checks.device_all(ok)):
+        _raise_for_invalid_levels(jnp.asarray(False), ratings, num_levels, mask)
+        if mask is not None:
+            _checks.check_rules_observed(jnp.sum(mask, axis=0)[:, None], "mask")
+    return entropies
+
+
+@jax.jit
+def _all_not_nan(x: jax.Array) -> jax.Array:
+    return ~jnp.any(jnp.isnan(x))

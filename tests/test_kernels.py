@@ -62,3 +62,37 @@ def test_out_of_range_level_under_jit_poisons_entropy_on_the_fast_path():
     h = np.asarray(jax.jit(lambda r: ej.rating_entropy(r, 11))(ratings))
     assert np.isnan(h[1]) and np.isnan(h[2])
     assert np.isfinite(np.delete(h, [1, 2])).all()
+
+
+def test_value_checks_move_flags_not_the_data():
+    """Device inputs are validated on the device: with implicit device-to-host transfers
+    disallowed, the public calls succeed (the checks read one flag with an explicit
+    ``jax.device_get``), and bad values are still named eagerly."""
+    rng = np.random.default_rng(0)
+    ratings = jax.device_put(rng.integers(0, 5, (300, 4)).astype(np.int8))
+    scores = jax.device_put(rng.random((300, 4)).astype(np.float32))
+    weights = jax.device_put(np.full(4, 0.25, np.float32))
+    credit = jax.device_put((rng.random(300) < 0.6).astype(np.float32))
+    with jax.transfer_guard_device_to_host("disallow"):
+        ej.rating_entropy(ratings, 5)
+        ej.rating_histogram(ratings, 5)
+        ej.compose(scores, weights)
+        ej.pair_margins(scores, scores, weights)
+        ej.bootstrap_ci(jax.random.key(0), credit, num_resamples=8)
+        with pytest.raises(ValueError, match=r"ratings has level 7 at index \(3, 2\)"):
+            ej.rating_entropy(ratings.at[3, 2].set(7), 5)
+        with pytest.raises(ValueError, match=r"scores contains nan at index \(5, 1\)"):
+            ej.compose(scores.at[5, 1].set(np.nan), weights)
+        with pytest.raises(ValueError, match=r"rejected contains inf at index \(2, 0\)"):
+            ej.pair_margins(scores, scores.at[2, 0].set(np.inf), weights)
+
+
+def test_a_zero_weight_still_catches_a_non_finite_score():
+    """A zero weight may let a matrix kernel skip its column; the exact check then runs."""
+    scores = np.ones((6, 3), np.float32)
+    scores[4, 1] = np.nan
+    with pytest.raises(ValueError, match=r"scores contains nan at index \(4, 1\)"):
+        ej.compose(scores, np.array([0.5, 0.0, 0.5], np.float32))
+    # Finite scores whose composite overflows are valid input: no error, inf out.
+    big = np.full((2, 2), 3e38, np.float32)
+    assert np.isinf(np.asarray(ej.compose(big, np.ones(2, np.float32)))).all()

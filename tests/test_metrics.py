@@ -48,7 +48,8 @@ def test_bootstrap_matches_a_numpy_loop_over_the_same_draws(rng, use_mask):
     values[1] = rng.integers(0, 3, N) / 2  # credits 0, 1/2, 1
     mask = rng.random(N) < 0.6 if use_mask else None
     key = jax.random.key(7)
-    ci = ej.bootstrap_ci(key, values, num_resamples=B, mask=mask, confidence=0.9)
+    ci = ej.bootstrap_ci(key, values, num_resamples=B, mask=mask, confidence=0.9,
+                         method="draws")
     estimate, reps = numpy_bootstrap(key, values, mask, B)
     np.testing.assert_allclose(ci.estimate, estimate, rtol=1e-6)
     np.testing.assert_allclose(ci.replicates, reps, rtol=1e-6)
@@ -62,15 +63,16 @@ def test_bootstrap_chunking_and_per_row_masks_do_not_change_the_draws(rng):
     values = rng.random((2, N)).astype(np.float32)
     mask = rng.random(N) < 0.5
     key = jax.random.key(3)
-    whole = ej.bootstrap_ci(key, values, num_resamples=B, mask=mask)
+    draws = {"num_resamples": B, "method": "draws"}
+    whole = ej.bootstrap_ci(key, values, mask=mask, **draws)
     # 7 does not divide 64: exercises lax.map's remainder. Same draws; only the float32
     # summation order may differ between vmap widths.
-    chunked = ej.bootstrap_ci(key, values, num_resamples=B, mask=mask, batch_size=7)
+    chunked = ej.bootstrap_ci(key, values, mask=mask, batch_size=7, **draws)
     np.testing.assert_allclose(chunked.replicates, whole.replicates, rtol=1e-6)
-    per_row = ej.bootstrap_ci(key, values, num_resamples=B, mask=np.broadcast_to(mask, (2, N)))
+    per_row = ej.bootstrap_ci(key, values, mask=np.broadcast_to(mask, (2, N)), **draws)
     np.testing.assert_allclose(per_row.replicates, whole.replicates, rtol=1e-6)
-    unmasked = ej.bootstrap_ci(key, values, num_resamples=B)
-    single = ej.bootstrap_ci(key, values[1], num_resamples=B)
+    unmasked = ej.bootstrap_ci(key, values, **draws)
+    single = ej.bootstrap_ci(key, values[1], **draws)
     np.testing.assert_allclose(single.replicates, unmasked.replicates[1], rtol=1e-6)
 
 
@@ -84,6 +86,7 @@ def test_bootstrap_with_a_custom_statistic(rng):
     values = rng.normal(size=N).astype(np.float32)
     key = jax.random.key(11)
     ci = ej.bootstrap_ci(key, values, num_resamples=B, statistic=masked_second_moment)
+    assert ci.replicates.shape == (B,)  # a custom statistic always takes the item draws
     estimate, reps = numpy_bootstrap(key, values, None, B,
                                      statistic=lambda x, axis: np.mean(x * x, axis=axis))
     np.testing.assert_allclose(ci.estimate, estimate, rtol=1e-5)
@@ -111,6 +114,168 @@ def test_bootstrap_rejects_bad_arguments(kwargs, error, match):
         ej.bootstrap_ci(jax.random.key(0), np.ones(N, np.float32), **kwargs)
     with pytest.raises(ValueError, match="finite"):
         ej.bootstrap_ci(jax.random.key(0), np.array([1.0, np.nan], np.float32))
+
+
+# --- The exact multinomial bootstrap (method="cells") --------------------------------------
+# Bounds are derived, not tuned: a two-sample Kolmogorov-Smirnov distance between B1 and B2
+# replicates of the same distribution exceeds sqrt(-ln(alpha / 2) / 2) sqrt((B1 + B2) /
+# (B1 B2)) with probability at most alpha (asymptotically; conservative for the discrete
+# replicate distributions here); alpha = 1e-3. The keys are fixed, so each test is
+# deterministic; the bound says how unlikely a failure of a correct sampler is.
+ALPHA = 1e-3
+MANY = 4000  # resamples in the distribution tests
+
+
+def ks_bound(b1: int, b2: int, alpha: float = ALPHA) -> float:
+    return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt((b1 + b2) / (b1 * b2))
+
+
+def ks_distance(x: np.ndarray, y: np.ndarray) -> float:
+    # Replicates are means on a lattice (k / n); float32 and float64 round a lattice point
+    # differently, which would split its mass between neighbouring grid points: compare at
+    # 5 decimals (every lattice here is coarser than 1e-4).
+    x, y = np.round(np.asarray(x, np.float64), 5), np.round(np.asarray(y, np.float64), 5)
+    grid = np.union1d(x, y)
+    fx = np.searchsorted(np.sort(x), grid, side="right") / len(x)
+    fy = np.searchsorted(np.sort(y), grid, side="right") / len(y)
+    return float(np.max(np.abs(fx - fy)))
+
+
+def test_cell_counts_follow_the_exact_multinomial():
+    # Values 0, 1, 10 on n = 5 items: 5 * mean = Y_1 + 10 Y_10 identifies the cell counts,
+    # whose law is Multinomial(5, (2, 2, 1) / 5). Pearson's chi-square over all outcomes
+    # against scipy's pmf, bounded by the chi-square quantile at 1 - ALPHA.
+    values = np.array([0.0, 1.0, 10.0, 1.0, 0.0], np.float32)
+    ci = ej.bootstrap_ci(jax.random.key(1), values, num_resamples=MANY, method="cells")
+    totals = np.rint(np.asarray(ci.replicates, np.float64) * 5).astype(int)
+    outcomes = [(y1, y10) for y10 in range(6) for y1 in range(6 - y10)]
+    observed = np.array([np.sum(totals == y1 + 10 * y10) for y1, y10 in outcomes])
+    assert observed.sum() == MANY  # every replicate is one of the outcomes
+    expected = MANY * np.array([scipy.stats.multinomial.pmf([5 - y1 - y10, y1, y10], 5,
+                                                            [0.4, 0.4, 0.2])
+                                for y1, y10 in outcomes])
+    chi2 = float(np.sum((observed - expected) ** 2 / expected))
+    assert chi2 <= scipy.stats.chi2.ppf(1 - ALPHA, len(outcomes) - 1), chi2
+
+
+def test_cells_agree_in_distribution_with_the_item_draws(rng):
+    # Paired rows: a credit row, a second credit row and their paired difference.
+    a = rng.integers(0, 3, 400) / 2
+    b = np.where(rng.random(400) < 0.7, a, rng.integers(0, 3, 400) / 2)
+    values = np.stack([a, b, a - b]).astype(np.float32)
+    key = jax.random.key(5)
+    fast = ej.bootstrap_ci(key, values, num_resamples=MANY, method="cells")
+    slow = ej.bootstrap_ci(jax.random.key(6), values, num_resamples=MANY, method="draws")
+    np.testing.assert_allclose(fast.estimate, values.mean(axis=1), rtol=1e-6, atol=1e-7)
+    for row in range(3):
+        d = ks_distance(np.asarray(fast.replicates[row]), np.asarray(slow.replicates[row]))
+        assert d <= ks_bound(MANY, MANY), (row, d)
+    # Paired: the rows share each resample, so row 0 - row 1 is the difference row's
+    # replicate (up to float32 rounding of the sums).
+    np.testing.assert_allclose(fast.replicates[0] - fast.replicates[1], fast.replicates[2],
+                               atol=1e-5)
+
+
+def test_auto_uses_cells_for_few_values_and_draws_otherwise(rng):
+    key = jax.random.key(2)
+    credits = (rng.random(N) < 0.6).astype(np.float32)
+    auto = ej.bootstrap_ci(key, credits, num_resamples=B)
+    np.testing.assert_array_equal(
+        auto.replicates, ej.bootstrap_ci(key, credits, num_resamples=B, method="cells").replicates)
+    continuous = rng.normal(size=(2, 100)).astype(np.float32)  # 100 > MAX_CELLS cells
+    auto = ej.bootstrap_ci(key, continuous, num_resamples=B)
+    np.testing.assert_array_equal(
+        auto.replicates,
+        ej.bootstrap_ci(key, continuous, num_resamples=B, method="draws").replicates)
+    with pytest.raises(ValueError, match="method='cells' needs at most"):
+        ej.bootstrap_ci(key, continuous, num_resamples=B, method="cells")
+
+
+def numpy_stratified(values, strata, num_resamples, seed):
+    """Reference: each stratum resamples its own items with replacement; mean of all."""
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    reps = np.empty(num_resamples)
+    for b in range(num_resamples):
+        drawn = np.concatenate([values[rng.choice(g, len(g))] for g in groups])
+        reps[b] = drawn.mean()
+    return reps
+
+
+def numpy_clustered(values, clusters, num_resamples, seed):
+    """Reference: resample whole clusters with replacement; resampled items' mean."""
+    rng = np.random.default_rng(seed)
+    ids = np.unique(clusters)
+    sums = np.array([values[clusters == c].sum() for c in ids])
+    sizes = np.array([np.sum(clusters == c) for c in ids])
+    reps = np.empty(num_resamples)
+    for b in range(num_resamples):
+        pick = rng.integers(0, len(ids), len(ids))
+        reps[b] = sums[pick].sum() / sizes[pick].sum()
+    return reps
+
+
+@pytest.mark.parametrize("method", ["cells", "draws"])
+def test_stratified_bootstrap_matches_numpy(rng, method):
+    # Three strata of unequal sizes and accuracies (as RewardBench subsets).
+    strata = np.repeat([0, 1, 2], [50, 120, 30])
+    credit = (rng.random(200) < np.array([0.9, 0.6, 0.3])[strata]).astype(np.float32)
+    ci = ej.bootstrap_ci(jax.random.key(8), credit, num_resamples=MANY, strata=strata,
+                         method=method)
+    reference = numpy_stratified(credit, strata, MANY, seed=8)
+    assert ks_distance(np.asarray(ci.replicates), reference) <= ks_bound(MANY, MANY)
+    # Closed form: Var T* = sum_s (n_s / n)^2 sigma_s^2 / n_s (sigma_s^2 with ddof 0). The
+    # replicate variance has relative standard error ~ sqrt(2 / (B - 1)); 5 of them.
+    n = len(credit)
+    exact = sum((np.sum(strata == s) / n) ** 2 * credit[strata == s].var() / np.sum(strata == s)
+                for s in range(3))
+    got = float(np.var(np.asarray(ci.replicates, np.float64), ddof=1))
+    assert abs(got / exact - 1) <= 5 * math.sqrt(2 / (MANY - 1)), (got, exact)
+    # Resamples stay within strata: a stratum whose items are all 1 contributes exactly.
+    assert float(ci.estimate) == pytest.approx(credit.mean(), rel=1e-6)
+
+
+@pytest.mark.parametrize("method", ["cells", "draws"])
+def test_cluster_bootstrap_matches_numpy(rng, method):
+    # Prompts with 1..4 pairs each; credits correlated within a prompt.
+    sizes = rng.integers(1, 5, 80)
+    clusters = np.repeat(np.arange(80), sizes)
+    easy = rng.random(80) < 0.6
+    credit = (rng.random(len(clusters)) < np.where(easy, 0.9, 0.4)[clusters]).astype(np.float32)
+    ci = ej.bootstrap_ci(jax.random.key(9), credit, num_resamples=MANY, clusters=clusters,
+                         method=method)
+    reference = numpy_clustered(credit, clusters, MANY, seed=9)
+    assert ks_distance(np.asarray(ci.replicates), reference) <= ks_bound(MANY, MANY)
+    assert float(ci.estimate) == pytest.approx(credit.mean(), rel=1e-6)
+
+
+def test_cells_with_per_row_masks_match_the_item_draws_in_distribution(rng):
+    values = (rng.random((2, 300)) < 0.7).astype(np.float32)
+    mask = rng.random((2, 300)) < np.array([[0.5], [0.9]])
+    fast = ej.bootstrap_ci(jax.random.key(3), values, num_resamples=MANY, mask=mask)
+    slow = ej.bootstrap_ci(jax.random.key(4), values, num_resamples=MANY, mask=mask,
+                           method="draws")
+    np.testing.assert_allclose(fast.estimate, slow.estimate, rtol=1e-6)
+    for row in range(2):
+        d = ks_distance(np.asarray(fast.replicates[row]), np.asarray(slow.replicates[row]))
+        assert d <= ks_bound(MANY, MANY), (row, d)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"clusters": np.arange(N) - 1}, ValueError, "non-negative"),
+        ({"clusters": np.arange(N), "statistic": masked_second_moment}, ValueError,
+         "statistic='mean'"),
+        ({"strata": np.zeros(N)}, TypeError, "integer labels"),
+        ({"strata": np.zeros(N + 1, np.int32)}, ValueError, "strata must have shape"),
+        ({"clusters": np.arange(N) // 2, "strata": np.arange(N) % 2}, ValueError, "nest"),
+        ({"method": "exact"}, ValueError, "method"),
+    ],
+)
+def test_bootstrap_rejects_bad_strata_clusters_and_methods(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ej.bootstrap_ci(jax.random.key(0), np.ones(N, np.float32), **kwargs)
 
 
 @pytest.mark.parametrize("seed", range(4))
