@@ -404,8 +404,9 @@ def grouped_accuracy(key: jax.Array, credits: np.ndarray, groups: np.ndarray, *,
     sums = np.zeros((credits.shape[0], labels.size))
     np.add.at(sums.T, inverse, credits.T)
     counts = np.bincount(inverse, minlength=labels.size).astype(np.float64)
+    # Item draws over groups (documented, so tests replay them); a ratio of resampled sums.
     ci = bootstrap_ci(key, jnp.asarray(np.vstack([sums, counts]), jnp.float32),
-                      num_resamples=num_resamples, confidence=confidence)
+                      num_resamples=num_resamples, confidence=confidence, method="draws")
     rep = np.asarray(ci.replicates, np.float64)
     acc_rep = rep[:-1] / rep[-1]
     estimate = credits.mean(axis=1)
