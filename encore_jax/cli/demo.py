@@ -14,23 +14,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from encore_jax.cli._common import EXIT_OK, UsageError, positive_float, positive_int
+from encore_jax.cli._common import (
+    EXIT_OK,
+    UsageError,
+    fraction,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 
 DEFAULT_OUT_DIR = "encore-jax-demo"
-
-
-def _confidence(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
-    return value
-
-
-def _seed(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def _figure_dir(args: argparse.Namespace) -> Path | None:
@@ -193,12 +186,13 @@ def register(commands: Any) -> None:
                         "(default: 2000)")
     parser.add_argument("--eval-pairs", type=positive_int, default=None,
                         help="eval pairs of each ensemble (default: 1000)")
-    parser.add_argument("--seed", type=_seed, default=0, help="seed of everything (default: 0)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="seed of everything (default: 0)")
     parser.add_argument("--temperature", type=positive_float, default=2.0,
                         help="ENCORE temperature tau > 0 (default: 2.0, the paper's)")
     parser.add_argument("--resamples", type=positive_int, default=1000,
                         help="bootstrap resamples of every interval (default: 1000)")
-    parser.add_argument("--confidence", type=_confidence, default=0.95,
+    parser.add_argument("--confidence", type=fraction, default=0.95,
                         help="interval level (default: 0.95)")
     parser.add_argument("--json", action="store_true",
                         help="print the whole structured result as JSON")
