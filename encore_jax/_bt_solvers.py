@@ -12,6 +12,7 @@ recursion) and 3.1 (backtracking); Hager & Zhang, SIAM J. Optim. 16 (2005) (appr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -85,6 +86,34 @@ class Problem(NamedTuple):
         return jax.scipy.linalg.solve(hessian + (self.l2 + jitter) * eye, grad, assume_a="pos")
 
 
+def backtrack(
+    problem: Problem, params: jax.Array, grad: jax.Array, direction: jax.Array,
+    accepted: Callable[[jax.Array, jax.Array, jax.Array], jax.Array],
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Backtracking line search along ``-direction``: tries ``theta - a p`` with ``a = 1``,
+    then halves ``a`` (at most ``MAX_HALVINGS`` times) until ``accepted(a, J, dJ/dtheta)``
+    at the trial point; returns ``(params, J, dJ/dtheta)`` there."""
+
+    def trial(scale):
+        new = params - scale * direction
+        return (new, *problem.value_and_grad(new))
+
+    def rejected(carry):
+        halvings, scale, _, new_value, new_grad = carry
+        return (halvings < MAX_HALVINGS) & ~accepted(scale, new_value, new_grad)
+
+    def halve(carry):
+        halvings, scale, *_ = carry
+        return (halvings + 1, 0.5 * scale, *trial(0.5 * scale))
+
+    # Starts at "step 2, rejected" so that the pass over the pairs appears once in the
+    # program (each copy costs compile time), the first trial being the full step.
+    start = (jnp.int32(-1), jnp.asarray(2, params.dtype), params,
+             jnp.asarray(jnp.inf, grad.dtype), grad)
+    _, _, new, new_value, new_grad = jax.lax.while_loop(rejected, halve, start)
+    return new, new_value, new_grad
+
+
 def newton_step(
     problem: Problem, params: jax.Array, value: jax.Array, grad: jax.Array
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -93,24 +122,10 @@ def newton_step(
     direction = problem.newton_direction(params, grad)
     slope = jnp.dot(grad, direction)
 
-    def trial(scale):
-        new = params - scale * direction
-        return (new, *problem.value_and_grad(new))
+    def accepted(scale, new_value, new_grad):
+        return new_value <= value - 1e-4 * scale * slope
 
-    def insufficient(carry):
-        halvings, scale, _, new_value, _ = carry
-        enough = new_value <= value - 1e-4 * scale * slope
-        return (halvings < MAX_HALVINGS) & ~enough
-
-    def halve(carry):
-        halvings, scale, *_ = carry
-        return (halvings + 1, 0.5 * scale, *trial(0.5 * scale))
-
-    # Starts at "step 2, rejected": the pass over the pairs appears once in the program.
-    start = (jnp.int32(-1), jnp.asarray(2, params.dtype), params,
-             jnp.asarray(jnp.inf, value.dtype), grad)
-    _, _, new, new_value, new_grad = jax.lax.while_loop(insufficient, halve, start)
-    return new, new_value, new_grad
+    return backtrack(problem, params, grad, direction, accepted)
 
 
 class LbfgsMemory(NamedTuple):
@@ -167,27 +182,13 @@ def lbfgs_step(
     slope = jnp.dot(grad, direction)
     rounding = 8 * jnp.finfo(value.dtype).eps * jnp.abs(value)
 
-    def trial(scale):
-        new = params - scale * direction
-        new_value, new_grad = problem.value_and_grad(new)
-        return new, new_value, new_grad
-
-    def rejected(carry):
-        halvings, scale, _, new_value, new_grad = carry
+    def accepted(scale, new_value, new_grad):
         armijo = new_value <= value - 1e-4 * scale * slope
         approx_wolfe = (new_value <= value + rounding) & (
             jnp.abs(jnp.dot(new_grad, direction)) <= 0.9 * slope)
-        return (halvings < MAX_HALVINGS) & ~(armijo | approx_wolfe)
+        return armijo | approx_wolfe
 
-    def halve(carry):
-        halvings, scale, *_ = carry
-        return (halvings + 1, 0.5 * scale, *trial(0.5 * scale))
-
-    # Starts at "step 2, rejected" so that the pass over the pairs appears once in the
-    # program (each copy costs compile time), the first trial being the full step.
-    start = (jnp.int32(-1), jnp.asarray(2, params.dtype), params,
-             jnp.asarray(jnp.inf, value.dtype), grad)
-    _, _, new, new_value, new_grad = jax.lax.while_loop(rejected, halve, start)
+    new, new_value, new_grad = backtrack(problem, params, grad, direction, accepted)
     s, y = new - params, new_grad - grad
     sy = jnp.dot(s, y)
     # Keep only pairs of positive curvature (always true for a convex J, up to rounding).

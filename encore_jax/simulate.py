@@ -184,6 +184,22 @@ def _sample_levels(key: jax.Array, probs: jax.Array, num_pairs: int) -> jax.Arra
     return jnp.sum(u[:, :, None] >= cdf[None, :, :], axis=-1, dtype=jnp.int32)
 
 
+def _sample_pairs(
+    key: jax.Array, p_chosen: jax.Array, p_rejected: jax.Array, num_pairs: int
+) -> tuple[jax.Array, ...]:
+    """``N`` pairs from the per-rule level distributions ``[K, L]`` of the chosen and the
+    rejected response, in a random order: ``(ratings_a, ratings_b, preferred_a, entropy,
+    accuracy)`` (``entropy`` and ``accuracy`` of the rules, as :func:`_entropy_and_accuracy`)."""
+    entropy, accuracy = _entropy_and_accuracy(p_chosen, p_rejected)
+    key_order, key_chosen, key_rejected = jax.random.split(key, 3)
+    preferred_a = jax.random.bernoulli(key_order, 0.5, (num_pairs,))
+    chosen = _sample_levels(key_chosen, p_chosen, num_pairs)
+    rejected = _sample_levels(key_rejected, p_rejected, num_pairs)
+    ratings_a = jnp.where(preferred_a[:, None], chosen, rejected)
+    ratings_b = jnp.where(preferred_a[:, None], rejected, chosen)
+    return ratings_a, ratings_b, preferred_a, entropy, accuracy
+
+
 @functools.partial(jax.jit, static_argnames=("num_pairs", "num_levels"))
 def _simulate(
     key: jax.Array,
@@ -193,14 +209,7 @@ def _simulate(
     num_levels: int,
 ) -> tuple[jax.Array, ...]:
     p_chosen, p_rejected = _distributions(informativeness, spread, num_levels)
-    entropy, accuracy = _entropy_and_accuracy(p_chosen, p_rejected)
-    key_order, key_chosen, key_rejected = jax.random.split(key, 3)
-    preferred_a = jax.random.bernoulli(key_order, 0.5, (num_pairs,))
-    chosen = _sample_levels(key_chosen, p_chosen, num_pairs)
-    rejected = _sample_levels(key_rejected, p_rejected, num_pairs)
-    ratings_a = jnp.where(preferred_a[:, None], chosen, rejected)
-    ratings_b = jnp.where(preferred_a[:, None], rejected, chosen)
-    return ratings_a, ratings_b, preferred_a, entropy, accuracy
+    return _sample_pairs(key, p_chosen, p_rejected, num_pairs)
 
 
 def simulate_rule_ensemble(

@@ -30,8 +30,7 @@ from jaxtyping import ArrayLike, Float, PRNGKeyArray
 from encore_jax import _checks
 from encore_jax.simulate import (
     RuleEnsemble,
-    _entropy_and_accuracy,
-    _sample_levels,
+    _sample_pairs,
     rating_distributions,
 )
 
@@ -98,14 +97,7 @@ def rare_flag_distributions(
 
 @functools.partial(jax.jit, static_argnames="num_pairs")
 def _simulate(key: jax.Array, p_chosen: jax.Array, p_rejected: jax.Array, num_pairs: int):
-    entropy, accuracy = _entropy_and_accuracy(p_chosen, p_rejected)
-    key_order, key_chosen, key_rejected = jax.random.split(key, 3)
-    preferred_a = jax.random.bernoulli(key_order, 0.5, (num_pairs,))
-    chosen = _sample_levels(key_chosen, p_chosen, num_pairs)
-    rejected = _sample_levels(key_rejected, p_rejected, num_pairs)
-    ratings_a = jnp.where(preferred_a[:, None], chosen, rejected)
-    ratings_b = jnp.where(preferred_a[:, None], rejected, chosen)
-    return ratings_a, ratings_b, preferred_a, entropy, accuracy
+    return _sample_pairs(key, p_chosen, p_rejected, num_pairs)
 
 
 def simulate_mixed_ensemble(

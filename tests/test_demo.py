@@ -137,12 +137,19 @@ def test_oasst1_premise_fails_with_reasons(oasst1):
 
 def test_figures_go_to_the_out_dir_and_an_existing_dir_is_refused(tmp_path, capsys):
     out = tmp_path / "figs"
-    argv = ["demo", "--out-dir", str(out), "--ensembles", "4", "--resamples", "50", "--json"]
+    # SMALL's family and the fixtures' resamples: the same kernels, compiled once.
+    argv = ["demo", "--out-dir", str(out), "--ensembles", SMALL.num_ensembles,
+            "--min-rules", SMALL.min_rules, "--max-rules", SMALL.max_rules,
+            "--train-pairs", SMALL.num_train_pairs, "--eval-pairs", SMALL.num_eval_pairs,
+            "--seed", SMALL.seed, "--resamples", "50", "--json"]
+    argv = [str(a) for a in argv]
     assert cli.main(argv) == 0
     document = json.loads(capsys.readouterr().out)
     assert sorted(p.name for p in out.iterdir()) == sorted(DEMO_FIGURE_NAMES)
     assert document["figures"] == [str(out / name) for name in DEMO_FIGURE_NAMES]
-    assert len(document["simulated"]["ensembles"]) == 4
+    assert len(document["simulated"]["ensembles"]) == SMALL.num_ensembles
+    family = document["simulated"]["family"]
+    assert {k: family[k] for k in SMALL._fields} == SMALL._asdict()
     assert document["oasst1"]["premise_check"]["premise_holds"] is False
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert cli.main(argv) == 2  # refused before any work
@@ -159,3 +166,8 @@ def test_missing_matplotlib_skips_figures_with_a_note(tmp_path, monkeypatch, cap
     out = capsys.readouterr().out
     assert out.startswith("note: matplotlib is not installed") and len(out.splitlines()) == 1
     assert not (tmp_path / "new").exists()
+
+
+def test_max_rules_below_min_rules_is_refused(capsys):
+    assert cli.main(["demo", "--no-figures", "--min-rules", "6", "--max-rules", "3"]) == 2
+    assert "--max-rules 3 is below --min-rules 6" in capsys.readouterr().err

@@ -111,6 +111,14 @@ def finite_float(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    """argparse type: a float in (0, 1) (a confidence level, a held-out fraction)."""
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    return value
+
+
 def _int_at_least(minimum: int, text: str) -> int:
     try:
         value = int(text)
@@ -280,6 +288,31 @@ def input_settings(args: argparse.Namespace) -> dict[str, Any]:
         "mask_value": getattr(args, "mask_value", None),
         "missing": getattr(args, "missing", "mask"),
         "pool": getattr(args, "pool", None),
+    }
+
+
+def file_count_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments of :func:`encore_jax.workflows.file_weights.count_levels` (and of
+    ``file_entropies`` / ``file_weights``): the reader options, the layout, the pair prefixes
+    of the pairs layout and the chunk size."""
+    options = reader_options(args)
+    layout = options.pop("layout", "wide")
+    if layout == "pairs":
+        options.update(pair_prefix_options(args))
+    return {**options, "layout": layout, "chunk_rows": getattr(args, "chunk_rows", None)}
+
+
+def entropy_settings(args: argparse.Namespace, counts: Any) -> dict[str, Any]:
+    """The settings that change an entropy's value, for reports and output metadata;
+    ``counts`` is the file's level counts (``num_rows``, ``missing``)."""
+    return {
+        "file": str(args.file),
+        "num_responses": counts.num_rows,
+        "num_levels": args.levels,
+        "log_base": "e" if args.base is None else args.base,
+        "estimator": args.estimator,
+        **input_settings(args),
+        "missing_counts": counts.missing.to_dict(),
     }
 
 

@@ -14,23 +14,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from encore_jax.cli._common import EXIT_OK, UsageError, positive_float, positive_int
+from encore_jax.cli._common import (
+    EXIT_OK,
+    UsageError,
+    fraction,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 
 DEFAULT_OUT_DIR = "encore-jax-demo"
-
-
-def _confidence(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
-    return value
-
-
-def _seed(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def _figure_dir(args: argparse.Namespace) -> Path | None:
@@ -133,6 +126,19 @@ def _print_real(console: Any, story: Any, confidence: float) -> None:
     console.print(table)
 
 
+def _family_spec(args: argparse.Namespace, family_spec: Any) -> Any:
+    """The simulated family: ``family_spec`` (the ``FamilySpec`` class) with the sizes given
+    on the command line, its defaults for the others."""
+    sizes = {"num_ensembles": args.ensembles, "min_rules": args.min_rules,
+             "max_rules": args.max_rules, "num_train_pairs": args.train_pairs,
+             "num_eval_pairs": args.eval_pairs}
+    spec = family_spec(seed=args.seed, **{k: v for k, v in sizes.items() if v is not None})
+    if spec.max_rules < spec.min_rules:
+        raise UsageError(f"--max-rules {spec.max_rules} is below --min-rules "
+                         f"{spec.min_rules}; pass --max-rules >= --min-rules")
+    return spec
+
+
 def run(args: argparse.Namespace) -> int:
     out = _figure_dir(args)  # refuses an existing folder before any work
 
@@ -140,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
     from encore_jax.workflows.demo import FamilySpec, demo
 
-    spec = FamilySpec(num_ensembles=args.ensembles, seed=args.seed)
+    spec = _family_spec(args, FamilySpec)
     result = demo(jax.random.key(args.seed), spec, temperature=args.temperature,
                   num_resamples=args.resamples, confidence=args.confidence)
     written = [] if out is None else _write_figures(result, out)
@@ -170,12 +176,23 @@ def register(commands: Any) -> None:
     parser.add_argument("--no-figures", action="store_true", help="do not write figures")
     parser.add_argument("--ensembles", type=positive_int, default=200,
                         help="simulated ensembles in the family (default: 200)")
-    parser.add_argument("--seed", type=_seed, default=0, help="seed of everything (default: 0)")
+    # Smaller families (e.g. for a quick look): the same computation on fewer numbers.
+    parser.add_argument("--min-rules", type=positive_int, default=None,
+                        help="fewest rules of an ensemble (default: 5)")
+    parser.add_argument("--max-rules", type=positive_int, default=None,
+                        help="most rules of an ensemble (default: 12)")
+    parser.add_argument("--train-pairs", type=positive_int, default=None,
+                        help="train pairs of each ensemble: entropies and BT fit "
+                        "(default: 2000)")
+    parser.add_argument("--eval-pairs", type=positive_int, default=None,
+                        help="eval pairs of each ensemble (default: 1000)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="seed of everything (default: 0)")
     parser.add_argument("--temperature", type=positive_float, default=2.0,
                         help="ENCORE temperature tau > 0 (default: 2.0, the paper's)")
     parser.add_argument("--resamples", type=positive_int, default=1000,
                         help="bootstrap resamples of every interval (default: 1000)")
-    parser.add_argument("--confidence", type=_confidence, default=0.95,
+    parser.add_argument("--confidence", type=fraction, default=0.95,
                         help="interval level (default: 0.95)")
     parser.add_argument("--json", action="store_true",
                         help="print the whole structured result as JSON")

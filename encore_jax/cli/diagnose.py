@@ -11,6 +11,7 @@ from encore_jax.cli._common import (
     UsageError,
     add_binning_options,
     add_input_options,
+    fraction,
     positive_float,
     positive_int,
     print_json,
@@ -29,13 +30,6 @@ accuracy) across rules lies below 0. Accuracy counts ties as 1/2; decisive accur
 only the pairs the rule does not tie. The interval resamples whole groups (--group-column),
 else single pairs. Wide pairs files are streamed: memory does not grow with the pairs.
 """
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
-    return value
 
 
 def _tie_rate(text: str) -> float:
@@ -57,11 +51,7 @@ def register(commands: Any) -> None:
                         "<rejected-prefix><rule> (csv, jsonl, parquet; streamed), or any "
                         "layout the pairs readers take (read whole)")
     add_binning_options(parser, levels_required=True)
-    add_input_options(parser, pairs=True, long_layout=True)
-    parser.add_argument("--chosen-prefix", default="chosen_",
-                        help="column prefix of the chosen ratings (default: chosen_)")
-    parser.add_argument("--rejected-prefix", default="rejected_",
-                        help="column prefix of the rejected ratings (default: rejected_)")
+    add_input_options(parser, pairs=True, long_layout=True, pair_prefixes=True)
     parser.add_argument("--group-column", default=None, metavar="COL",
                         help="a column of group ids (e.g. the prompt): the bootstrap "
                         "resamples whole groups (default: single pairs)")
@@ -87,7 +77,7 @@ def register(commands: Any) -> None:
                         "pairs is reported as a rare flag (default: 0.9)")
     method.add_argument("--resamples", type=positive_int, default=1000,
                         help="bootstrap resamples (default: 1000)")
-    method.add_argument("--confidence", type=_fraction, default=0.95,
+    method.add_argument("--confidence", type=fraction, default=0.95,
                         help="interval confidence (default: 0.95)")
     method.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
     parser.add_argument("--json", action="store_true", help="print the JSON report")

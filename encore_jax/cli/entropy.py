@@ -13,12 +13,11 @@ from encore_jax.cli._common import (
     add_input_options,
     add_json_option,
     add_output_options,
-    input_settings,
+    entropy_settings,
+    file_count_options,
     missing_note,
-    pair_prefix_options,
     print_json,
     print_table,
-    reader_options,
     warn_if_pairs,
     write_json_output,
 )
@@ -37,35 +36,13 @@ examples:
 """
 
 
-def file_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments of :func:`encore_jax.workflows.file_weights.count_levels`."""
-    options = reader_options(args)
-    layout = options.pop("layout", "wide")
-    if layout == "pairs":
-        options.update(pair_prefix_options(args))
-    return {**options, "layout": layout, "chunk_rows": getattr(args, "chunk_rows", None)}
-
-
-def report_settings(args: argparse.Namespace, result: Any) -> dict[str, Any]:
-    """The settings that change an entropy's value, for reports and output metadata."""
-    return {
-        "file": str(args.file),
-        "num_responses": result.counts.num_rows,
-        "num_levels": args.levels,
-        "log_base": "e" if args.base is None else args.base,
-        "estimator": args.estimator,
-        **input_settings(args),
-        "missing_counts": result.counts.missing.to_dict(),
-    }
-
-
 def entropy_report(args: argparse.Namespace) -> dict[str, Any]:
     from encore_jax.io import output_metadata
     from encore_jax.workflows.file_weights import file_entropies
 
     result = file_entropies(args.file, args.levels, base=args.base, estimator=args.estimator,
-                            **file_options(args))
-    context = report_settings(args, result)
+                            **file_count_options(args))
+    context = entropy_settings(args, result.counts)
     return {**context, "rules": result.rows(),
             "metadata": output_metadata(command="entropy", **context)}
 

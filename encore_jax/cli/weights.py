@@ -14,14 +14,13 @@ from encore_jax.cli._common import (
     add_export_options,
     add_input_options,
     add_json_option,
+    entropy_settings,
     export_weights,
-    input_settings,
+    file_count_options,
     missing_note,
-    pair_prefix_options,
     positive_float,
     print_json,
     print_table,
-    reader_options,
     warn_if_pairs,
 )
 
@@ -51,25 +50,11 @@ def weights_report(args: argparse.Namespace) -> dict[str, Any]:
     from encore_jax.io import output_metadata
     from encore_jax.workflows.file_weights import file_weights
 
-    options = reader_options(args)
-    layout = options.pop("layout", "wide")
-    if layout == "pairs":
-        options.update(pair_prefix_options(args))
     result = file_weights(args.file, args.levels, temperature=args.temperature,
-                          base=args.base, estimator=args.estimator, layout=layout,
-                          chunk_rows=args.chunk_rows, **options)
+                          base=args.base, estimator=args.estimator, **file_count_options(args))
     rows = [{key: value for key, value in row.items() if key != "counts"}
             for row in result.rows()]
-    context = {
-        "file": str(args.file),
-        "num_responses": result.counts.num_rows,
-        "num_levels": args.levels,
-        "log_base": "e" if args.base is None else args.base,
-        "estimator": args.estimator,
-        **input_settings(args),
-        "missing_counts": result.counts.missing.to_dict(),
-        "temperature": args.temperature,
-    }
+    context = {**entropy_settings(args, result.counts), "temperature": args.temperature}
     return {**context, "rules": rows,
             "metadata": output_metadata(command="weights", method="encore", **context)}
 

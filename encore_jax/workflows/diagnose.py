@@ -54,6 +54,7 @@ import numpy as np
 from encore_jax import _checks
 from encore_jax.entropy import entropy_from_counts, rating_histogram
 from encore_jax.metrics import entropy_accuracy_correlation
+from encore_jax.metrics.summary import checked_rule_names
 from encore_jax.weighting_stats import pair_decisive_counts
 from encore_jax.workflows import poisson_bootstrap as pb
 from encore_jax.workflows.diagnose_weightings import (
@@ -433,7 +434,7 @@ def diagnose_premise(
     n, k = chosen_np.shape
     if n == 0 or k == 0:
         raise ValueError(f"chosen needs at least one pair and one rule, got {chosen_np.shape}")
-    names = _rule_names(rule_names, k)
+    names = checked_rule_names(rule_names, k)
     group_ids = _groups("groups", groups, n)
     calibrated = calibration is not None
     totals = _Totals(key, k, num_levels, num_resamples, calibrated)
@@ -455,15 +456,6 @@ def diagnose_premise(
                 "chosen and rejected ratings of the rated pairs, pooled",
                 "weightings": describe_weightings(extra)}
     return _report(totals, names, weights, settings, protocol)
-
-
-def _rule_names(rule_names: Sequence[str] | None, k: int) -> list[str]:
-    if rule_names is None:
-        return [f"rule_{j}" for j in range(k)]
-    names = [str(x) for x in rule_names]
-    if len(names) != k:
-        raise ValueError(f"rule_names has {len(names)} names for {k} rules")
-    return names
 
 
 def diagnose_file(
