@@ -3,19 +3,34 @@ one ``[M, K]`` weight matrix, and the per-pair credits of the reported rows.
 
 Rows, in order: ENCORE ``softmax(-H / tau)`` at the headline temperature then at each sweep
 temperature, uniform ``1 / K``, ``num_random`` Dirichlet(1_K) draws, one-hot per rule, the
-lowest-entropy weights and (optionally) the Bradley-Terry weights.
+lowest-entropy weights, (optionally) the Bradley-Terry weights, then the weightings of the
+extension point (:mod:`encore_jax.weightings`: research extensions and user weightings).
+
+Memory is bounded: the per-pair work runs over chunks of at most :data:`CHUNK_PAIRS` pairs,
+so no ``[M, N]`` margin or credit array is ever materialised; only the ``[R, N]`` credits of
+the reported rows (and the ``[K, N]`` per-rule credits) are kept, on the host. Margins are
+certified (:func:`encore_jax.compose.certified_margins`): a margin that is zero in exact
+arithmetic is a tie whatever the summation order. With ``tie="random"`` chunk ``c`` draws
+its tie coins from ``fold_in(key, c)``.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from encore_jax.compose import certified_margins
 from encore_jax.metrics.accuracy import _credit
 
-__all__ = ["mean_credit", "method_values", "weight_rows"]
+__all__ = ["CHUNK_PAIRS", "mean_credit", "method_values", "rule_credits", "weight_rows"]
+
+CHUNK_PAIRS = 8192
+"""Pairs per compiled chunk: with ``M`` = 130 weight rows the ``[M, chunk]`` margins, their
+error bounds and credits stay at a few MB each."""
 
 
 @functools.partial(jax.jit, static_argnames="num_random")
@@ -48,25 +63,88 @@ def weight_rows(
     return jnp.concatenate(rows, axis=0)
 
 
+def _chunks(num_pairs: int) -> Iterator[tuple[int, int, int]]:
+    """``(chunk index, start, stop)`` over ``range(num_pairs)``."""
+    size = min(CHUNK_PAIRS, num_pairs)
+    for c, start in enumerate(range(0, num_pairs, size)):
+        yield c, start, min(start + size, num_pairs)
+
+
+def _padded(diffs: np.ndarray, start: int, stop: int, size: int) -> tuple[jax.Array, jax.Array]:
+    """Rows ``start:stop`` of ``diffs`` padded with zero rows to ``size`` (one compiled shape)
+    and the valid mask."""
+    block = diffs[start:stop]
+    pad = size - (stop - start)
+    valid = np.arange(size) < stop - start
+    return jnp.asarray(np.pad(block, [(0, pad), (0, 0)])), jnp.asarray(valid)
+
+
+def _chunk_key(key: jax.Array, chunk: int, tie: str) -> jax.Array | None:
+    return jax.random.fold_in(key, chunk) if tie == "random" else None
+
+
 @functools.partial(jax.jit, static_argnames="tie")
-def mean_credit(margins: jax.Array, key: jax.Array, tie: str) -> jax.Array:
-    return jnp.mean(_credit(margins, key if tie == "random" else None, tie), axis=-1)
+def _rule_credit_chunk(diffs: jax.Array, key: jax.Array | None, tie: str) -> jax.Array:
+    return _credit(diffs.astype(jnp.float32).T, key, tie)
 
 
-@functools.partial(jax.jit, static_argnames=("tie", "random_start", "num_random"))
+def rule_credits(diffs: np.ndarray, key: jax.Array, tie: str) -> np.ndarray:
+    """Per-pair credit of each single rule ``[K, N]`` (host float32) from differences
+    ``diffs [N, K]`` (missing entries 0), computed chunk by chunk."""
+    num_pairs, num_rules = diffs.shape
+    out = np.empty((num_rules, num_pairs), np.float32)
+    for c, start, stop in _chunks(num_pairs):
+        block, _ = _padded(diffs, start, stop, min(CHUNK_PAIRS, num_pairs))
+        out[:, start:stop] = np.asarray(
+            _rule_credit_chunk(block, _chunk_key(key, c, tie), tie))[:, :stop - start]
+    return out
+
+
+def mean_credit(diffs: np.ndarray, key: jax.Array, tie: str) -> np.ndarray:
+    """Accuracy of each single rule ``[K]`` on the pairs ``diffs [N, K]``."""
+    return rule_credits(diffs, key, tie).mean(axis=1, dtype=np.float64).astype(np.float32)
+
+
+@functools.partial(jax.jit, static_argnames="tie")
+def _method_chunk(diffs: jax.Array, valid: jax.Array, weights: jax.Array, selector: jax.Array,
+                  key: jax.Array | None, tie: str
+                  ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    margins = certified_margins(diffs.astype(jnp.float32), weights)  # [M, chunk]
+    credit = _credit(margins, key, tie)
+    ties = jnp.sum(((margins == 0) & valid[None, :]).astype(jnp.float32), axis=-1)
+    credit_sums = jnp.sum(jnp.where(valid[None, :], credit, 0.0), axis=-1)
+    return selector @ credit, ties, credit_sums
+
+
 def method_values(
-    diffs: jax.Array,
+    diffs: np.ndarray,
     weights: jax.Array,
     selector: jax.Array,
     key: jax.Array,
     tie: str,
     random_start: int,
     num_random: int,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Per-pair credits of the reported rows ``[R, N]``, their tie rates ``[R]`` and the
-    accuracy of each Dirichlet seed ``[S]``."""
-    margins = weights @ diffs.T  # [M, N]
-    credit = _credit(margins, key if tie == "random" else None, tie)
-    tied = jnp.mean((margins == 0).astype(jnp.float32), axis=-1)
-    seeds = jnp.mean(credit[random_start:random_start + num_random], axis=-1)
-    return selector @ credit, selector @ tied, seeds
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pair credits of the reported rows ``[R, N]`` (host float32), their tie rates
+    ``[R]`` and the accuracy of each Dirichlet seed ``[S]``.
+
+    ``diffs [N, K]`` are the differences (missing entries 0), ``weights [M, K]`` the weight
+    rows and ``selector [R, M]`` picks or averages rows' credits into reported rows. Margins
+    are certified (exact ties, :func:`encore_jax.compose.certified_margins`) and computed
+    over chunks of :data:`CHUNK_PAIRS` pairs.
+    """
+    num_pairs = diffs.shape[0]
+    size = min(CHUNK_PAIRS, num_pairs)
+    values = np.empty((selector.shape[0], num_pairs), np.float32)
+    ties = np.zeros(weights.shape[0])
+    credit_sums = np.zeros(weights.shape[0])
+    for c, start, stop in _chunks(num_pairs):
+        block, valid = _padded(diffs, start, stop, size)
+        chunk_values, chunk_ties, chunk_sums = _method_chunk(
+            block, valid, weights, selector, _chunk_key(key, c, tie), tie)
+        values[:, start:stop] = np.asarray(chunk_values)[:, :stop - start]
+        ties += np.asarray(chunk_ties, np.float64)
+        credit_sums += np.asarray(chunk_sums, np.float64)
+    tie_rate = np.asarray(selector, np.float64) @ (ties / num_pairs)
+    seeds = credit_sums[random_start:random_start + num_random] / num_pairs
+    return values, tie_rate, seeds

@@ -118,7 +118,8 @@ def _unique_in_order(labels: np.ndarray) -> list[str]:
 
 
 class _RatedPairs(NamedTuple):
-    """Validated pairs as NumPy: diffs with missing entries zeroed, plus the raw pieces."""
+    """Validated pairs as compact NumPy arrays: levels and differences in the smallest integer
+    dtype that holds them (``int8`` for up to 128 levels), missing entries zeroed."""
 
     chosen: np.ndarray
     rejected: np.ndarray
@@ -132,6 +133,14 @@ class _RatedPairs(NamedTuple):
         return _RatedPairs(*(None if a is None else a[rows] for a in self))
 
 
+def _level_dtype(num_levels: int) -> np.dtype:
+    """The smallest signed integer dtype holding ``-(L - 1)..(L - 1)``."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if num_levels - 1 <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
 def _rated_pairs(pairs: Any, num_levels: int, what: str) -> _RatedPairs:
     try:
         chosen, rejected = pairs.chosen, pairs.rejected
@@ -139,18 +148,21 @@ def _rated_pairs(pairs: Any, num_levels: int, what: str) -> _RatedPairs:
         raise TypeError(f"{what} must have .chosen and .rejected ratings (e.g. Pairs)") from None
     chosen_mask = getattr(pairs, "chosen_mask", None)
     rejected_mask = getattr(pairs, "rejected_mask", None)
-    chosen, rejected, observed = validated_pairs(
-        chosen, rejected, num_levels, chosen_mask, rejected_mask
-    )
-    chosen, rejected, observed = np.asarray(chosen), np.asarray(rejected), np.asarray(observed)
-    full = np.ones(chosen.shape, bool)
+    checked = validated_pairs(chosen, rejected, num_levels, chosen_mask, rejected_mask)
+    observed = np.asarray(checked[2])
+    shape = observed.shape
+    full = np.ones(shape, bool)
     chosen_mask = full if chosen_mask is None else np.asarray(chosen_mask)
     rejected_mask = full if rejected_mask is None else np.asarray(rejected_mask)
-    diffs = np.where(observed, chosen.astype(np.float32) - rejected.astype(np.float32), 0.0)
+    dtype = _level_dtype(num_levels)
+    # Unobserved entries may hold any placeholder; zero them so the narrow dtype cannot wrap.
+    chosen = np.where(chosen_mask, np.asarray(checked[0]), 0).astype(dtype)
+    rejected = np.where(rejected_mask, np.asarray(checked[1]), 0).astype(dtype)
+    del checked
+    diffs = np.where(observed, chosen - rejected, 0).astype(dtype)
     subset = getattr(pairs, "subset", None)
-    subset = None if subset is None else _labels(subset, chosen.shape[0], f"{what}.subset")
-    return _RatedPairs(chosen, rejected, chosen_mask, rejected_mask, observed,
-                       diffs.astype(np.float32), subset)
+    subset = None if subset is None else _labels(subset, shape[0], f"{what}.subset")
+    return _RatedPairs(chosen, rejected, chosen_mask, rejected_mask, observed, diffs, subset)
 
 
 def _checked_split(split: Any, num_pairs: int) -> tuple[np.ndarray, np.ndarray]:
