@@ -27,10 +27,16 @@ examples:
   encore-jax compare pairs.parquet --levels 5 --subset-column subset --figures figs/
   encore-jax compare eval.csv --levels 5 --train train.csv --calibration ratings.csv --json
   encore-jax compare pairs.csv --levels 5 --no-bt --resamples 2000 --out report.json
+  encore-jax compare pairs.csv --levels 5 --weighting mypackage.mymodule:my_weighting
 
 Protocol: BT is fitted on a train split (or --train) and every method is evaluated on the
 same held-out pairs; entropies come from --calibration, else from the train pairs' ratings.
-Every accuracy carries a percentile bootstrap interval over the eval pairs.
+Every accuracy carries a percentile bootstrap interval over the eval pairs, conditional on
+the weights fitted on the train split (they are not refitted per resample). The research
+extensions (research_decisive_encore, research_decisive_entropy: label-free, beyond the
+ENCORE paper) are always reported; --weighting adds a function of the calibration ratings
+and the unlabelled train pairs (see encore_jax.weightings), with its paired differences
+against ENCORE and uniform.
 """
 
 
@@ -40,6 +46,19 @@ def _read_pairs(path: str, args: argparse.Namespace) -> Any:
     return read_rating_pairs(path, chosen_prefix=args.chosen_prefix,
                              rejected_prefix=args.rejected_prefix, num_levels=args.levels,
                              **reader_options(args))
+
+
+def _weightings(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--weighting SPEC`` (repeatable) as ``{SPEC: weighting}``."""
+    if not args.weighting:
+        return None
+    from encore_jax.weightings import resolve_weighting
+
+    duplicated = sorted({s for s in args.weighting if args.weighting.count(s) > 1})
+    if duplicated:
+        raise UsageError(f"--weighting {duplicated[0]} is given more than once")
+    return {spec: resolve_weighting(spec, temperature=args.temperature)
+            for spec in args.weighting}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     report = compare_methods(
         jax.random.key(args.seed), pairs, args.levels, rule_names=pairs.rule_names,
         train=train, test_fraction=args.test_fraction, calibration=calibration,
-        calibration_mask=calibration_mask, **comparison_kwargs(args),
+        calibration_mask=calibration_mask, weightings=_weightings(args),
+        **comparison_kwargs(args),
     )
     report = {"file": str(args.file), "train_file": args.train,
               "calibration_file": args.calibration, "seed": args.seed, **report.to_dict()}
@@ -104,4 +124,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--calibration", default=None, metavar="FILE",
                         help="wide ratings file (a row per response) for the entropies")
     add_comparison_options(parser)
+    parser.add_argument("--weighting", action="append", default=None, metavar="SPEC",
+                        help="an extra weighting to compare: package.module:function, a "
+                        "function of encore_jax.weightings.WeightingData returning [K] "
+                        "weights (repeatable; the research extensions are always reported)")
     parser.set_defaults(run=run)

@@ -59,7 +59,7 @@ from encore_jax.workflows.protocol import (
     _unique_in_order,
     holdout_split,
 )
-from encore_jax.workflows.row_bootstrap import bootstrap_rows
+from encore_jax.workflows.row_bootstrap import bootstrap_rows, paired_differences
 
 __all__ = ["DEFAULT_TEMPERATURES", "ComparisonReport", "compare_methods"]
 
@@ -267,6 +267,7 @@ def compare_methods(
             train_idx, eval_idx = _checked_split(split, num_pairs)
             protocol = "explicit split: BT, entropies and selections on train, all methods on eval"
         train_data, eval_data = data.take(train_idx), data.take(eval_idx)
+    del data  # only the split copies are used from here on
 
     # Entropies from calibration ratings, else from the train pairs' ratings (labels unused).
     if calibration is not None:
@@ -286,7 +287,11 @@ def compare_methods(
         entropy_source = (f"train pairs' ratings ({train_data.chosen.shape[0]} pairs, chosen "
                           "and rejected pooled)")
 
-    # Weight rows: [encore, sweep..., uniform, random x S, single x K, lowest, (bt)].
+    # Label-free extra weightings (research extensions, then the user's), before any fit.
+    extra = _extension_weights(keys[5], user_weightings, temperature, num_levels, train_data,
+                               calibration, calibration_mask)
+
+    # Weight rows: [encore, sweep..., uniform, random x S, single x K, lowest, (bt), extra].
     lowest_w = lowest_entropy_weights(entropies, top_k)
     bt_report: dict[str, Any] = {"fitted": False}
     bt_w = None
@@ -305,8 +310,6 @@ def compare_methods(
         }
     weights = weight_rows(entropies, jnp.asarray((temperature, *temperatures), jnp.float32),
                           lowest_w, keys[1], num_random, bt_w)  # [M, K]
-    extra = _extension_weights(keys[5], user_weightings, temperature, num_levels, train_data,
-                               calibration, calibration_mask)
     if extra:
         weights = jnp.concatenate(
             [weights, jnp.asarray(np.stack(list(extra.values())), jnp.float32)])
@@ -369,11 +372,9 @@ def compare_methods(
     overall = bootstrap_rows(keys[3], values, everything, **boot)
     overall_rules = bootstrap_rows(keys[3], rule_credit, rated, **boot)
     del rule_credit
-    baselines = np.concatenate([values[:1] - values, values[1:2] - values])
-    differences = bootstrap_rows(keys[3], baselines, np.ones(baselines.shape, bool), **boot)
-    del baselines
-    encore_minus = differences.rows(slice(0, len(rows)))
-    uniform_minus = differences.rows(slice(len(rows), 2 * len(rows)))
+    # Paired: every reported row counts every eval pair, so all share the same draws.
+    encore_minus = paired_differences(overall, 0, confidence)
+    uniform_minus = paired_differences(overall, 1, confidence)
     subset_names = [] if eval_data.subset is None else _unique_in_order(eval_data.subset)
     per_subset = {}
     for g, name in enumerate(subset_names):

@@ -141,6 +141,16 @@ def _level_dtype(num_levels: int) -> np.dtype:
     return np.dtype(np.int64)
 
 
+def _narrowed(ratings: Any, num_levels: int, dtype: np.dtype) -> np.ndarray | None:
+    """``ratings`` as ``dtype`` when it is a 2-D integer array whose every entry is a level
+    (two cheap passes, no temporaries); else ``None`` (the caller validates the original)."""
+    if not isinstance(ratings, np.ndarray) or ratings.ndim != 2 or ratings.size == 0:
+        return None
+    if ratings.dtype.kind not in "iu" or ratings.min() < 0 or ratings.max() >= num_levels:
+        return None
+    return ratings.astype(dtype, copy=False)
+
+
 def _rated_pairs(pairs: Any, num_levels: int, what: str) -> _RatedPairs:
     try:
         chosen, rejected = pairs.chosen, pairs.rejected
@@ -148,21 +158,33 @@ def _rated_pairs(pairs: Any, num_levels: int, what: str) -> _RatedPairs:
         raise TypeError(f"{what} must have .chosen and .rejected ratings (e.g. Pairs)") from None
     chosen_mask = getattr(pairs, "chosen_mask", None)
     rejected_mask = getattr(pairs, "rejected_mask", None)
+    dtype = _level_dtype(num_levels)
+    # Narrow first when every entry is a level, so that validation copies int8, not int32.
+    narrow = (_narrowed(chosen, num_levels, dtype), _narrowed(rejected, num_levels, dtype))
+    if narrow[0] is not None and narrow[1] is not None:
+        chosen, rejected = narrow
+    del narrow
     checked = validated_pairs(chosen, rejected, num_levels, chosen_mask, rejected_mask)
     observed = np.asarray(checked[2])
     shape = observed.shape
     full = np.ones(shape, bool)
     chosen_mask = full if chosen_mask is None else np.asarray(chosen_mask)
     rejected_mask = full if rejected_mask is None else np.asarray(rejected_mask)
-    dtype = _level_dtype(num_levels)
     # Unobserved entries may hold any placeholder; zero them so the narrow dtype cannot wrap.
-    chosen = np.where(chosen_mask, np.asarray(checked[0]), 0).astype(dtype)
-    rejected = np.where(rejected_mask, np.asarray(checked[1]), 0).astype(dtype)
+    chosen = _observed_levels(checked[0], chosen_mask, dtype)
+    rejected = _observed_levels(checked[1], rejected_mask, dtype)
     del checked
     diffs = np.where(observed, chosen - rejected, 0).astype(dtype)
     subset = getattr(pairs, "subset", None)
     subset = None if subset is None else _labels(subset, shape[0], f"{what}.subset")
     return _RatedPairs(chosen, rejected, chosen_mask, rejected_mask, observed, diffs, subset)
+
+
+def _observed_levels(ratings: Any, mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    ratings = np.asarray(ratings)
+    if ratings.dtype == dtype:
+        return ratings  # narrowed above: every entry is already a level
+    return np.where(mask, ratings, 0).astype(dtype)
 
 
 def _checked_split(split: Any, num_pairs: int) -> tuple[np.ndarray, np.ndarray]:

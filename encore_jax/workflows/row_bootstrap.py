@@ -17,7 +17,7 @@ import numpy as np
 
 from encore_jax.metrics.bootstrap import bootstrap_ci
 
-__all__ = ["ELEMENTS_PER_STEP", "HostCI", "bootstrap_rows"]
+__all__ = ["ELEMENTS_PER_STEP", "HostCI", "bootstrap_rows", "paired_differences"]
 
 ELEMENTS_PER_STEP = 2**23
 """Values gathered per bootstrap step (rows x resamples x pairs): 32 MB of float32."""
@@ -44,12 +44,11 @@ def _mask_groups(masks: np.ndarray) -> list[np.ndarray]:
 
 
 def _block_rows(num_rows: int, num_pairs: int) -> int:
-    """Rows per block: a power of two (few compiled shapes), one resample within budget."""
+    """Rows per block: a multiple of 8 (few compiled shapes), one resample within budget."""
     cap = max(1, ELEMENTS_PER_STEP // num_pairs)
-    size = 1
-    while size < num_rows:
-        size *= 2
-    return min(size, 1 << (cap.bit_length() - 1))
+    if cap < 8:
+        return min(num_rows, cap)
+    return min(-(-num_rows // 8) * 8, cap // 8 * 8)
 
 
 def bootstrap_rows(key: object, values: np.ndarray, masks: np.ndarray, *, num_resamples: int,
@@ -87,3 +86,14 @@ def bootstrap_rows(key: object, values: np.ndarray, masks: np.ndarray, *, num_re
             high[rows] = np.asarray(ci.high)[:n]
             replicates[rows] = np.asarray(ci.replicates)[:n]
     return HostCI(estimate, low, high, replicates)
+
+
+def paired_differences(ci: HostCI, baseline: int, confidence: float) -> HostCI:
+    """``baseline - row`` for every row of ``ci``, from paired replicates (rows bootstrapped
+    with the same draws): the replicate of a difference of means is the difference of the
+    replicates, and its interval the same percentiles as :func:`bootstrap_rows`'."""
+    estimate = ci.estimate[baseline] - ci.estimate
+    replicates = ci.replicates[baseline][None, :] - ci.replicates
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(replicates, [tail, 1.0 - tail], axis=-1)
+    return HostCI(estimate, low.astype(np.float32), high.astype(np.float32), replicates)
