@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from encore_jax.data import read_ratings
     from encore_jax.workflows import compare_methods
+    from encore_jax.workflows.protocol import compact_pairs
 
     if args.out is not None and Path(args.out).exists() and not args.force:
         raise UsageError(f"{args.out} exists; pass --force to overwrite it")
@@ -78,14 +79,18 @@ def run(args: argparse.Namespace) -> int:
         if tuple(train.rule_names) != tuple(pairs.rule_names):
             raise UsageError(f"--train {args.train} has rules {list(train.rule_names)}, "
                              f"{args.file} has {list(pairs.rule_names)}")
+    rule_names = list(pairs.rule_names)
+    # Rebinding frees the reader's int32 levels: int8 copies hold the same pairs.
+    pairs = compact_pairs(pairs, args.levels)
+    train = None if train is None else compact_pairs(train, args.levels)
     calibration = calibration_mask = None
     if args.calibration is not None:
         table = read_ratings(args.calibration, num_levels=args.levels,
-                             rule_columns=list(pairs.rule_names), mask_value=args.mask_value,
+                             rule_columns=rule_names, mask_value=args.mask_value,
                              bin_range=reader_options(args).get("bin_range"))
         calibration, calibration_mask = table.ratings, table.mask
     report = compare_methods(
-        jax.random.key(args.seed), pairs, args.levels, rule_names=pairs.rule_names,
+        jax.random.key(args.seed), pairs, args.levels, rule_names=rule_names,
         train=train, test_fraction=args.test_fraction, calibration=calibration,
         calibration_mask=calibration_mask, weightings=_weightings(args),
         **comparison_kwargs(args),

@@ -19,12 +19,17 @@ The protocol of :func:`compare_methods`, stated once here:
 * **Missing ratings** contribute nothing to a margin (``d_ik = 0`` when either rating is
   missing), which for accuracy is the same as renormalising the weights over the observed
   rules; a pair with no observed rule is a tie.
+* **Exact ties.** Margins are certified (:func:`encore_jax.compose.certified_margins`): a
+  margin that is zero in exact arithmetic is a tie whatever the summation order, so tie
+  rates and ``tie="loss"`` accuracies are exact (for integer ratings with uniform weights,
+  the integer count).
 * **Every accuracy carries a percentile bootstrap interval** over eval pairs, per subset and
   overall; resamples are shared across methods (paired), so the reported ENCORE-minus-method
   differences have intervals too. The intervals are **conditional on the fit**: the
   weights (BT fit, entropies, best single rule, extra weightings) come from the train split
-  and stay fixed while eval pairs are resampled. The RewardBench Safety aggregate resamples within each
-  subset (a stratified bootstrap) and weights subsets by the named example-count table.
+  and stay fixed while eval pairs are resampled. The RewardBench Safety aggregate resamples
+  within each subset (a stratified bootstrap) and weights subsets by the named example-count
+  table.
   A percentile interval collapses to a point when every pair of a subset is won (or lost):
   read ``100.0 [100.0, 100.0]`` on 100 pairs as "no loss observed", not as certainty.
 """
@@ -228,7 +233,7 @@ def compare_methods(
       their intervals; ``None`` on the row itself) and ``kind`` (``"encore"``,
       ``"baseline"``, ``"research extension"`` or ``"user"``).
     """
-    from encore_jax.entropy import rating_entropy
+    from encore_jax.entropy import entropy_from_counts, rating_entropy, rating_histogram
     from encore_jax.weights import lowest_entropy_weights
 
     num_levels = _checks.check_num_levels(num_levels)
@@ -280,10 +285,12 @@ def compare_methods(
                                    estimator=estimator)
         entropy_source = f"calibration set ({calibration.shape[0]} rated responses)"
     else:
-        pooled = np.concatenate([train_data.chosen, train_data.rejected])
-        pooled_mask = np.concatenate([train_data.chosen_mask, train_data.rejected_mask])
-        entropies = rating_entropy(pooled, num_levels, mask=pooled_mask, base=base,
-                                   estimator=estimator)
+        # Pooled counts are the sum of both sides' histograms (no [2N, K] copy).
+        counts = (rating_histogram(train_data.chosen, num_levels, mask=train_data.chosen_mask)
+                  + rating_histogram(train_data.rejected, num_levels,
+                                     mask=train_data.rejected_mask))
+        _checks.check_rules_observed(counts, "the train pairs' ratings")
+        entropies = entropy_from_counts(counts, base=base, estimator=estimator)
         entropy_source = (f"train pairs' ratings ({train_data.chosen.shape[0]} pairs, chosen "
                           "and rejected pooled)")
 
@@ -363,7 +370,7 @@ def compare_methods(
     # row counts the pairs where the rule rated both responses. Per subset (an independent
     # key each, stratified for the safety aggregate) only the reported rows.
     rule_credit = rule_credits(eval_data.diffs, jax.random.fold_in(keys[4], 0), rule_tie)
-    rated = eval_data.observed.T  # [K, N_eval]
+    rated = eval_data.observed_or_all().T  # [K, N_eval]
     # A rule that rated no eval pair: count all pairs (every one of its credits is a tie).
     rated = np.where(rated.any(axis=1)[:, None], rated, True)
     num_eval = values.shape[1]
@@ -450,7 +457,8 @@ def compare_methods(
             "temperature": float(temperature),
             "log_base": "e" if base is None else base,
             "estimator": estimator,
-            "pairs_without_ratings": int((~eval_data.observed.any(axis=1)).sum()),
+            "pairs_without_ratings": 0 if eval_data.observed is None else int(
+                (~eval_data.observed.any(axis=1)).sum()),
         },
         entropies=_floats(entropies),
         methods=[method_row(r) for r in range(num_methods)],
@@ -542,7 +550,8 @@ def _extension_weights(key: jax.Array, user: Mapping[str, Weighting], temperatur
         ratings, mask = calibration, calibration_mask
     else:
         ratings = np.concatenate([train.chosen, train.rejected])
-        mask = np.concatenate([train.chosen_mask, train.rejected_mask])
+        mask = None if train.observed is None else np.concatenate(
+            [train.mask_or_all(train.chosen_mask), train.mask_or_all(train.rejected_mask)])
     pair_a, pair_b, pair_mask = unlabelled_pairs(key, train.chosen, train.rejected,
                                                  train.observed)
     data = WeightingData(jnp.asarray(ratings), None if mask is None else jnp.asarray(mask),
