@@ -48,16 +48,17 @@ from encore_jax import _checks
 from encore_jax.metrics.correlation import entropy_accuracy_correlation
 from encore_jax.metrics.rewardbench import REWARDBENCH_SAFETY_SUBSETS, rewardbench_safety
 from encore_jax.metrics.summary import checked_rule_names, rule_summary
-from encore_jax.weightings import (
-    EXTENSION_NAMES,
-    Weighting,
-    WeightingData,
-    apply_weightings,
-    builtin_weightings,
-    resolve_weighting,
-    unlabelled_pairs,
+from encore_jax.weightings import Weighting
+from encore_jax.workflows.methods import (
+    checked_weightings,
+    extension_label,
+    extension_weights,
+    mean_credit,
+    method_kind,
+    method_values,
+    rule_credits,
+    weight_rows,
 )
-from encore_jax.workflows.methods import mean_credit, method_values, rule_credits, weight_rows
 from encore_jax.workflows.protocol import (
     _checked_split,
     _rated_pairs,
@@ -251,7 +252,7 @@ def compare_methods(
     if top_k > num_rules:
         raise ValueError(f"top_k must be <= K = {num_rules}, got {top_k}")
 
-    user_weightings = _checked_weightings(weightings, temperature)
+    user_weightings = checked_weightings(weightings, temperature)
     keys = [jax.random.fold_in(key, i) for i in range(6)]
     if train is not None and split is not None:
         raise ValueError("give either train or split, not both")
@@ -295,7 +296,7 @@ def compare_methods(
                           "and rejected pooled)")
 
     # Label-free extra weightings (research extensions, then the user's), before any fit.
-    extra = _extension_weights(keys[5], user_weightings, temperature, num_levels, train_data,
+    extra = extension_weights(keys[5], user_weightings, temperature, num_levels, train_data,
                                calibration, calibration_mask)
 
     # Weight rows: [encore, sweep..., uniform, random x S, single x K, lowest, (bt), extra].
@@ -350,7 +351,7 @@ def compare_methods(
         rows.append(("bradley_terry", "Bradley-Terry fit (on train pairs)", {at["bt"]: 1.0},
                      bt_report["weights"]))
     for j, name in enumerate(extra):
-        rows.append((name, _extension_label(name, name in user_weightings),
+        rows.append((name, extension_label(name, name in user_weightings),
                      {at["extra"] + j: 1.0},
                      _floats(host_weights[at["extra"] + j])))
     num_methods = len(rows)
@@ -422,7 +423,7 @@ def compare_methods(
                 encore_minus.estimate[r], encore_minus.low[r], encore_minus.high[r]),
             "uniform_minus": None if r == 1 else _interval(
                 uniform_minus.estimate[r], uniform_minus.low[r], uniform_minus.high[r]),
-            "kind": _kind(name, name in user_weightings),
+            "kind": method_kind(name, name in user_weightings),
         }
     rules = [row.to_dict() for row in rule_summary(
         eval_data.chosen, eval_data.rejected, num_levels, chosen_mask=eval_data.chosen_mask,
@@ -506,68 +507,3 @@ def _jsonable(value: Any) -> Any:
         return value
     return repr(value)
 
-
-_RESERVED_NAMES = ("random", "single_mean", "single_best", "lowest_entropy", "bradley_terry")
-
-
-def _checked_weightings(weightings: Mapping[str, Weighting | str] | None,
-                        temperature: float) -> dict[str, Weighting]:
-    """User weightings by name (a spec string is resolved with :func:`resolve_weighting`);
-    a name that is already a reported row is an error."""
-    if weightings is None:
-        return {}
-    if not isinstance(weightings, Mapping):
-        raise TypeError("weightings must be a mapping name -> weighting function (or spec), "
-                        f"got {type(weightings).__name__}")
-    taken = set(builtin_weightings(temperature)) | set(_RESERVED_NAMES)
-    resolved = {}
-    for name, weighting in weightings.items():
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"weighting names must be non-empty strings, got {name!r}")
-        if name in taken or name.startswith("encore_tau_"):
-            raise ValueError(
-                f"weighting name {name!r} clashes with a row compare always reports "
-                f"({', '.join(sorted(taken))}, encore_tau_*); rename it")
-        if isinstance(weighting, str):
-            weighting = resolve_weighting(weighting, temperature=temperature)
-        if not callable(weighting):
-            raise TypeError(f"weighting {name!r} is a {type(weighting).__name__}, not a "
-                            "function of WeightingData returning [K] weights")
-        resolved[name] = weighting
-    return resolved
-
-
-def _extension_weights(key: jax.Array, user: Mapping[str, Weighting], temperature: float,
-                       num_levels: int, train: Any, calibration: Any, calibration_mask: Any
-                       ) -> dict[str, np.ndarray]:
-    """``name -> [K]`` weights of the built-in research extensions and the user weightings,
-    computed from label-free data only: the calibration ratings (else the train pairs'
-    ratings, chosen and rejected pooled) and the train pairs with their sides swapped by a
-    fair coin from ``key`` (:func:`encore_jax.weightings.unlabelled_pairs`)."""
-    builtins = builtin_weightings(temperature)
-    weightings = {**{name: builtins[name] for name in EXTENSION_NAMES}, **user}
-    if calibration is not None:
-        ratings, mask = calibration, calibration_mask
-    else:
-        ratings = np.concatenate([train.chosen, train.rejected])
-        mask = None if train.observed is None else np.concatenate(
-            [train.mask_or_all(train.chosen_mask), train.mask_or_all(train.rejected_mask)])
-    pair_a, pair_b, pair_mask = unlabelled_pairs(key, train.chosen, train.rejected,
-                                                 train.observed)
-    data = WeightingData(jnp.asarray(ratings), None if mask is None else jnp.asarray(mask),
-                         num_levels, pair_a, pair_b, pair_mask)
-    return {name: np.asarray(w, np.float32)
-            for name, w in apply_weightings(weightings, data).items()}
-
-
-def _kind(name: str, user: bool) -> str:
-    """What a method row is: ``encore``, ``baseline``, ``research extension`` or ``user``."""
-    if user:
-        return "user"
-    if name in EXTENSION_NAMES:
-        return "research extension"
-    return "encore" if name == "encore" or name.startswith("encore_tau_") else "baseline"
-
-
-def _extension_label(name: str, user: bool) -> str:
-    return f"{name} (user weighting)" if user else f"{name} (research extension)"

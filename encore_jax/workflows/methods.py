@@ -17,7 +17,8 @@ its tie coins from ``fold_in(key, c)``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +26,18 @@ import numpy as np
 
 from encore_jax.compose import certified_margins
 from encore_jax.metrics.accuracy import _credit
+from encore_jax.weightings import (
+    EXTENSION_NAMES,
+    Weighting,
+    WeightingData,
+    apply_weightings,
+    builtin_weightings,
+    resolve_weighting,
+    unlabelled_pairs,
+)
 
-__all__ = ["CHUNK_PAIRS", "mean_credit", "method_values", "rule_credits", "weight_rows"]
+__all__ = ["CHUNK_PAIRS", "checked_weightings", "extension_label", "extension_weights",
+           "mean_credit", "method_kind", "method_values", "rule_credits", "weight_rows"]
 
 CHUNK_PAIRS = 8192
 """Pairs per compiled chunk: with ``M`` = 130 weight rows the ``[M, chunk]`` margins, their
@@ -148,3 +159,70 @@ def method_values(
     tie_rate = np.asarray(selector, np.float64) @ (ties / num_pairs)
     seeds = credit_sums[random_start:random_start + num_random] / num_pairs
     return values, tie_rate, seeds
+
+
+_RESERVED_NAMES = ("random", "single_mean", "single_best", "lowest_entropy", "bradley_terry")
+
+
+def checked_weightings(weightings: Mapping[str, Weighting | str] | None,
+                        temperature: float) -> dict[str, Weighting]:
+    """User weightings by name (a spec string is resolved with :func:`resolve_weighting`);
+    a name that is already a reported row is an error."""
+    if weightings is None:
+        return {}
+    if not isinstance(weightings, Mapping):
+        raise TypeError("weightings must be a mapping name -> weighting function (or spec), "
+                        f"got {type(weightings).__name__}")
+    taken = set(builtin_weightings(temperature)) | set(_RESERVED_NAMES)
+    resolved = {}
+    for name, weighting in weightings.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"weighting names must be non-empty strings, got {name!r}")
+        if name in taken or name.startswith("encore_tau_"):
+            raise ValueError(
+                f"weighting name {name!r} clashes with a row compare always reports "
+                f"({', '.join(sorted(taken))}, encore_tau_*); rename it")
+        if isinstance(weighting, str):
+            weighting = resolve_weighting(weighting, temperature=temperature)
+        if not callable(weighting):
+            raise TypeError(f"weighting {name!r} is a {type(weighting).__name__}, not a "
+                            "function of WeightingData returning [K] weights")
+        resolved[name] = weighting
+    return resolved
+
+
+def extension_weights(key: jax.Array, user: Mapping[str, Weighting], temperature: float,
+                       num_levels: int, train: Any, calibration: Any, calibration_mask: Any
+                       ) -> dict[str, np.ndarray]:
+    """``name -> [K]`` weights of the built-in research extensions and the user weightings,
+    computed from label-free data only: the calibration ratings (else the train pairs'
+    ratings, chosen and rejected pooled) and the train pairs with their sides swapped by a
+    fair coin from ``key`` (:func:`encore_jax.weightings.unlabelled_pairs`)."""
+    builtins = builtin_weightings(temperature)
+    weightings = {**{name: builtins[name] for name in EXTENSION_NAMES}, **user}
+    if calibration is not None:
+        ratings, mask = calibration, calibration_mask
+    else:
+        ratings = np.concatenate([train.chosen, train.rejected])
+        mask = None if train.observed is None else np.concatenate(
+            [train.mask_or_all(train.chosen_mask), train.mask_or_all(train.rejected_mask)])
+    pair_a, pair_b, pair_mask = unlabelled_pairs(key, train.chosen, train.rejected,
+                                                 train.observed)
+    data = WeightingData(jnp.asarray(ratings), None if mask is None else jnp.asarray(mask),
+                         num_levels, pair_a, pair_b, pair_mask)
+    return {name: np.asarray(w, np.float32)
+            for name, w in apply_weightings(weightings, data).items()}
+
+
+def method_kind(name: str, user: bool) -> str:
+    """What a method row is: ``encore``, ``baseline``, ``research extension`` or ``user``."""
+    if user:
+        return "user"
+    if name in EXTENSION_NAMES:
+        return "research extension"
+    return "encore" if name == "encore" or name.startswith("encore_tau_") else "baseline"
+
+
+def extension_label(name: str, user: bool) -> str:
+    """The table label of an extra weighting row."""
+    return f"{name} (user weighting)" if user else f"{name} (research extension)"
