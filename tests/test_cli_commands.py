@@ -80,6 +80,41 @@ def only_files(directory):
     return sorted(p.name for p in Path(directory).iterdir())
 
 
+# --- compare -----------------------------------------------------------------------------
+
+
+def test_compare_skips_the_text_columns_of_a_parquet_file(tmp_path, capsys, known):
+    # A file shaped like real research data: prompt / chosen / rejected text next to the
+    # chosen_<rule> / rejected_<rule> ratings; the text columns need no option.
+    ratings, mask, _ = known
+    chosen, rejected = ratings[: N // 2], ratings[N // 2:]
+    columns = {"prompt": pa.array([f"prompt {i}" for i in range(N // 2)]),
+               "chosen": pa.array(["a long chosen answer"] * (N // 2)),
+               "rejected": pa.array(["a rejected answer"] * (N // 2))}
+    for k, rule in enumerate(RULES):
+        columns[f"chosen_{rule}"] = pa.array(chosen[:, k].astype(np.int8))
+        columns[f"rejected_{rule}"] = pa.array(rejected[:, k].astype(np.int8))
+    path = tmp_path / "pairs.parquet"
+    pq.write_table(pa.table(columns), path)
+    report = run_json(capsys, "compare", path, "--levels", 5, "--resamples", 50,
+                      "--num-random", 2, "--no-bt", "--temperatures", 2)
+    library = ej.compare_methods(ej_key(), ej.Pairs(chosen, rejected), 5, rule_names=RULES,
+                                 num_resamples=50, num_random=2, fit_bt=False,
+                                 temperatures=(2.0,))
+    assert report["rule_names"] == list(RULES)
+    assert [r["name"] for r in report["methods"]] == [r["name"] for r in library.methods]
+    for got, want in zip(report["methods"], library.methods, strict=True):
+        assert got["accuracy"] == pytest.approx(want["accuracy"], abs=1e-6)
+    assert "conditional on the weights fitted on the train split" in \
+        report["protocol"]["interval"]
+
+
+def ej_key():
+    import jax
+
+    return jax.random.key(0)
+
+
 # --- entropy and weights -----------------------------------------------------------------
 
 

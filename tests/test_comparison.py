@@ -238,3 +238,128 @@ def test_the_old_comparison_module_is_a_deprecated_alias():
     with pytest.deprecated_call():
         old = importlib.import_module("encore_jax.comparison")
     assert old.compare_methods is ej.compare_methods and old.Pairs is ej.Pairs
+
+
+def numpy_entropy(ratings, mask, levels=LEVELS):
+    """Plug-in entropy (nats) of each column's observed levels, by counting."""
+    out = []
+    for k in range(ratings.shape[1]):
+        counts = np.bincount(ratings[mask[:, k], k], minlength=levels).astype(np.float64)
+        q = counts[counts > 0] / counts.sum()
+        out.append(-(q * np.log(q)).sum())
+    return np.array(out)
+
+
+def inverse_entropy(data):
+    """A user weighting: w_k = 1 / (1 + H_k) from the calibration ratings."""
+    return 1.0 / (1.0 + ej.rating_entropy(data.ratings, data.num_levels, mask=data.mask))
+
+
+def test_exact_ties_uniform_accuracy_is_the_integer_count():
+    # Integer ratings, uniform weights 1/K: a margin is zero exactly when the integer sum of
+    # the differences is; float rounding of 0.1 * d must not turn such ties into wins.
+    rng = np.random.default_rng(3)
+    chosen = rng.integers(0, LEVELS, (200, K)).astype(np.int32)
+    rejected = rng.integers(0, LEVELS, (200, K)).astype(np.int32)
+    sums = (chosen.astype(np.int64) - rejected).sum(axis=1)
+    split = (np.arange(100), np.arange(100, 200))
+    held = sums[split[1]]
+    assert (held == 0).sum() >= 5  # the regression needs exact ties
+    for tie, tie_credit in (("loss", 0.0), ("half", 0.5)):
+        report = ej.compare_methods(jax.random.key(0), ej.Pairs(chosen, rejected), LEVELS,
+                                    split=split, tie=tie, **OPTIONS)
+        uniform = next(r for r in report.methods if r["name"] == "uniform")
+        expected = np.mean((held > 0) + tie_credit * (held == 0))
+        assert uniform["accuracy"]["estimate"] == pytest.approx(expected, abs=1e-7), tie
+        assert uniform["tie_rate"] == pytest.approx(np.mean(held == 0), abs=1e-7)
+
+
+def test_chunked_and_blocked_results_equal_the_one_pass_results(pairs, monkeypatch):
+    from encore_jax.workflows import methods, row_bootstrap
+
+    whole = ej.compare_methods(jax.random.key(0), pairs, LEVELS, tie="half", **OPTIONS)
+    # 100 eval pairs in chunks of 64 (a padded tail); 4 rows per bootstrap block.
+    monkeypatch.setattr(methods, "CHUNK_PAIRS", 64)
+    monkeypatch.setattr(row_bootstrap, "ELEMENTS_PER_STEP", 400)
+    chunked = ej.compare_methods(jax.random.key(0), pairs, LEVELS, tie="half", **OPTIONS)
+    found = list(zip(intervals(whole.to_dict()), intervals(chunked.to_dict()), strict=True))
+    assert len(found) > 50
+    for a, b in found:
+        assert b == pytest.approx(a, abs=1e-6)
+    assert [r["tie_rate"] for r in chunked.methods] == pytest.approx(
+        [r["tie_rate"] for r in whole.methods], abs=1e-7)
+
+
+def test_research_extensions_and_user_weightings_are_rows(pairs, tmp_path, monkeypatch):
+    seen = []
+
+    def recorded(data):
+        seen.append(data)
+        return inverse_entropy(data)
+
+    key = jax.random.key(0)
+    report = ej.compare_methods(key, pairs, LEVELS, weightings={"inverse": recorded},
+                                **OPTIONS)
+    train, held = ej.holdout_split(jax.random.fold_in(key, 0), 200, strata=pairs.subset)
+    observed = pairs.chosen_mask & pairs.rejected_mask
+    diffs = np.where(observed, pairs.chosen - pairs.rejected, 0).astype(np.float64)
+    rows = {row["name"]: row for row in report.methods}
+    assert [rows[n]["kind"] for n in ("encore", "uniform", "research_decisive_encore",
+                                      "research_decisive_entropy", "inverse")] == [
+        "encore", "baseline", "research extension", "research extension", "user"]
+    assert "research extension" in rows["research_decisive_entropy"]["label"]
+
+    # The weighting saw the train ratings (pooled) and the train pairs in a fair-coin order,
+    # never which side was chosen; its weights are 1 / (1 + H) of those ratings.
+    (data,) = seen
+    pooled = np.concatenate([pairs.chosen[train], pairs.rejected[train]])
+    pooled_mask = np.concatenate([pairs.chosen_mask[train], pairs.rejected_mask[train]])
+    np.testing.assert_array_equal(np.where(pooled_mask, np.asarray(data.ratings), 0),
+                                  np.where(pooled_mask, pooled, 0))
+    rated = observed[train]
+    np.testing.assert_array_equal(np.asarray(data.pair_mask), rated)
+    a, b, c, r = (np.where(rated, x, 0) for x in (
+        np.asarray(data.pair_a), np.asarray(data.pair_b), pairs.chosen[train],
+        pairs.rejected[train]))
+    heads = np.all(a == c, axis=1) & np.all(b == r, axis=1)
+    tails = np.all(a == r, axis=1) & np.all(b == c, axis=1)
+    assert np.all(heads | tails) and 0 < heads.sum() < len(train)
+    expected_w = 1.0 / (1.0 + numpy_entropy(pooled, pooled_mask))
+    np.testing.assert_allclose(rows["inverse"]["weights"], expected_w, rtol=1e-5)
+
+    # Accuracy (NumPy oracle on the held-out pairs) and paired differences of added rows.
+    for name in ("inverse", "research_decisive_encore", "research_decisive_entropy"):
+        row = rows[name]
+        assert row["accuracy"]["estimate"] == pytest.approx(
+            accuracy(diffs[held], row["weights"]), abs=1e-6), name
+        for baseline, key_name in (("encore", "encore_minus"), ("uniform", "uniform_minus")):
+            assert row[key_name]["estimate"] == pytest.approx(
+                rows[baseline]["accuracy"]["estimate"] - row["accuracy"]["estimate"],
+                abs=1e-6)
+            assert row[key_name]["low"] <= row[key_name]["estimate"] <= row[key_name]["high"]
+    assert rows["uniform"]["uniform_minus"] is None and rows["encore"]["encore_minus"] is None
+    assert "conditional on the weights fitted on the train split" in \
+        report.protocol["interval"]
+
+    # The same weighting by import spec, from the library and from the command line.
+    (tmp_path / "my_weightings.py").write_text(
+        "import encore_jax as ej\n\n\ndef inverse_entropy(data):\n"
+        "    return 1.0 / (1.0 + ej.rating_entropy(data.ratings, data.num_levels, "
+        "mask=data.mask))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    by_spec = ej.compare_methods(key, pairs, LEVELS,
+                                 weightings={"inverse": "my_weightings:inverse_entropy"},
+                                 **OPTIONS)
+    spec_row = next(r for r in by_spec.methods if r["name"] == "inverse")
+    assert spec_row["accuracy"] == rows["inverse"]["accuracy"]
+    path = tmp_path / "pairs.csv"
+    write_pairs_csv(path, pairs)
+    out = tmp_path / "report.json"
+    assert cli.main(["compare", str(path), "--levels", "5", "--subset-column", "subset",
+                     "--resamples", "200", "--num-random", "5", "--bt-steps", "100",
+                     "--weighting", "my_weightings:inverse_entropy", "--out", str(out),
+                     "--json"]) == 0
+    cli_rows = {r["name"]: r for r in json.loads(out.read_text())["methods"]}
+    assert cli_rows["my_weightings:inverse_entropy"]["kind"] == "user"
+    assert cli_rows["my_weightings:inverse_entropy"]["accuracy"]["estimate"] == pytest.approx(
+        rows["inverse"]["accuracy"]["estimate"], abs=1e-6)

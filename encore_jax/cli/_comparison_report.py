@@ -149,7 +149,8 @@ def print_report(report: dict[str, Any], *, title: str) -> None:
     has_safety = report["rewardbench_safety"] is not None
     table = Table(title=title, caption=(
         f"accuracy in %, {protocol['confidence']:.0%} percentile bootstrap CI over "
-        f"{report['num_eval_pairs']} held-out pairs ({protocol['num_resamples']} resamples); "
+        f"{report['num_eval_pairs']} held-out pairs ({protocol['num_resamples']} resamples), "
+        "conditional on the weights fitted on the train split; "
         f"ties count as {protocol['tie']}"))
     table.add_column("method", justify="left")
     table.add_column("accuracy", justify="right")
@@ -157,16 +158,21 @@ def print_report(report: dict[str, Any], *, title: str) -> None:
         table.add_column(f"RB safety ({report['rewardbench_safety']['counts_version']})",
                          justify="right")
     table.add_column("ENCORE - method", justify="right")
+    table.add_column("uniform - method", justify="right")
     table.add_column("ties %", justify="right")
     for section in (report["methods"], report["temperature_sweep"]):
         for row in section:
             cells = [row["label"], _ci(row["accuracy"])]
             if has_safety:
                 cells.append(_ci(row["safety"]))
-            cells += [_ci(row["encore_minus"]), f"{100 * row['tie_rate']:.1f}"]
+            cells += [_ci(row["encore_minus"]), _ci(row.get("uniform_minus")),
+                      f"{100 * row['tie_rate']:.1f}"]
             table.add_row(*cells)
         table.add_section()
     console.print(table)
+    if any(row.get("kind") == "research extension" for row in report["methods"]):
+        console.print("research extension: a label-free weighting beyond the ENCORE paper "
+                      "(rationale: encore_jax/theory/extensions.md)")
     spread = report["random_spread"]
     console.print(f"random Dirichlet over {spread['num_seeds']} seeds: std "
                   f"{100 * spread['std']:.1f}, range [{100 * spread['min']:.1f}, "

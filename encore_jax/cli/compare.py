@@ -27,10 +27,16 @@ examples:
   encore-jax compare pairs.parquet --levels 5 --subset-column subset --figures figs/
   encore-jax compare eval.csv --levels 5 --train train.csv --calibration ratings.csv --json
   encore-jax compare pairs.csv --levels 5 --no-bt --resamples 2000 --out report.json
+  encore-jax compare pairs.csv --levels 5 --weighting mypackage.mymodule:my_weighting
 
 Protocol: BT is fitted on a train split (or --train) and every method is evaluated on the
 same held-out pairs; entropies come from --calibration, else from the train pairs' ratings.
-Every accuracy carries a percentile bootstrap interval over the eval pairs.
+Every accuracy carries a percentile bootstrap interval over the eval pairs, conditional on
+the weights fitted on the train split (they are not refitted per resample). The research
+extensions (research_decisive_encore, research_decisive_entropy: label-free, beyond the
+ENCORE paper) are always reported; --weighting adds a function of the calibration ratings
+and the unlabelled train pairs (see encore_jax.weightings), with its paired differences
+against ENCORE and uniform.
 """
 
 
@@ -42,11 +48,25 @@ def _read_pairs(path: str, args: argparse.Namespace) -> Any:
                              **reader_options(args))
 
 
+def _weightings(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--weighting SPEC`` (repeatable) as ``{SPEC: weighting}``."""
+    if not args.weighting:
+        return None
+    from encore_jax.weightings import resolve_weighting
+
+    duplicated = sorted({s for s in args.weighting if args.weighting.count(s) > 1})
+    if duplicated:
+        raise UsageError(f"--weighting {duplicated[0]} is given more than once")
+    return {spec: resolve_weighting(spec, temperature=args.temperature)
+            for spec in args.weighting}
+
+
 def run(args: argparse.Namespace) -> int:
     import jax
 
     from encore_jax.data import read_ratings
     from encore_jax.workflows import compare_methods
+    from encore_jax.workflows.protocol import compact_pairs
 
     if args.out is not None and Path(args.out).exists() and not args.force:
         raise UsageError(f"{args.out} exists; pass --force to overwrite it")
@@ -59,16 +79,21 @@ def run(args: argparse.Namespace) -> int:
         if tuple(train.rule_names) != tuple(pairs.rule_names):
             raise UsageError(f"--train {args.train} has rules {list(train.rule_names)}, "
                              f"{args.file} has {list(pairs.rule_names)}")
+    rule_names = list(pairs.rule_names)
+    # Rebinding frees the reader's int32 levels: int8 copies hold the same pairs.
+    pairs = compact_pairs(pairs, args.levels)
+    train = None if train is None else compact_pairs(train, args.levels)
     calibration = calibration_mask = None
     if args.calibration is not None:
         table = read_ratings(args.calibration, num_levels=args.levels,
-                             rule_columns=list(pairs.rule_names), mask_value=args.mask_value,
+                             rule_columns=rule_names, mask_value=args.mask_value,
                              bin_range=reader_options(args).get("bin_range"))
         calibration, calibration_mask = table.ratings, table.mask
     report = compare_methods(
-        jax.random.key(args.seed), pairs, args.levels, rule_names=pairs.rule_names,
+        jax.random.key(args.seed), pairs, args.levels, rule_names=rule_names,
         train=train, test_fraction=args.test_fraction, calibration=calibration,
-        calibration_mask=calibration_mask, **comparison_kwargs(args),
+        calibration_mask=calibration_mask, weightings=_weightings(args),
+        **comparison_kwargs(args),
     )
     report = {"file": str(args.file), "train_file": args.train,
               "calibration_file": args.calibration, "seed": args.seed, **report.to_dict()}
@@ -104,4 +129,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--calibration", default=None, metavar="FILE",
                         help="wide ratings file (a row per response) for the entropies")
     add_comparison_options(parser)
+    parser.add_argument("--weighting", action="append", default=None, metavar="SPEC",
+                        help="an extra weighting to compare: package.module:function, a "
+                        "function of encore_jax.weightings.WeightingData returning [K] "
+                        "weights (repeatable; the research extensions are always reported)")
     parser.set_defaults(run=run)

@@ -19,10 +19,17 @@ The protocol of :func:`compare_methods`, stated once here:
 * **Missing ratings** contribute nothing to a margin (``d_ik = 0`` when either rating is
   missing), which for accuracy is the same as renormalising the weights over the observed
   rules; a pair with no observed rule is a tie.
+* **Exact ties.** Margins are certified (:func:`encore_jax.compose.certified_margins`): a
+  margin that is zero in exact arithmetic is a tie whatever the summation order, so tie
+  rates and ``tie="loss"`` accuracies are exact (for integer ratings with uniform weights,
+  the integer count).
 * **Every accuracy carries a percentile bootstrap interval** over eval pairs, per subset and
   overall; resamples are shared across methods (paired), so the reported ENCORE-minus-method
-  differences have intervals too. The RewardBench Safety aggregate resamples within each
-  subset (a stratified bootstrap) and weights subsets by the named example-count table.
+  differences have intervals too. The intervals are **conditional on the fit**: the
+  weights (BT fit, entropies, best single rule, extra weightings) come from the train split
+  and stay fixed while eval pairs are resampled. The RewardBench Safety aggregate resamples
+  within each subset (a stratified bootstrap) and weights subsets by the named example-count
+  table.
   A percentile interval collapses to a point when every pair of a subset is won (or lost):
   read ``100.0 [100.0, 100.0]`` on 100 pairs as "no loss observed", not as certainty.
 """
@@ -38,18 +45,27 @@ import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 
 from encore_jax import _checks
-from encore_jax.metrics.accuracy import _credit
-from encore_jax.metrics.bootstrap import bootstrap_ci
 from encore_jax.metrics.correlation import entropy_accuracy_correlation
 from encore_jax.metrics.rewardbench import REWARDBENCH_SAFETY_SUBSETS, rewardbench_safety
 from encore_jax.metrics.summary import checked_rule_names, rule_summary
-from encore_jax.workflows.methods import mean_credit, method_values, weight_rows
+from encore_jax.weightings import Weighting
+from encore_jax.workflows.methods import (
+    checked_weightings,
+    extension_label,
+    extension_weights,
+    mean_credit,
+    method_kind,
+    method_values,
+    rule_credits,
+    weight_rows,
+)
 from encore_jax.workflows.protocol import (
     _checked_split,
     _rated_pairs,
     _unique_in_order,
     holdout_split,
 )
+from encore_jax.workflows.row_bootstrap import bootstrap_rows, paired_differences
 
 __all__ = ["DEFAULT_TEMPERATURES", "ComparisonReport", "compare_methods"]
 
@@ -68,9 +84,10 @@ class ComparisonReport(NamedTuple):
       rule_names: the ``K`` rule names.
       protocol: how the split, entropies, ties and intervals were made (a JSON-able dict).
       entropies: ``H`` ``[K]`` as floats.
-      methods, temperature_sweep: one dict per method row: ``name, label, weights, accuracy
-        {estimate, low, high}, tie_rate, subsets {name: {estimate, low, high, num_pairs}},
-        safety, encore_minus`` (the paired difference ENCORE - method with its interval).
+      methods, temperature_sweep: one dict per method row: ``name, label, kind, weights,
+        accuracy {estimate, low, high}, tie_rate, subsets {name: {estimate, low, high,
+        num_pairs}}, safety, encore_minus, uniform_minus`` (the paired differences
+        ENCORE - method and uniform - method with their intervals).
       random_spread: ``num_seeds, std, min, max`` of the Dirichlet seeds' accuracies.
       single_best_rule: the rule picked on train and its train accuracy.
       bradley_terry: the BT fit (``fitted``, options, final loss, weights).
@@ -130,6 +147,7 @@ def compare_methods(
     base: float | None = None,
     estimator: str = "plugin",
     disagreement: float = 0.5,
+    weightings: Mapping[str, Weighting | str] | None = None,
 ) -> ComparisonReport:
     """Evaluates ENCORE and its baselines on held-out pairs.
 
@@ -144,13 +162,43 @@ def compare_methods(
     * ``single_mean`` / ``single_best``: one-hot weights; the mean over rules, and the rule
       with the best *train* accuracy;
     * ``lowest_entropy``: ``1 / k`` on the ``top_k`` lowest-entropy rules;
-    * ``bradley_terry``: :func:`encore_jax.bradley_terry.fit_bt_weights` on the train diffs.
+    * ``bradley_terry``: :func:`encore_jax.bradley_terry.fit_bt_weights` on the train diffs;
+    * the research extensions of :func:`encore_jax.weightings.builtin_weightings`
+      (``research_decisive_encore``, ``research_decisive_entropy``: label-free weightings
+      beyond the ENCORE paper, labelled "research extension"), then each of ``weightings``.
+
+    Extra weightings (the extension point, :mod:`encore_jax.weightings`) are functions of a
+    :class:`~encore_jax.weightings.WeightingData`: the calibration ratings (else the train
+    pairs' ratings, chosen and rejected pooled) and the train pairs with their sides swapped
+    by a fair coin (:func:`~encore_jax.weightings.unlabelled_pairs`), never the labels. Each
+    becomes a method row with its accuracy, interval and paired differences against ENCORE
+    and uniform::
+
+        from encore_jax.entropy import rating_entropy
+
+        def inverse_entropy(data):  # w_k = 1 / (1 + H_k), from the calibration ratings
+            return 1.0 / (1.0 + rating_entropy(data.ratings, data.num_levels, mask=data.mask))
+
+        report = compare_methods(key, pairs, 5, weightings={"inverse_entropy": inverse_entropy})
+        row = next(r for r in report.methods if r["name"] == "inverse_entropy")
+        row["accuracy"], row["encore_minus"], row["uniform_minus"]
+
+    Intervals are conditional on the weights fitted on the train split: the bootstrap
+    resamples eval pairs with every weighting (BT fit, entropies, best single rule, extra
+    weightings) held fixed, so they do not include the variability of the fit itself.
 
     The split, entropy source and interval protocol are in this module's docstring. Key use
     (so that results are reproducible): ``fold_in(key, 0)`` the split (:func:`holdout_split`),
     ``1`` the random weights, ``2`` random tie credits of the methods, ``3`` the bootstrap
-    (methods and per-rule accuracies together; ``fold_in(fold_in(key, 3), g + 1)`` for
-    subset ``g``), ``4`` random tie credits of the rules.
+    (methods and per-rule accuracies paired; ``fold_in(fold_in(key, 3), g + 1)`` for
+    subset ``g``), ``4`` random tie credits of the rules, ``5`` the fair coins of the
+    unlabelled pairs given to the extra weightings. With ``tie="random"`` the coins of
+    chunk ``c`` of :data:`~encore_jax.workflows.methods.CHUNK_PAIRS` pairs are drawn from
+    ``fold_in`` of that key with ``c``.
+
+    Memory is bounded: per-pair work runs over chunks of pairs and the bootstrap over
+    blocks of rows and resamples, so the peak holds the ratings and ``O((R + K) N)`` floats
+    (``R`` reported rows), never ``[M, N]`` margins or ``[B, N]`` resamples.
 
     Args:
       key: PRNG key.
@@ -174,14 +222,19 @@ def compare_methods(
       num_resamples, confidence: of every bootstrap interval.
       safety_counts: RewardBench count table (``"v1"`` or ``"v1-xstest-swapped"``).
       base, estimator: of the entropies. disagreement: of the rule-rank flag.
+      weightings: optional extra weightings, name -> function of ``WeightingData``
+        returning ``[K]`` non-negative weights, or an import spec ``"module:function"``;
+        a name of a row compare always reports is an error.
 
     Returns:
       A :class:`ComparisonReport` (``report.to_dict()`` is the JSON document). Each method
       row has ``name, label, weights, accuracy {estimate, low, high}, tie_rate, subsets
-      {name: {estimate, low, high, num_pairs}}, safety`` and ``encore_minus`` (the paired
-      difference ENCORE - method with its interval).
+      {name: {estimate, low, high, num_pairs}}, safety``, ``encore_minus`` and
+      ``uniform_minus`` (the paired differences ENCORE - method and uniform - method with
+      their intervals; ``None`` on the row itself) and ``kind`` (``"encore"``,
+      ``"baseline"``, ``"research extension"`` or ``"user"``).
     """
-    from encore_jax.entropy import rating_entropy
+    from encore_jax.entropy import entropy_from_counts, rating_entropy, rating_histogram
     from encore_jax.weights import lowest_entropy_weights
 
     num_levels = _checks.check_num_levels(num_levels)
@@ -199,7 +252,8 @@ def compare_methods(
     if top_k > num_rules:
         raise ValueError(f"top_k must be <= K = {num_rules}, got {top_k}")
 
-    keys = [jax.random.fold_in(key, i) for i in range(5)]
+    user_weightings = checked_weightings(weightings, temperature)
+    keys = [jax.random.fold_in(key, i) for i in range(6)]
     if train is not None and split is not None:
         raise ValueError("give either train or split, not both")
     if train is not None:
@@ -219,6 +273,7 @@ def compare_methods(
             train_idx, eval_idx = _checked_split(split, num_pairs)
             protocol = "explicit split: BT, entropies and selections on train, all methods on eval"
         train_data, eval_data = data.take(train_idx), data.take(eval_idx)
+    del data  # only the split copies are used from here on
 
     # Entropies from calibration ratings, else from the train pairs' ratings (labels unused).
     if calibration is not None:
@@ -231,21 +286,28 @@ def compare_methods(
                                    estimator=estimator)
         entropy_source = f"calibration set ({calibration.shape[0]} rated responses)"
     else:
-        pooled = np.concatenate([train_data.chosen, train_data.rejected])
-        pooled_mask = np.concatenate([train_data.chosen_mask, train_data.rejected_mask])
-        entropies = rating_entropy(pooled, num_levels, mask=pooled_mask, base=base,
-                                   estimator=estimator)
+        # Pooled counts are the sum of both sides' histograms (no [2N, K] copy).
+        counts = (rating_histogram(train_data.chosen, num_levels, mask=train_data.chosen_mask)
+                  + rating_histogram(train_data.rejected, num_levels,
+                                     mask=train_data.rejected_mask))
+        _checks.check_rules_observed(counts, "the train pairs' ratings")
+        entropies = entropy_from_counts(counts, base=base, estimator=estimator)
         entropy_source = (f"train pairs' ratings ({train_data.chosen.shape[0]} pairs, chosen "
                           "and rejected pooled)")
 
-    # Weight rows: [encore, sweep..., uniform, random x S, single x K, lowest, (bt)].
+    # Label-free extra weightings (research extensions, then the user's), before any fit.
+    extra = extension_weights(keys[5], user_weightings, temperature, num_levels, train_data,
+                               calibration, calibration_mask)
+
+    # Weight rows: [encore, sweep..., uniform, random x S, single x K, lowest, (bt), extra].
     lowest_w = lowest_entropy_weights(entropies, top_k)
     bt_report: dict[str, Any] = {"fitted": False}
     bt_w = None
     if fit_bt:
         from encore_jax.bradley_terry import fit_bt_weights
 
-        fit = fit_bt_weights(jnp.asarray(train_data.diffs), **dict(bt_options or {}))
+        fit = fit_bt_weights(jnp.asarray(train_data.diffs, jnp.float32),
+                             **dict(bt_options or {}))
         bt_w = jnp.asarray(fit.weights, jnp.float32)
         bt_report = {
             "fitted": True,
@@ -255,19 +317,22 @@ def compare_methods(
             "weights": _floats(bt_w),
         }
     weights = weight_rows(entropies, jnp.asarray((temperature, *temperatures), jnp.float32),
-                           lowest_w, keys[1], num_random, bt_w)  # [M, K]
+                          lowest_w, keys[1], num_random, bt_w)  # [M, K]
+    if extra:
+        weights = jnp.concatenate(
+            [weights, jnp.asarray(np.stack(list(extra.values())), jnp.float32)])
     host_weights = np.asarray(weights)
 
     # Best single rule on train (with the composite tie policy).
-    train_rule_acc = np.asarray(mean_credit(
-        jnp.asarray(train_data.diffs).T, jax.random.fold_in(keys[2], 1), tie))
+    train_rule_acc = mean_credit(train_data.diffs, jax.random.fold_in(keys[2], 1), tie)
     best_rule = int(np.argmax(train_rule_acc))
 
     # Reported rows as per-pair values: selector [R, M] picks or averages weight rows'
     # credits (random: mean over seeds; single: mean over rules), so each row's accuracy is
     # a mean over eval pairs and bootstraps directly.
-    offsets = np.cumsum([0, 1, len(temperatures), 1, num_random, num_rules, 1, int(fit_bt)])
-    at = dict(zip(("encore", "sweep", "uniform", "random", "single", "lowest", "bt"),
+    offsets = np.cumsum([0, 1, len(temperatures), 1, num_random, num_rules, 1, int(fit_bt),
+                         len(extra)])
+    at = dict(zip(("encore", "sweep", "uniform", "random", "single", "lowest", "bt", "extra"),
                   offsets[:-1].tolist(), strict=True))
     rows: list[tuple[str, str, dict[int, float], list[float] | None]] = [
         ("encore", f"ENCORE (tau={temperature:g})", {at["encore"]: 1.0},
@@ -285,6 +350,10 @@ def compare_methods(
     if fit_bt:
         rows.append(("bradley_terry", "Bradley-Terry fit (on train pairs)", {at["bt"]: 1.0},
                      bt_report["weights"]))
+    for j, name in enumerate(extra):
+        rows.append((name, extension_label(name, name in user_weightings),
+                     {at["extra"] + j: 1.0},
+                     _floats(host_weights[at["extra"] + j])))
     num_methods = len(rows)
     rows += [(f"encore_tau_{t:g}", f"ENCORE (tau={t:g})", {at["sweep"] + j: 1.0},
               _floats(host_weights[at["sweep"] + j])) for j, t in enumerate(temperatures)]
@@ -293,39 +362,35 @@ def compare_methods(
         for m, share in picks.items():
             selector[r, m] = share
     values, tie_rate, seed_accuracy = method_values(
-        jnp.asarray(eval_data.diffs), weights, jnp.asarray(selector),
-        jax.random.fold_in(keys[2], 0), tie, at["random"], num_random)
-    tie_rate, seed_accuracy = np.asarray(tie_rate), np.asarray(seed_accuracy)
+        eval_data.diffs, weights, jnp.asarray(selector), jax.random.fold_in(keys[2], 0), tie,
+        at["random"], num_random)
 
-    # Intervals. Every bootstrap below has the same values [R + K, N_eval] (the R reported
-    # rows, then each rule's own credit under rule_tie) and a per-row mask, so all share one
-    # compiled kernel. One key for overall and the paired differences (paired resamples),
-    # an independent key per subset (stratified for the safety aggregate). A rule row counts
-    # the pairs where the rule rated both responses; only its overall interval is reported.
-    rule_credit = _credit(jnp.asarray(eval_data.diffs).T,
-                          jax.random.fold_in(keys[4], 0) if rule_tie == "random" else None,
-                          rule_tie)
-    stacked = jnp.concatenate([values, rule_credit], axis=0)
-    rated = eval_data.observed.T  # [K, N_eval]
-
-    def row_masks(pairs_counted: np.ndarray) -> jax.Array:
-        rule_rows = rated & pairs_counted[None, :]
-        # A rule that rated no pair of this subset: count all pairs (its row is discarded).
-        rule_rows = np.where(rule_rows.any(axis=1)[:, None], rule_rows, True)
-        method_rows = np.broadcast_to(pairs_counted, values.shape)
-        return jnp.asarray(np.concatenate([method_rows, rule_rows], axis=0))
-
+    # Intervals, conditional on the weights fitted on the train split: eval pairs are
+    # resampled, the weights are not refitted. Overall, the R reported rows and the K rules'
+    # own credits (under rule_tie) are bootstrapped with one key (paired resamples); a rule
+    # row counts the pairs where the rule rated both responses. Per subset (an independent
+    # key each, stratified for the safety aggregate) only the reported rows.
+    rule_credit = rule_credits(eval_data.diffs, jax.random.fold_in(keys[4], 0), rule_tie)
+    rated = eval_data.observed_or_all().T  # [K, N_eval]
+    # A rule that rated no eval pair: count all pairs (every one of its credits is a tie).
+    rated = np.where(rated.any(axis=1)[:, None], rated, True)
+    num_eval = values.shape[1]
+    everything = np.ones((len(rows), num_eval), bool)
     boot = dict(num_resamples=num_resamples, confidence=confidence)
-    all_pairs = row_masks(np.ones(values.shape[1], bool))
-    overall = _host(bootstrap_ci(keys[3], stacked, mask=all_pairs, **boot))
-    encore_minus = _host(bootstrap_ci(keys[3], stacked[:1] - stacked, mask=all_pairs, **boot))
+    overall = bootstrap_rows(keys[3], values, everything, **boot)
+    overall_rules = bootstrap_rows(keys[3], rule_credit, rated, **boot)
+    del rule_credit
+    # Paired: every reported row counts every eval pair, so all share the same draws.
+    encore_minus = paired_differences(overall, 0, confidence)
+    uniform_minus = paired_differences(overall, 1, confidence)
     subset_names = [] if eval_data.subset is None else _unique_in_order(eval_data.subset)
     per_subset = {}
     for g, name in enumerate(subset_names):
         in_subset = eval_data.subset == name
-        ci = _host(bootstrap_ci(jax.random.fold_in(keys[3], g + 1), stacked,
-                                mask=row_masks(in_subset), **boot))
-        per_subset[name] = (_HostCI(*(x[:len(rows)] for x in ci)), int(in_subset.sum()))
+        ci = bootstrap_rows(jax.random.fold_in(keys[3], g + 1), values,
+                            np.broadcast_to(in_subset, values.shape), **boot)
+        per_subset[name] = (ci, int(in_subset.sum()))
+    del values
     safety_report = None
     safety: list[dict[str, float] | None] = [None] * len(rows)
     if set(REWARDBENCH_SAFETY_SUBSETS) <= set(subset_names):
@@ -356,6 +421,9 @@ def compare_methods(
             "safety": safety[r],
             "encore_minus": None if r == 0 else _interval(
                 encore_minus.estimate[r], encore_minus.low[r], encore_minus.high[r]),
+            "uniform_minus": None if r == 1 else _interval(
+                uniform_minus.estimate[r], uniform_minus.low[r], uniform_minus.high[r]),
+            "kind": method_kind(name, name in user_weightings),
         }
     rules = [row.to_dict() for row in rule_summary(
         eval_data.chosen, eval_data.rejected, num_levels, chosen_mask=eval_data.chosen_mask,
@@ -364,10 +432,10 @@ def compare_methods(
         tie="half" if rule_tie == "random" else rule_tie, disagreement=disagreement, base=base,
         estimator=estimator,
     )]
-    for k, rule in enumerate(rules):  # accuracy and interval from the joint bootstrap above
-        r = len(rows) + k
-        rule.update(accuracy=float(overall.estimate[r]), accuracy_low=float(overall.low[r]),
-                    accuracy_high=float(overall.high[r]))
+    for k, rule in enumerate(rules):  # accuracy and interval from the paired bootstrap above
+        rule.update(accuracy=float(overall_rules.estimate[k]),
+                    accuracy_low=float(overall_rules.low[k]),
+                    accuracy_high=float(overall_rules.high[k]))
     return ComparisonReport(
         num_pairs=int(num_pairs),
         num_train_pairs=int(train_data.chosen.shape[0]),
@@ -381,13 +449,17 @@ def compare_methods(
             "tie": tie,
             "rule_tie": rule_tie,
             "interval": f"percentile bootstrap, {num_resamples} resamples of eval pairs, "
-                        f"confidence {confidence:g}",
+                        f"confidence {confidence:g}; conditional on the weights fitted on "
+                        "the train split (BT, entropies, best single rule and the extra "
+                        "weightings are not refitted per resample)",
+            "intervals_conditional_on_fit": True,
             "confidence": confidence,
             "num_resamples": num_resamples,
             "temperature": float(temperature),
             "log_base": "e" if base is None else base,
             "estimator": estimator,
-            "pairs_without_ratings": int((~eval_data.observed.any(axis=1)).sum()),
+            "pairs_without_ratings": 0 if eval_data.observed is None else int(
+                (~eval_data.observed.any(axis=1)).sum()),
         },
         entropies=_floats(entropies),
         methods=[method_row(r) for r in range(num_methods)],
@@ -406,17 +478,6 @@ def compare_methods(
         subsets={s: n for s, (_, n) in per_subset.items()},
         rewardbench_safety=safety_report,
     )
-
-
-class _HostCI(NamedTuple):
-    estimate: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    replicates: np.ndarray
-
-
-def _host(ci: Any) -> _HostCI:
-    return _HostCI(*(np.asarray(x) for x in ci))
 
 
 def _correlation_report(entropies: jax.Array, rules: list[dict[str, Any]],
@@ -445,3 +506,4 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, bool | int | float | str) or value is None:
         return value
     return repr(value)
+

@@ -5,27 +5,8 @@ Symbols: ``N`` pairs, ``K`` rules, ``L`` rating levels. Pair ``i`` has integer r
 ``chosen_ik`` and ``rejected_ik``; a weighting ``w`` scores it by the composite margin
 ``m_i = sum_k w_k d_ik`` with ``d_ik = chosen_ik - rejected_ik`` and wins it when ``m_i > 0``.
 
-The protocol of :func:`compare_methods`, stated once here:
-
-* **One held-out evaluation split for every method.** The Bradley-Terry (BT) baseline is the
-  only method that learns from preference labels, so it is fitted on a *train* split and every
-  method, ENCORE included, is evaluated on the same disjoint *eval* split. Without an explicit
-  ``train`` set the pairs are split at random (stratified by subset, ``test_fraction`` of
-  each subset to eval); with one, all given pairs are eval pairs.
-* **Entropies never see eval labels.** ENCORE's entropies, and the lowest-entropy baseline,
-  come from the calibration ratings when given, else from the train split's ratings (chosen
-  and rejected pooled, so no label is used either way).
-* **Selections are made on train.** "single rule (best)" is the rule with the highest train
-  accuracy, then evaluated on eval; "single rule (mean)" averages the K single-rule accuracies.
-* **Missing ratings** contribute nothing to a margin (``d_ik = 0`` when either rating is
-  missing), which for accuracy is the same as renormalising the weights over the observed
-  rules; a pair with no observed rule is a tie.
-* **Every accuracy carries a percentile bootstrap interval** over eval pairs, per subset and
-  overall; resamples are shared across methods (paired), so the reported ENCORE-minus-method
-  differences have intervals too. The RewardBench Safety aggregate resamples within each
-  subset (a stratified bootstrap) and weights subsets by the named example-count table.
-  A percentile interval collapses to a point when every pair of a subset is won (or lost):
-  read ``100.0 [100.0, 100.0]`` on 100 pairs as "no loss observed", not as certainty.
+The protocol itself (split, entropy source, selections, missing ratings, intervals) is
+stated once, in :mod:`encore_jax.workflows.compare`.
 """
 
 from __future__ import annotations
@@ -41,7 +22,7 @@ from jaxtyping import ArrayLike, PRNGKeyArray
 from encore_jax import _checks
 from encore_jax._checks import validated_pairs
 
-__all__ = ["Pairs", "holdout_split"]
+__all__ = ["Pairs", "compact_pairs", "holdout_split"]
 
 
 class Pairs(NamedTuple):
@@ -118,18 +99,44 @@ def _unique_in_order(labels: np.ndarray) -> list[str]:
 
 
 class _RatedPairs(NamedTuple):
-    """Validated pairs as NumPy: diffs with missing entries zeroed, plus the raw pieces."""
+    """Validated pairs as compact NumPy arrays: levels and differences in the smallest integer
+    dtype that holds them (``int8`` for up to 128 levels), missing entries zeroed. A mask
+    that is all ``True`` is stored as ``None`` (and ``observed`` is ``None`` when both are)."""
 
     chosen: np.ndarray
     rejected: np.ndarray
-    chosen_mask: np.ndarray
-    rejected_mask: np.ndarray
-    observed: np.ndarray
+    chosen_mask: np.ndarray | None
+    rejected_mask: np.ndarray | None
+    observed: np.ndarray | None
     diffs: np.ndarray
     subset: np.ndarray | None
 
     def take(self, rows: np.ndarray) -> _RatedPairs:
         return _RatedPairs(*(None if a is None else a[rows] for a in self))
+
+    def mask_or_all(self, mask: np.ndarray | None) -> np.ndarray:
+        return np.ones(self.chosen.shape, bool) if mask is None else mask
+
+    def observed_or_all(self) -> np.ndarray:
+        return self.mask_or_all(self.observed)
+
+
+def _level_dtype(num_levels: int) -> np.dtype:
+    """The smallest signed integer dtype holding ``-(L - 1)..(L - 1)``."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if num_levels - 1 <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
+def _narrowed(ratings: Any, num_levels: int, dtype: np.dtype) -> np.ndarray | None:
+    """``ratings`` as ``dtype`` when it is a 2-D integer array whose every entry is a level
+    (two cheap passes, no temporaries); else ``None`` (the caller validates the original)."""
+    if not isinstance(ratings, np.ndarray) or ratings.ndim != 2 or ratings.size == 0:
+        return None
+    if ratings.dtype.kind not in "iu" or ratings.min() < 0 or ratings.max() >= num_levels:
+        return None
+    return ratings.astype(dtype, copy=False)
 
 
 def _rated_pairs(pairs: Any, num_levels: int, what: str) -> _RatedPairs:
@@ -139,18 +146,54 @@ def _rated_pairs(pairs: Any, num_levels: int, what: str) -> _RatedPairs:
         raise TypeError(f"{what} must have .chosen and .rejected ratings (e.g. Pairs)") from None
     chosen_mask = getattr(pairs, "chosen_mask", None)
     rejected_mask = getattr(pairs, "rejected_mask", None)
-    chosen, rejected, observed = validated_pairs(
-        chosen, rejected, num_levels, chosen_mask, rejected_mask
-    )
-    chosen, rejected, observed = np.asarray(chosen), np.asarray(rejected), np.asarray(observed)
-    full = np.ones(chosen.shape, bool)
-    chosen_mask = full if chosen_mask is None else np.asarray(chosen_mask)
-    rejected_mask = full if rejected_mask is None else np.asarray(rejected_mask)
-    diffs = np.where(observed, chosen.astype(np.float32) - rejected.astype(np.float32), 0.0)
+    dtype = _level_dtype(num_levels)
+    # Narrow first when every entry is a level, so that validation copies int8, not int32.
+    narrow = (_narrowed(chosen, num_levels, dtype), _narrowed(rejected, num_levels, dtype))
+    if narrow[0] is not None and narrow[1] is not None:
+        chosen, rejected = narrow
+    del narrow
+    checked = validated_pairs(chosen, rejected, num_levels, chosen_mask, rejected_mask)
+    shape = checked[0].shape
+    chosen_mask, rejected_mask = _mask_or_none(chosen_mask), _mask_or_none(rejected_mask)
+    # Unobserved entries may hold any placeholder; zero them so the narrow dtype cannot wrap.
+    chosen = _observed_levels(checked[0], chosen_mask, dtype)
+    rejected = _observed_levels(checked[1], rejected_mask, dtype)
+    observed = None
+    if chosen_mask is not None or rejected_mask is not None:
+        observed = np.asarray(checked[2])
+    del checked
+    diffs = chosen - rejected  # within -(L - 1)..(L - 1): no wrap-around in dtype
+    if observed is not None:
+        diffs = np.where(observed, diffs, 0).astype(dtype)
     subset = getattr(pairs, "subset", None)
-    subset = None if subset is None else _labels(subset, chosen.shape[0], f"{what}.subset")
-    return _RatedPairs(chosen, rejected, chosen_mask, rejected_mask, observed,
-                       diffs.astype(np.float32), subset)
+    subset = None if subset is None else _labels(subset, shape[0], f"{what}.subset")
+    return _RatedPairs(chosen, rejected, chosen_mask, rejected_mask, observed, diffs, subset)
+
+
+def _mask_or_none(mask: Any) -> np.ndarray | None:
+    """A validated mask as NumPy, or ``None`` when absent or all ``True``."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    return None if mask.all() else mask
+
+
+def _observed_levels(ratings: Any, mask: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
+    ratings = np.asarray(ratings)
+    if ratings.dtype == dtype:
+        return ratings  # narrowed above: every entry is already a level
+    if mask is not None:
+        ratings = np.where(mask, ratings, 0)
+    return ratings.astype(dtype)
+
+
+def compact_pairs(pairs: Any, num_levels: int) -> Pairs:
+    """``pairs`` validated and stored compactly (levels in the smallest integer dtype, e.g.
+    ``int8``; all-``True`` masks dropped), for callers that hold large tables: rebinding
+    ``pairs = compact_pairs(pairs, L)`` frees the reader's wider arrays before
+    :func:`~encore_jax.workflows.compare.compare_methods` runs. Same pairs, same results."""
+    data = _rated_pairs(pairs, num_levels, "pairs")
+    return Pairs(data.chosen, data.rejected, data.chosen_mask, data.rejected_mask, data.subset)
 
 
 def _checked_split(split: Any, num_pairs: int) -> tuple[np.ndarray, np.ndarray]:
