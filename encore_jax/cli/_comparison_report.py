@@ -13,18 +13,13 @@ from encore_jax.cli._common import (
     add_output_options,
     atomic_write_all,
     comma_list,
+    fraction,
+    missing_note,
     positive_float,
     positive_int,
     print_json,
     write_json_output,
 )
-
-
-def fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
-    return value
 
 
 def _temperatures(text: str) -> tuple[float, ...]:
@@ -211,6 +206,10 @@ def print_report(report: dict[str, Any], *, title: str) -> None:
             f"(p = {s['pvalue']:.2g})")
     else:
         console.print(f"entropy vs accuracy correlation unavailable: {corr.get('reason')}")
+    for source, missing in (report.get("missing_counts") or {}).items():
+        if missing is not None:
+            console.print(f"{source}: {missing_note(missing)}; a masked rating contributes "
+                          "nothing to a margin")
     if report["bradley_terry"]["fitted"]:
         console.print("rank flag DISAGREE: entropy rank and BT weight rank at least half the "
                       "order apart (see encore_jax.metrics.rule_summary)")

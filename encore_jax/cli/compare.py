@@ -11,6 +11,8 @@ from encore_jax.cli._common import (
     UsageError,
     add_binning_options,
     add_input_options,
+    fraction,
+    pair_prefix_options,
     reader_options,
 )
 from encore_jax.cli._comparison_report import (
@@ -18,7 +20,6 @@ from encore_jax.cli._comparison_report import (
     comparison_kwargs,
     emit,
     figure_targets,
-    fraction,
 )
 
 EPILOG = """\
@@ -41,10 +42,9 @@ against ENCORE and uniform.
 
 
 def _read_pairs(path: str, args: argparse.Namespace) -> Any:
-    from encore_jax.data import read_rating_pairs
+    from encore_jax.io import read_rating_pairs
 
-    return read_rating_pairs(path, chosen_prefix=args.chosen_prefix,
-                             rejected_prefix=args.rejected_prefix, num_levels=args.levels,
+    return read_rating_pairs(path, num_levels=args.levels, **pair_prefix_options(args),
                              **reader_options(args))
 
 
@@ -64,7 +64,7 @@ def _weightings(args: argparse.Namespace) -> dict[str, Any] | None:
 def run(args: argparse.Namespace) -> int:
     import jax
 
-    from encore_jax.data import read_ratings
+    from encore_jax.io import read_ratings
     from encore_jax.workflows import compare_methods
     from encore_jax.workflows.protocol import compact_pairs
 
@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--train {args.train} has rules {list(train.rule_names)}, "
                              f"{args.file} has {list(pairs.rule_names)}")
     rule_names = list(pairs.rule_names)
+    missing = {"pairs": pairs.missing.to_dict(),
+               "train": None if train is None else train.missing.to_dict()}
     # Rebinding frees the reader's int32 levels: int8 copies hold the same pairs.
     pairs = compact_pairs(pairs, args.levels)
     train = None if train is None else compact_pairs(train, args.levels)
@@ -96,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         **comparison_kwargs(args),
     )
     report = {"file": str(args.file), "train_file": args.train,
-              "calibration_file": args.calibration, "seed": args.seed, **report.to_dict()}
+              "calibration_file": args.calibration, "seed": args.seed,
+              "missing_counts": missing, **report.to_dict()}
     emit(report, args, title=f"ENCORE vs baselines: {args.file}", figure_paths=figure_paths)
     return EXIT_OK
 
@@ -115,11 +118,7 @@ def register(commands: Any) -> None:
                         "<rejected-prefix><rule> (csv, jsonl, parquet) or an NPZ with "
                         "chosen / rejected arrays")
     add_binning_options(parser, levels_required=True)
-    add_input_options(parser, pairs=True, long_layout=True)
-    parser.add_argument("--chosen-prefix", default="chosen_",
-                        help="column prefix of the chosen ratings (default: chosen_)")
-    parser.add_argument("--rejected-prefix", default="rejected_",
-                        help="column prefix of the rejected ratings (default: rejected_)")
+    add_input_options(parser, pairs=True, long_layout=True, pair_prefixes=True)
     parser.add_argument("--train", default=None, metavar="FILE",
                         help="separate training pairs (same layout) for BT, entropies and the "
                         "best-rule pick; all of FILE is then evaluated")

@@ -24,9 +24,9 @@ The protocol of :func:`compare_methods`, stated once here:
   rates and ``tie="loss"`` accuracies are exact (for integer ratings with uniform weights,
   the integer count).
 * **Every accuracy carries a percentile bootstrap interval** over eval pairs, per subset and
-  overall; resamples are shared across methods (paired), so the reported ENCORE-minus-method
-  differences have intervals too. The intervals are **conditional on the fit**: the
-  weights (BT fit, entropies, best single rule, extra weightings) come from the train split
+  overall; the reported ENCORE-minus-method and uniform-minus-method differences are
+  bootstrapped as per-pair differences (paired), so they have intervals too. The intervals
+  are **conditional on the fit**: the weights (BT fit, entropies, best single rule, extra weightings) come from the train split
   and stay fixed while eval pairs are resampled. The RewardBench Safety aggregate resamples
   within each subset (a stratified bootstrap) and weights subsets by the named example-count
   table.
@@ -380,9 +380,9 @@ def compare_methods(
     overall = bootstrap_rows(keys[3], values, everything, **boot)
     overall_rules = bootstrap_rows(keys[3], rule_credit, rated, **boot)
     del rule_credit
-    # Paired: every reported row counts every eval pair, so all share the same draws.
-    encore_minus = paired_differences(overall, 0, confidence)
-    uniform_minus = paired_differences(overall, 1, confidence)
+    # Paired: the differences are bootstrapped as per-pair differences.
+    encore_minus = paired_differences(keys[3], values, 0, **boot)
+    uniform_minus = paired_differences(keys[3], values, 1, **boot)
     subset_names = [] if eval_data.subset is None else _unique_in_order(eval_data.subset)
     per_subset = {}
     for g, name in enumerate(subset_names):
