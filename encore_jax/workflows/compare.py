@@ -27,9 +27,9 @@ The protocol of :func:`compare_methods`, stated once here:
   overall; the reported ENCORE-minus-method and uniform-minus-method differences are
   bootstrapped as per-pair differences (paired), so they have intervals too. The intervals
   are **conditional on the fit**: the weights (BT fit, entropies, best single rule, extra
-  weightings) come from the train split and stay fixed while eval pairs are resampled. The RewardBench Safety aggregate resamples
-  within each subset (a stratified bootstrap) and weights subsets by the named example-count
-  table.
+  weightings) come from the train split and stay fixed while eval pairs are resampled. The
+  RewardBench Safety aggregate resamples within each subset (a stratified bootstrap) and
+  weights subsets by the named example-count table.
   A percentile interval collapses to a point when every pair of a subset is won (or lost):
   read ``100.0 [100.0, 100.0]`` on 100 pairs as "no loss observed", not as certainty.
 """
