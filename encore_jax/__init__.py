@@ -16,7 +16,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from encore_jax._version import __version__ as __version__  # re-exported
 
 #: module (relative to this package) -> the public names it defines.
 _EXPORTS: dict[str, tuple[str, ...]] = {

@@ -246,8 +246,8 @@ def _row_sharded_counts(
     ratings: jax.Array, mask: jax.Array | None, num_levels: int
 ) -> tuple[jax.Array, jax.Array] | None:
     """``(counts, observed per rule)`` when ``ratings`` is split by rows over several devices
-    (see :func:`encore_jax.sharding.row_mesh`), else ``None``."""
-    from encore_jax.sharding import row_mesh
+    (see :func:`encore_jax.mesh.row_mesh`), else ``None``."""
+    from encore_jax.mesh import row_mesh
 
     placed = row_mesh(ratings)
     if placed is None:

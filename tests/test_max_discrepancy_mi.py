@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import encore_jax as ej
 from encore_jax.theory import max_discrepancy_mi as mdmi
+from encore_jax.theory import mi_enumeration as mie
 
 
 def brute_force_information(eps, prior=0.5):
@@ -40,24 +41,24 @@ def binary_entropy(p):
 def test_vote_information_matches_brute_force(m, seed, prior):
     eps = np.random.default_rng(seed).uniform(0, 0.5, m)
     eps[0] = 0.0 if seed % 3 == 0 else eps[0]  # a perfect rule: 0 log 0 terms
-    np.testing.assert_allclose(mdmi.vote_information(eps, prior),
+    np.testing.assert_allclose(mie.vote_information(eps, prior),
                                brute_force_information(eps, prior), rtol=1e-12, atol=1e-15)
 
 
 def test_vote_information_closed_forms():
     # One vote through a binary symmetric channel with a fair prior: log 2 - h(eps).
     for eps in (0.0, 0.1, 0.3, 0.5):
-        np.testing.assert_allclose(mdmi.vote_information(np.array([eps])),
+        np.testing.assert_allclose(mie.vote_information(np.array([eps])),
                                    math.log(2) - binary_entropy(eps), atol=1e-15)
     # A coin vote adds nothing; a perfect vote carries all of H(Y).
-    np.testing.assert_allclose(mdmi.vote_information(np.array([0.2, 0.5])),
-                               mdmi.vote_information(np.array([0.2])), atol=1e-15)
-    np.testing.assert_allclose(mdmi.vote_information(np.array([0.0, 0.3])), math.log(2),
+    np.testing.assert_allclose(mie.vote_information(np.array([0.2, 0.5])),
+                               mie.vote_information(np.array([0.2])), atol=1e-15)
+    np.testing.assert_allclose(mie.vote_information(np.array([0.0, 0.3])), math.log(2),
                                atol=1e-15)
     # Majority of three votes with error e: the label errs w.p. 3e^2(1-e) + e^3.
     e = 0.2
     err = 3 * e**2 * (1 - e) + e**3
-    np.testing.assert_allclose(mdmi.majority_label_information(np.full(3, e)),
+    np.testing.assert_allclose(mie.majority_label_information(np.full(3, e)),
                                math.log(2) - binary_entropy(err), atol=1e-15)
 
 
@@ -68,8 +69,8 @@ def eps_profiles(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     num_rules = draw(st.sampled_from((4, 6)))
     k = draw(st.integers(1, num_rules - 1))
-    family = draw(st.sampled_from(mdmi.FAMILIES))
-    abs_d, eps = mdmi._draw_case(rng, family, num_rules)
+    family = draw(st.sampled_from(mie.FAMILIES))
+    abs_d, eps = mie._draw_case(rng, family, num_rules)
     return abs_d, eps, k
 
 
@@ -84,23 +85,23 @@ def test_top_discrepancy_subset_maximises_vote_information(case):
     chosen = brute_force_information(eps[mask])
     best = max(brute_force_information(eps[list(s)])
                for s in itertools.combinations(range(abs_d.size), k))
-    assert best - chosen <= mdmi.information_tolerance(k), (abs_d, eps, k)
+    assert best - chosen <= mie.information_tolerance(k), (abs_d, eps, k)
 
 
 def test_known_counterexamples_outside_the_assumptions():
     # eps above 1/2: a rule that is wrong 95% of the time (|d| = 0) is more informative than
     # an honest rule with eps = 0.3 (|d| = 1), but max discrepancy keeps the latter.
-    assert mdmi.vote_information(np.array([0.95])) > mdmi.vote_information(np.array([0.3]))
+    assert mie.vote_information(np.array([0.95])) > mie.vote_information(np.array([0.3]))
     # Correlated errors: rule 1 copies rule 0, so {0, 1} carries what {0} does, and the
     # independent rule 2 with a smaller |d| is the better second pick.
     eps, source = np.array([0.1, 0.1, 0.2]), np.array([0, 0, 2])
-    top = mdmi.duplicated_vote_information(eps, source, np.array([0, 1]))
-    other = mdmi.duplicated_vote_information(eps, source, np.array([0, 2]))
+    top = mie.duplicated_vote_information(eps, source, np.array([0, 1]))
+    other = mie.duplicated_vote_information(eps, source, np.array([0, 2]))
     assert other > top + 0.01
 
 
 def test_enumeration_check_reports_counterexamples_only_outside_the_assumptions():
-    report = mdmi.enumeration_check(seed=1, draws_per_cell=3, rule_counts=(3, 4))
+    report = mie.enumeration_check(seed=1, draws_per_cell=3, rule_counts=(3, 4))
     for name, result in report["within_assumptions"].items():
         assert result["counterexamples"] == 0, name
         assert result["draws"] == 3 * 5  # (K, k) cells: (3, 1), (3, 2), (4, 1..3)
@@ -158,11 +159,11 @@ def test_exact_label_agreement_matches_closed_forms():
     joint = p_c[0][:, None] * p_r[0][None, :]
     diff = np.arange(5)[:, None] - np.arange(5)[None, :]
     expected = 0.5 * joint[diff > 0].sum() + 0.5 * joint[diff >= 0].sum()
-    exact = mdmi.exact_label_agreement([0.6], [1.5], 5, 1)
+    exact = mie.exact_label_agreement([0.6], [1.5], 5, 1)
     np.testing.assert_allclose([exact["max_discrepancy"], exact["random"]], expected, rtol=1e-12)
     # Pure-noise rules: every label is a coin with ties to B, agreement exactly 1/2 (up to the
     # float32 rounding of the simulator's level probabilities, a few 6e-8 relative each).
-    noise = mdmi.exact_label_agreement([0.0, 0.0, 0.0], [np.inf] * 3, 3, 1)
+    noise = mie.exact_label_agreement([0.0, 0.0, 0.0], [np.inf] * 3, 3, 1)
     np.testing.assert_allclose(list(noise.values()), 0.5, atol=1e-6)
 
 
@@ -173,7 +174,7 @@ def test_max_discrepancy_beats_random_k_at_a_size_where_it_is_certain():
     # of the two correctness indicators lies in [-1, 1] and pairs are i.i.d., so Hoeffding
     # gives P(mean difference <= 0) <= exp(-N delta^2 / 2); N is chosen to make this <= 1e-9.
     beta, spread, k, delta_fail = [0.6] * 3, [1.5] * 3, 1, 1e-9
-    exact = mdmi.exact_label_agreement(beta, spread, 5, k)
+    exact = mie.exact_label_agreement(beta, spread, 5, k)
     delta = exact["max_discrepancy"] - exact["random"]
     assert delta > 0.05  # the theorem's direction, in exact arithmetic
     n = int(math.ceil(2 * math.log(1 / delta_fail) / delta**2))

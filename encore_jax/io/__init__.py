@@ -7,7 +7,8 @@ is read or written, never at ``import encore_jax``.
 Files: :mod:`~encore_jax.io.formats` (formats and in-memory tables as Arrow record batches),
 :mod:`~encore_jax.io.layouts` (which columns are rules; batch -> ``[n, K]``),
 :mod:`~encore_jax.io.long` (long layout, pooling annotators), :mod:`~encore_jax.io.pairs`,
-:mod:`~encore_jax.io.missing` (the one missing-value policy), :mod:`~encore_jax.io.readers`
+:mod:`~encore_jax.io.missing` (the one missing-value policy), :mod:`~encore_jax.io.chunks`
+(wide and long tables, streamed), :mod:`~encore_jax.io.readers`
 (the public readers), :mod:`~encore_jax.io.writers`, :mod:`~encore_jax.io.atomic`,
 :mod:`~encore_jax.io.progress`, :mod:`~encore_jax.io.tables` (result types, ``DataError``).
 """
@@ -18,20 +19,12 @@ from importlib import resources
 from pathlib import Path
 
 from encore_jax.io.atomic import atomic_write, atomic_write_all
+from encore_jax.io.chunks import LAYOUTS, count_rows, iter_rating_chunks, iter_score_chunks
 from encore_jax.io.formats import DEFAULT_CHUNK_ROWS, FORMATS, detect_format, open_source
 from encore_jax.io.long import POOLS
 from encore_jax.io.missing import DEFAULT_MISSING, MISSING_POLICIES
 from encore_jax.io.progress import progress
-from encore_jax.io.readers import (
-    LAYOUTS,
-    count_rows,
-    iter_rating_chunks,
-    iter_score_chunks,
-    read_rating_pairs,
-    read_ratings,
-    read_score_pairs,
-    read_scores,
-)
+from encore_jax.io.readers import read_rating_pairs, read_ratings, read_score_pairs, read_scores
 from encore_jax.io.tables import (
     DataError,
     MissingCounts,

@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from encore_jax.io.formats import Source
-from encore_jax.io.tables import DataError
+from encore_jax.io.sources import Source
+from encore_jax.io.tables import DataError, check_unique
 
 __all__ = ["RuleColumn", "pair_columns", "to_levels", "to_scores", "wide_columns"]
 
@@ -60,18 +60,6 @@ def _kind(arrow_type: Any) -> str:
     if t.is_string(arrow_type) or t.is_large_string(arrow_type) or t.is_dictionary(arrow_type):
         return "text"
     return "other"
-
-
-def check_unique(where: str, names: Sequence[str], what: str) -> None:
-    """Raises :class:`DataError` on an empty or duplicate name (1-based column numbers)."""
-    seen: dict[str, int] = {}
-    for column, name in enumerate(names, start=1):
-        if not name:
-            raise DataError(f"{where}: column {column} has an empty {what}")
-        if name in seen:
-            raise DataError(f"{where}: duplicate {what} {name!r} (columns {seen[name]} and "
-                            f"{column}); rename one, or leave one out with --exclude")
-        seen[name] = column
 
 
 def require_columns(source: Source, names: Sequence[str | None]) -> None:

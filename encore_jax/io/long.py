@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from encore_jax.io.formats import Source
-from encore_jax.io.layouts import batch_text, batch_values, check_unique, require_columns
-from encore_jax.io.tables import DataError
+from encore_jax.io.layouts import batch_text, batch_values, require_columns
+from encore_jax.io.sources import Source
+from encore_jax.io.tables import DataError, check_unique
 
 __all__ = ["POOLS", "pivot_long", "pool_values"]
 

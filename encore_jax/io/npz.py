@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from encore_jax.io.formats import TableSource, _pa, short
+from encore_jax.io.sources import TableSource, _pa, short
 from encore_jax.io.tables import DataError
 
 __all__ = ["NpzSource"]
@@ -57,7 +57,7 @@ def _matrix_columns(path: Path, arrays: dict[str, np.ndarray], key: str, prefix:
     names = [f"rule_{j}" for j in range(k)] if names is None else list(names)
     if len(names) != k:
         raise DataError(f"{path}: {len(names)} rule_names for {k} columns of {key!r}")
-    from encore_jax.io.layouts import check_unique
+    from encore_jax.io.tables import check_unique
 
     check_unique(str(path), names, "rule name")
     return {prefix + name: pa.array(np.ascontiguousarray(matrix[:, j]),

@@ -84,7 +84,7 @@ def iter_pair_tables(
       DataError: as :func:`encore_jax.io.pairs.read_pairs`, a rule not in the file, or a
         header without pairs.
     """
-    from encore_jax.io.readers import _Convert, _iter_blocks, _rebatched, check_options
+    from encore_jax.io.chunks import _Convert, _iter_blocks, _rebatched, check_options
 
     bin_range = check_options(chunk_rows, num_levels, bin_range)
     check_missing_policy(missing)

@@ -29,7 +29,7 @@ __all__ = ["read_pairs"]
 def _prefixed(data, kind, *, chosen_prefix, rejected_prefix, subset_column, id_column,
               text_columns, exclude, list_names, rule_columns, mask_value, num_levels,
               bin_range, level_offset, missing, file_format) -> PairTable:
-    from encore_jax.io.readers import _Convert, _iter_blocks
+    from encore_jax.io.chunks import _Convert, _iter_blocks
 
     source = open_source(data, file_format)
     blocks = pair_columns(source, chosen_prefix=chosen_prefix, rejected_prefix=rejected_prefix,
@@ -57,7 +57,7 @@ def _prefixed(data, kind, *, chosen_prefix, rejected_prefix, subset_column, id_c
 def _indexed(data, kind, *, pair_index, chosen_id_column, rejected_id_column, subset_column,
              id_column, layout, rule_column, rating_column, pool, missing, **options
              ) -> PairTable:
-    from encore_jax.io.readers import _read
+    from encore_jax.io.chunks import _read
 
     id_column = "response_id" if id_column is None else id_column
     table = _read(data, kind, layout=layout, rule_column=rule_column,
@@ -154,7 +154,7 @@ def read_pairs(
       DataError: as :func:`encore_jax.read_ratings`, a rule column without its partner, or a
         pair-index id that is not in the ratings.
     """
-    from encore_jax.io.readers import check_options
+    from encore_jax.io.chunks import check_options
 
     bin_range = check_options(1, num_levels, bin_range)
     check_missing_policy(missing)

@@ -6,6 +6,7 @@ Shapes: ``N`` rows (responses or pairs), ``K`` rules.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -161,3 +162,15 @@ def pooled_pair_table(pairs: PairTable) -> RatingTable | ScoreTable:
     mask = np.concatenate([pairs.chosen_mask, pairs.rejected_mask])
     cls = RatingTable if np.issubdtype(values.dtype, np.integer) else ScoreTable
     return cls(pairs.rule_names, values, mask, pairs.source, None, {}, pairs.missing)
+
+
+def check_unique(where: str, names: Sequence[str], what: str) -> None:
+    """Raises :class:`DataError` on an empty or duplicate name (1-based column numbers)."""
+    seen: dict[str, int] = {}
+    for column, name in enumerate(names, start=1):
+        if not name:
+            raise DataError(f"{where}: column {column} has an empty {what}")
+        if name in seen:
+            raise DataError(f"{where}: duplicate {what} {name!r} (columns {seen[name]} and "
+                            f"{column}); rename one, or leave one out with --exclude")
+        seen[name] = column

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from encore_jax.io.formats import detect_format, open_source, short
-from encore_jax.io.layouts import check_unique
-from encore_jax.io.tables import DataError, RatingTable, ScoreTable, WeightsFile
+from encore_jax.io.tables import DataError, RatingTable, ScoreTable, WeightsFile, check_unique
 
 __all__ = [
     "METADATA_KEY",
@@ -55,7 +54,7 @@ def sidecar_path(path: str | Path) -> Path:
 def output_metadata(**settings: Any) -> dict[str, Any]:
     """The metadata dict written with an output: ``settings`` plus the package version
     (values must be JSON-serialisable; tuples become lists)."""
-    from encore_jax import __version__
+    from encore_jax._version import __version__
 
     metadata = {"encore_jax_version": __version__, **settings}
     json.dumps(metadata, allow_nan=False)  # fail early on what JSON cannot hold

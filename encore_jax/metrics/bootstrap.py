@@ -370,12 +370,12 @@ def _resample_parallel(
 ) -> tuple[jax.Array, jax.Array] | None:
     """``(estimate, replicates)`` with the *resamples* split across the devices that hold
     ``values``' items, when the item axis is sharded (see
-    :func:`encore_jax.sharding.row_mesh`); else ``None``.
+    :func:`encore_jax.mesh.row_mesh`); else ``None``.
 
     Each resample reads every item, so the items are replicated (1e6 float32 values are
     4 MB) and device ``d`` computes its block of resamples ``b``; the draws are those of the
     single-device kernel, so the replicates are the same bits."""
-    from encore_jax.sharding import replicated, row_mesh
+    from encore_jax.mesh import replicated, row_mesh
 
     placed = row_mesh(values, axis=-1)
     if placed is None:

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from encore_jax import weightings as ext
+import encore_jax.weightings as ext
 from encore_jax.weighting_stats import (
     BuiltinStats,
     builtin_weights_from_stats,
