@@ -265,10 +265,11 @@ def test_a_text_column_named_as_a_rule_suggests_text_columns(tmp_path):
 
 
 def test_a_late_odd_cell_neither_repeats_nor_loses_rows(tmp_path, monkeypatch):
-    from encore_jax.io import chunks, formats
+    from encore_jax.io import chunks as chunked_reader
+    from encore_jax.io import formats
 
     monkeypatch.setattr(formats, "_BLOCK_BYTES", 1 << 10)  # many blocks
-    monkeypatch.setattr(chunks, "SMALL_TEXT_BYTES", 0)  # streamed, not parsed whole
+    monkeypatch.setattr(chunked_reader, "SMALL_TEXT_BYTES", 0)  # streamed, not parsed whole
     values = np.arange(3000) % 5
     lines = ["a,b"] + [f"{v},{v}" for v in values]
     lines[2500] = f"{values[2499]},   "  # an all-space cell: missing, found in a late block

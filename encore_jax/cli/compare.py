@@ -44,8 +44,8 @@ against ENCORE and uniform.
 def _read_pairs(path: str, args: argparse.Namespace) -> Any:
     from encore_jax.io import read_rating_pairs
 
-    return read_rating_pairs(path, num_levels=args.levels, **pair_prefix_options(args),
-                             **reader_options(args))
+    return read_rating_pairs(path, num_levels=args.levels, keep_text=False,
+                             **pair_prefix_options(args), **reader_options(args))
 
 
 def _weightings(args: argparse.Namespace) -> dict[str, Any] | None:

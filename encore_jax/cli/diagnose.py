@@ -125,7 +125,7 @@ def _report(args: argparse.Namespace) -> Any:
     if args.group_column is not None and options.get("pair_index") is not None:
         raise UsageError("--group-column needs the one-row-per-pair layout (not --pair-index)")
     pairs = read_rating_pairs(args.file, num_levels=args.levels, chosen_prefix=args.chosen_prefix,
-                              rejected_prefix=args.rejected_prefix,
+                              rejected_prefix=args.rejected_prefix, keep_text=False,
                               **{k: v for k, v in options.items() if k != "id_column"},
                               id_column=args.group_column or options.get("id_column"))
     calibration = None

@@ -54,7 +54,7 @@ def fit_report(args: argparse.Namespace) -> dict[str, Any]:
     from encore_jax import bradley_terry
     from encore_jax.io import output_metadata, read_rating_pairs, read_score_pairs
 
-    options = reader_options(args)
+    options = {**reader_options(args), "keep_text": False}  # fit-bt never prints the text
     if args.levels is not None:
         pairs = read_rating_pairs(args.file, chosen_prefix=args.chosen_prefix,
                                   rejected_prefix=args.rejected_prefix,

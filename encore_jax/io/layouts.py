@@ -209,10 +209,11 @@ def pair_columns(
     text_columns: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     list_names: Mapping[str, Sequence[str]] | None = None,
+    keep_text: bool = True,
 ) -> tuple[Columns, Columns]:
     """The chosen and rejected rule columns of a one-row-per-pair table: every
-    ``<chosen_prefix><x>`` needs its ``<rejected_prefix><x>``; other columns are kept (text)
-    or ignored (numbers)."""
+    ``<chosen_prefix><x>`` needs its ``<rejected_prefix><x>``; other columns are kept (text,
+    unless ``keep_text=False``: then only the named ``text_columns``) or ignored (numbers)."""
     if not chosen_prefix or not rejected_prefix or chosen_prefix == rejected_prefix:
         raise ValueError(f"chosen_prefix and rejected_prefix must be two different non-empty "
                          f"strings, got {chosen_prefix!r} and {rejected_prefix!r}")
@@ -243,8 +244,8 @@ def pair_columns(
                         "); set the prefixes with --chosen-prefix / --rejected-prefix")
     kept = set(chosen_prefix + b for b in bases) | set(rejected_prefix + b for b in bases)
     for column in source.names:
-        if column not in kept and column not in taken and column not in text and _kind(
-                source.schema.field(column).type) == "text":
+        if keep_text and column not in kept and column not in taken and column not in text \
+                and _kind(source.schema.field(column).type) == "text":
             text.append(column)
     blocks = []
     for prefix in (chosen_prefix, rejected_prefix):
@@ -414,7 +415,8 @@ def batch_text(source: Source, batch: Any, name: str, start: int,
     if _kind(column.type) not in ("text", "number"):
         raise DataError(f"{source.name}: column {name!r} has type {column.type}, expected text")
     strings = column.cast(pa.string()).to_pylist()
-    return np.array(["" if s is None else s for s in strings], dtype=str)
+    # object, not fixed-width unicode: 4 bytes a character of the longest string, per row
+    return np.array(["" if s is None else s for s in strings], dtype=object)
 
 
 # ------------------------------------------------------------------------------------------

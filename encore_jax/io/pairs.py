@@ -28,14 +28,14 @@ __all__ = ["read_pairs"]
 
 def _prefixed(data, kind, *, chosen_prefix, rejected_prefix, subset_column, id_column,
               text_columns, exclude, list_names, rule_columns, mask_value, num_levels,
-              bin_range, level_offset, missing, file_format) -> PairTable:
+              bin_range, level_offset, missing, file_format, keep_text) -> PairTable:
     from encore_jax.io.chunks import _Convert, _iter_blocks
 
     source = open_source(data, file_format)
     blocks = pair_columns(source, chosen_prefix=chosen_prefix, rejected_prefix=rejected_prefix,
                           rule_columns=rule_columns, id_column=id_column,
                           subset_column=subset_column, text_columns=text_columns,
-                          exclude=exclude, list_names=list_names)
+                          exclude=exclude, list_names=list_names, keep_text=keep_text)
     convert = _Convert(kind, mask_value, num_levels, bin_range, level_offset)
     parts = list(_iter_blocks(source, blocks, convert, missing, DEFAULT_CHUNK_ROWS, True))
     if not parts or sum(p[0][0].shape[0] for p in parts) + sum(
@@ -129,6 +129,7 @@ def read_pairs(
     rating_column: str = "rating",
     pool: str | None = None,
     file_format: str | None = None,
+    keep_text: bool = True,
 ) -> PairTable:
     """Reads preference pairs as two rating blocks (see the module docstring).
 
@@ -149,6 +150,9 @@ def read_pairs(
       chosen_id_column, rejected_id_column: the pair-index table's id columns.
       layout, rule_column, rating_column, pool: layout of ``data`` with ``pair_index``.
       file_format: format of ``data``; default from the suffix.
+      keep_text: keep the text columns found beside the ratings (``PairTable.text``);
+        ``False`` reads only the named ``text_columns`` (bounded memory when the text is not
+        needed: prompts and responses are often most of a file's bytes).
 
     Raises:
       DataError: as :func:`encore_jax.read_ratings`, a rule column without its partner, or a
@@ -178,4 +182,4 @@ def read_pairs(
                      text_columns=text_columns, exclude=exclude, list_names=list_names,
                      rule_columns=rule_columns, mask_value=mask_value, num_levels=num_levels,
                      bin_range=bin_range, level_offset=level_offset, missing=missing,
-                     file_format=file_format)
+                     file_format=file_format, keep_text=keep_text)

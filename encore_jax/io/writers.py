@@ -77,6 +77,8 @@ def _arrow_column(name: str, column: Any) -> Any:
     array = np.ma.asarray(column)
     if array.ndim != 1:
         raise ValueError(f"column {name!r} must be 1-D, got shape {array.shape}")
+    if array.dtype.kind == "O" and all(isinstance(v, str) for v in np.ma.getdata(array)):
+        return pa.array(np.ma.getdata(array), type=pa.string())  # text as the readers keep it
     if array.dtype.kind not in "biufU":
         raise TypeError(f"column {name!r} has dtype {array.dtype}; use bool, numbers or str")
     ok = ~np.ma.getmaskarray(array)
