@@ -6,7 +6,8 @@ the rating columns ``chosen_r<k>`` and ``rejected_r<k>`` (int8 levels 0..4; row 
 65536 rows). Then runs the command's default protocol, ``encore-jax compare FILE --levels 5
 --json`` (a random half held out, 1000 resamples), on each file under ``/usr/bin/time -v``
 and prints JSON with the file size, wall time, peak RSS and the machine's load average at
-start and end (other processes share the CPU).
+start and end (other processes share the CPU). The persistent compilation cache is off, so
+every run pays its compilation, as a user's first run does.
 
     python -m benchmarks.compare_rss --pairs 50000 1000000 --rules 100
 
@@ -71,7 +72,9 @@ def run(path: Path, extra: list[str]) -> dict:
                str(path), "--levels", str(NUM_LEVELS), "--json", *extra]
     load_before = os.getloadavg()
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    # Compilation included: no persistent compilation cache (a user's first run).
+    env = {**os.environ, "ENCORE_JAX_COMPILE_CACHE": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-4000:]}")
@@ -83,6 +86,7 @@ def run(path: Path, extra: list[str]) -> dict:
             "wall_s": round(wall, 1), "peak_rss_mib": round(peak / 1024, 1),
             "encore_accuracy": report["methods"][0]["accuracy"]["estimate"],
             "load_average_before": load_before, "load_average_after": os.getloadavg(),
+            "compile_cache": "off (compilation included)",
             "command": " ".join(["python", *command[3:6], path.name, *command[7:]])}
 
 
