@@ -20,7 +20,8 @@ from encore_jax.cli import COMMAND_MODULES
 from encore_jax.cli._common import UsageError
 from encore_jax.cli._compile_cache import compile_cache_dir
 
-HEAVY = ("jax", "jaxlib", "scipy", "matplotlib", "pyarrow", "rich", "optax", "chex", "jaxtyping")
+HEAVY = ("jax", "jaxlib", "numpy", "scipy", "matplotlib", "pyarrow", "rich", "optax", "chex",
+         "jaxtyping")
 ROOT = Path(__file__).resolve().parents[1]
 
 # Prints the heavy modules loaded by `import encore_jax`, by building the CLI parser, and by

@@ -16,10 +16,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from encore_jax.io.atomic import atomic_write, atomic_write_all
-from encore_jax.io.progress import progress
+__all__ = ["atomic_write", "atomic_write_all", "progress"]  # for the commands
 
-__all__ = ["atomic_write", "atomic_write_all", "progress"]  # re-exported for the commands
+
+# The I/O layer's writers and progress bar, imported when a command runs (importing
+# encore_jax.io loads NumPy and its readers; --help must stay free of them).
+def atomic_write(path: str | Path, write_fn: Any, *, force: bool = False) -> Path:
+    """:func:`encore_jax.io.atomic.atomic_write`."""
+    from encore_jax.io.atomic import atomic_write as write
+
+    return write(path, write_fn, force=force)
+
+
+def atomic_write_all(items: Sequence[tuple[str | Path, Any]], *, force: bool = False
+                     ) -> list[Path]:
+    """:func:`encore_jax.io.atomic.atomic_write_all`."""
+    from encore_jax.io.atomic import atomic_write_all as write_all
+
+    return write_all(items, force=force)
+
+
+def progress(iterable: Any, **options: Any) -> Any:
+    """:func:`encore_jax.io.progress.progress`."""
+    from encore_jax.io.progress import progress as bar
+
+    return bar(iterable, **options)
 
 MISSING_CHOICES = ("mask", "drop", "error")  # encore_jax.io.missing.MISSING_POLICIES
 POOL_CHOICES = ("mean", "median", "majority")  # encore_jax.io.long.POOLS
