@@ -44,16 +44,17 @@ step() {  # step NAME COMMAND...: runs COMMAND, prints PASS/FAIL with the tail o
         failed=$((failed + 1))
     fi
 }
-figures_written() {
-    encore-jax demo --figures "$work/run/figures" >/dev/null \
-        && ls "$work/run/figures" && [[ -n "$(ls "$work/run/figures"/*.png 2>/dev/null)" ]]
+figures_written() {  # the default folder, ./encore-jax-demo/ in the working directory
+    encore-jax demo >/dev/null \
+        && ls "$work/run/encore-jax-demo" \
+        && [[ -n "$(ls "$work/run/encore-jax-demo"/*.png 2>/dev/null)" ]]
 }
 
 step "imports the installed package" python -c "
 import encore_jax, sys
 assert encore_jax.__file__.startswith(sys.prefix), encore_jax.__file__"
 step "encore-jax --help" encore-jax --help
-step "encore-jax demo (writes PNG figures)" figures_written
+step "encore-jax demo (writes PNG figures to ./encore-jax-demo/)" figures_written
 step "encore-jax theory --help" encore-jax theory --help
 step "encore-jax theory --list" encore-jax theory --list
 step "theory check modules import (--check-args=--help)" encore-jax theory --check-args=--help
