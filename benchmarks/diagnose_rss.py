@@ -68,7 +68,7 @@ def run(path: Path, resamples: int) -> dict:
             "wall_s": round(wall, 1), "peak_rss_mib": round(peak / 1024, 1),
             "premise_holds": report["premise_holds"],
             "load_average_before": load_before, "load_average_after": os.getloadavg(),
-            "command": " ".join(command[2:])}
+            "command": " ".join(["python", *command[3:6], path.name, *command[7:]])}
 
 
 def main(argv: list[str] | None = None) -> int:
