@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks._process import run_timed
 
 ROW_GROUP = 65536
 NUM_LEVELS = 5
@@ -67,27 +66,19 @@ def write_pairs(path: Path, pairs: int, rules: int, seed: int = 0) -> None:
 
 
 def run(path: Path, extra: list[str]) -> dict:
-    """Runs ``encore-jax compare`` on ``path`` under ``/usr/bin/time -v``."""
-    command = ["/usr/bin/time", "-v", sys.executable, "-m", "encore_jax.cli", "compare",
-               str(path), "--levels", str(NUM_LEVELS), "--json", *extra]
-    load_before = os.getloadavg()
-    start = time.perf_counter()
-    # Compilation included: no persistent compilation cache (a user's first run).
-    env = {**os.environ, "ENCORE_JAX_COMPILE_CACHE": "0"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-4000:]}")
-    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)[1])
+    """Runs ``encore-jax compare`` on ``path`` (see :func:`benchmarks._process.run_timed`)."""
+    args = ["compare", path.name, "--levels", str(NUM_LEVELS), "--json", *extra]
+    done = run_timed([sys.executable, "-m", "encore_jax.cli", args[0], str(path), *args[2:]])
     report = json.loads(done.stdout)
     return {"file": path.name, "file_mib": round(path.stat().st_size / 2**20, 1),
             "pairs": report["num_pairs"], "eval_pairs": report["num_eval_pairs"],
             "rules": report["num_rules"], "resamples": report["protocol"]["num_resamples"],
-            "wall_s": round(wall, 1), "peak_rss_mib": round(peak / 1024, 1),
+            "wall_s": done.wall_s, "peak_rss_mib": done.peak_rss_mib,
             "encore_accuracy": report["methods"][0]["accuracy"]["estimate"],
-            "load_average_before": load_before, "load_average_after": os.getloadavg(),
+            "load_average_before": done.load_average_before,
+            "load_average_after": done.load_average_after,
             "compile_cache": "off (compilation included)",
-            "command": " ".join(["python", *command[3:6], path.name, *command[7:]])}
+            "command": " ".join(["python", "-m", "encore_jax.cli", *args])}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._process import HIGH_WATER_KIB
+
 RULES = 20
 LEVELS = 5
 
@@ -36,13 +38,7 @@ CHILD = r"""
 import json, sys, time
 import numpy as np
 
-def high_water_kib():
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return None
-
+{high_water_kib}
 method, path, levels = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import pyarrow.compute, pyarrow.csv as pacsv  # imported before the clock starts, for all
 warm = None
@@ -67,7 +63,7 @@ if method == "streaming":  # again in the same process: the histogram kernel is 
     warm = time.perf_counter() - again
 print(json.dumps({"seconds": seconds, "warm_seconds": warm, "hwm_kib": high_water_kib(),
                   "counts": np.asarray(counts).tolist()}))
-"""
+""".replace("{high_water_kib}", HIGH_WATER_KIB)
 
 METHODS = ("baseline", "read_ratings", "streaming")
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._process import HIGH_WATER_KIB
+
 ROW_GROUP = 65536
 NUM_LEVELS = 11
 
@@ -31,16 +33,7 @@ import numpy as np
 import encore_jax as ej
 import jax
 
-def high_water_kib():
-    # VmHWM belongs to this process's address space, created at exec. ru_maxrss would not
-    # do: Linux carries it over from the parent at fork and keeps it across exec, so a
-    # child of a large parent reports the parent's size.
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return None
-
+{high_water_kib}
 path, levels, chunk_rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 before = high_water_kib()
 start = time.perf_counter()
@@ -51,7 +44,7 @@ print(json.dumps({"counts": counts.tolist(), "seconds": seconds,
                   "hwm_after_import_kib": before, "hwm_kib": high_water_kib(),
                   "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "entropies": np.asarray(entropies).tolist()}))
-"""
+""".replace("{high_water_kib}", HIGH_WATER_KIB)
 
 
 def write_ratings(path: Path, rows: int, rules: int, seed: int = 0) -> np.ndarray:
