@@ -49,8 +49,18 @@ class MissingCounts(NamedTuple):
         return {"policy": self.policy, "cells": self.cells, "rows_dropped": self.rows_dropped}
 
 
+class _Masked:
+    """``fully_observed``: every entry of ``mask`` is ``True``."""
+
+    mask: np.ndarray
+
+    @property
+    def fully_observed(self) -> bool:
+        return bool(self.mask.all())
+
+
 @dataclasses.dataclass(frozen=True)
-class RatingTable:
+class RatingTable(_Masked):
     """Ratings read from a file or an in-memory table.
 
     Attributes:
@@ -72,16 +82,12 @@ class RatingTable:
     missing: MissingCounts = MissingCounts()
 
     @property
-    def fully_observed(self) -> bool:
-        return bool(self.mask.all())
-
-    @property
     def values(self) -> np.ndarray:
         return self.ratings
 
 
 @dataclasses.dataclass(frozen=True)
-class ScoreTable:
+class ScoreTable(_Masked):
     """Real-valued per-rule scores (e.g. reward-model head outputs).
 
     Attributes are those of :class:`RatingTable`, with ``scores`` (``float64`` ``[N, K]``,
@@ -95,10 +101,6 @@ class ScoreTable:
     ids: np.ndarray | None = None
     text: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     missing: MissingCounts = MissingCounts()
-
-    @property
-    def fully_observed(self) -> bool:
-        return bool(self.mask.all())
 
     @property
     def values(self) -> np.ndarray:
