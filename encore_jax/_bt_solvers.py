@@ -4,7 +4,10 @@ the fit's ``lax.while_loop`` (so they run under ``jit``, ``vmap`` and on sharded
 
 Symbols as in :mod:`encore_jax.bradley_terry`: ``diffs`` ``d`` ``[N, K]``, weights ``w``,
 parameters ``theta`` (``w = theta`` free, ``softmax(theta)`` simplex), the objective
-``J(theta) = L(w(theta)) + (l2 / 2) ||theta||^2``.
+``J(theta) = L(w(theta)) + (ridge / 2) ||theta - center||^2``, where the fitter's ridge
+``l2`` and prior ``(theta_0, s)`` on ``n`` included pairs combine as ``ridge = l2 + s / n``
+and ``center = (s / n) theta_0 / ridge`` (``0`` when ``ridge = 0``): this equals
+``(l2 / 2) ||theta||^2 + (s / (2 n)) ||theta - theta_0||^2`` up to a constant.
 
 References: Nocedal & Wright, Numerical Optimization (2006), Algorithm 7.4 (L-BFGS two-loop
 recursion) and 3.1 (backtracking); Hager & Zhang, SIAM J. Optim. 16 (2005) (approximate Wolfe).
@@ -40,18 +43,24 @@ def loss_and_grad(
 
 
 class Problem(NamedTuple):
-    """The objective ``J(theta) = L(w(theta)) + (l2 / 2) ||theta||^2`` on fixed data."""
+    """The objective ``J(theta) = L(w(theta)) + (ridge / 2) ||theta - center||^2`` on fixed
+    data (``ridge`` a scalar, ``center`` ``[K]``)."""
 
     diffs: jax.Array
     mask: jax.Array | None
-    l2: jax.Array
+    ridge: jax.Array
+    center: jax.Array
     simplex: bool
 
     def weights(self, params: jax.Array) -> jax.Array:
         return jax.nn.softmax(params) if self.simplex else params
 
     def penalty(self, params: jax.Array) -> jax.Array:
-        return 0.5 * self.l2 * jnp.sum(params * params)
+        offset = params - self.center
+        return 0.5 * self.ridge * jnp.sum(offset * offset)
+
+    def penalty_grad(self, params: jax.Array) -> jax.Array:
+        return self.ridge * (params - self.center)
 
     def value(self, params: jax.Array) -> jax.Array:
         return loss_and_grad(self.weights(params), self.diffs, self.mask)[0] + self.penalty(
@@ -64,14 +73,15 @@ class Problem(NamedTuple):
         loss, grad_w = loss_and_grad(weights, self.diffs, self.mask)
         # Chain rule through the softmax: J^T g = w * (g - w . g) (J is symmetric).
         grad_params = weights * (grad_w - jnp.dot(weights, grad_w)) if self.simplex else grad_w
-        return weights, loss, grad_w, loss + self.penalty(params), grad_params + self.l2 * params
+        return (weights, loss, grad_w, loss + self.penalty(params),
+                grad_params + self.penalty_grad(params))
 
     def value_and_grad(self, params: jax.Array) -> tuple[jax.Array, jax.Array]:
         return self.evaluate(params)[3:]
 
     def newton_direction(self, params: jax.Array, grad: jax.Array) -> jax.Array:
         """``H^-1 grad`` for the free parameterization, ``H = D^T diag(s (1 - s)) D / |M| +
-        l2 I`` (IRLS), with a relative jitter so a rule with all-zero differences (a zero
+        ridge I`` (IRLS), with a relative jitter so a rule with all-zero differences (a zero
         row and column of ``H``) gets a zero step instead of NaN."""
         margins = self.diffs @ params
         curvature = jax.nn.sigmoid(margins) * jax.nn.sigmoid(-margins)
@@ -83,7 +93,7 @@ class Problem(NamedTuple):
         hessian = (self.diffs * (curvature / count)[:, None]).T @ self.diffs
         eye = jnp.eye(params.shape[0], dtype=params.dtype)
         jitter = jnp.finfo(params.dtype).eps * jnp.maximum(jnp.max(jnp.diag(hessian)), 1)
-        return jax.scipy.linalg.solve(hessian + (self.l2 + jitter) * eye, grad, assume_a="pos")
+        return jax.scipy.linalg.solve(hessian + (self.ridge + jitter) * eye, grad, assume_a="pos")
 
 
 def backtrack(

@@ -195,6 +195,8 @@ def _fit_impl(
     mask: jax.Array | None,
     init_params: jax.Array,
     l2: jax.Array,
+    prior_params: jax.Array,
+    prior_strength: jax.Array,
     tol: jax.Array,
     learning_rate: jax.Array,
     optimizer: str | optax.GradientTransformation,
@@ -203,8 +205,13 @@ def _fit_impl(
     parameterization: str,
 ) -> BTFit:
     dtype = init_params.dtype
-    problem = Problem(diffs.astype(dtype), mask, l2.astype(dtype),
-                       parameterization == "simplex")
+    count = diffs.shape[0] if mask is None else jnp.maximum(jnp.sum(mask), 1)
+    pull = prior_strength.astype(dtype) / jnp.asarray(count, dtype)  # s / n
+    ridge = l2.astype(dtype) + pull
+    # (l2/2)|theta|^2 + (s/2n)|theta - theta_0|^2 = (ridge/2)|theta - center|^2 + constant.
+    center = jnp.where(ridge > 0, pull / jnp.where(ridge > 0, ridge, 1), 0) * prior_params.astype(
+        dtype)
+    problem = Problem(diffs.astype(dtype), mask, ridge, center, parameterization == "simplex")
     tol = tol.astype(dtype)
     num_records = _record_schedule(max_steps, record_every).shape[0]
     num_rules = init_params.shape[0]
@@ -235,7 +242,7 @@ def _fit_impl(
         chain rule cannot be undone, so the simplex case evaluates again."""
         if problem.simplex:
             return problem.evaluate(params)[:3]
-        return params, value - problem.penalty(params), grad - problem.l2 * params
+        return params, value - problem.penalty(params), grad - problem.penalty_grad(params)
 
     def record(history, slot, take, params, value, grad):
         def write(history):
@@ -327,6 +334,39 @@ def _initial_params(
     return jnp.log(init)
 
 
+def _prior_params(
+    prior: ArrayLike | None, prior_strength: Any, num_rules: int, dtype: jnp.dtype,
+    parameterization: str,
+) -> tuple[jax.Array, float]:
+    """``(theta_0, s)``: the prior weights as parameters (``w_0`` free, ``log w_0`` simplex)
+    and its strength; ``(0, 0)`` without a prior."""
+    if prior is None:
+        if prior_strength is not None:
+            raise ValueError(
+                "prior_strength needs prior (the weights to shrink toward); to shrink toward "
+                "w = 0 use l2"
+            )
+        return jnp.zeros((num_rules,), dtype), 0.0
+    if prior_strength is None:
+        raise ValueError(
+            "prior needs prior_strength >= 0 (s in the penalty (s/2) |w - prior|^2); pass "
+            "e.g. prior_strength=1.0, or choose it by cross-validation"
+        )
+    _checks.check_scalar("prior_strength", prior_strength, at_least=0.0)
+    prior = _validated_rule_weights("prior", prior, num_rules).astype(dtype)
+    if parameterization == "free":
+        return prior, prior_strength
+    if _checks.is_concrete(prior):
+        host = np.asarray(prior, np.float64)
+        if np.any(host <= 0) or abs(host.sum() - 1) > 1e-5:
+            raise ValueError(
+                f"prior must be strictly positive weights summing to 1 for "
+                f"parameterization='simplex' (the penalty is on the logits log(prior)), got "
+                f"{host.tolist()}"
+            )
+    return jnp.log(prior), prior_strength
+
+
 def _checked_optimizer(
     optimizer: Any, parameterization: str
 ) -> str | optax.GradientTransformation:
@@ -370,6 +410,8 @@ def fit_bt_weights(
     max_steps: int | None = None,
     learning_rate: float | None = None,
     l2: float = 0.0,
+    prior: Float[ArrayLike, " K"] | None = None,
+    prior_strength: float | None = None,
     init: Float[ArrayLike, " K"] | None = None,
     parameterization: str = "free",
     record_every: int = 10,
@@ -381,14 +423,28 @@ def fit_bt_weights(
 
     Minimises over parameters ``theta``
 
-        J(theta) = L(w(theta)) + (l2 / 2) ||theta||^2,
+        J(theta) = L(w(theta)) + (l2 / 2) ||theta||^2 + (s / (2 n)) ||theta - theta_0||^2,
         w(theta) = theta (free)   or   softmax(theta) (simplex),
 
-    with ``L`` as in :func:`bt_loss`. ``"free"`` is the logistic-regression MLE; on the ``2N``
-    symmetrised rows ``(d_i, 1), (-d_i, 0)`` it is scikit-learn's
-    ``LogisticRegression(fit_intercept=False, C=inf)``, and with ``l2 > 0`` the same with
-    ``C = 1 / (2 N l2)``. ``"simplex"`` keeps ``w`` non-negative and summing to one, comparable to
-    ENCORE's weights (there ``l2`` shrinks the logits toward uniform weights).
+    with ``L`` as in :func:`bt_loss` (a mean over the ``n`` included pairs). ``"free"`` is the
+    logistic-regression MLE; on the ``2N`` symmetrised rows ``(d_i, 1), (-d_i, 0)`` it is
+    scikit-learn's ``LogisticRegression(fit_intercept=False, C=inf)``, and with ``l2 > 0`` the
+    same with ``C = 1 / (2 N l2)``. ``"simplex"`` keeps ``w`` non-negative and summing to one,
+    comparable to ENCORE's weights (there ``l2`` shrinks the logits toward uniform weights).
+
+    A prior (``prior = w_0``, ``prior_strength = s``; few labels, issue 21) pulls the fit
+    toward a label-free weighting ``w_0`` instead of toward 0: ``theta_0 = w_0`` (free;
+    signed weights allowed, so a rule working against the preference can get a negative
+    weight) or ``theta_0 = log w_0`` (simplex; ``w_0`` strictly positive, summing to one).
+    Multiplied by ``n``, ``J`` is the summed negative log-likelihood plus
+    ``(s / 2) ||theta - theta_0||^2``: the MAP estimate under the Gaussian prior
+    ``theta ~ N(theta_0, I / s)``, so ``s`` is counted in pairs' worth of evidence and does
+    not depend on ``n``. Hence the limits: ``s -> inf`` gives ``w_0`` (with no labels at all
+    the answer is ``w_0`` itself; the fitter needs at least one pair), and ``n -> inf`` at
+    fixed ``s``, or ``s = 0``, gives plain Bradley–Terry. The ridge is the per-pair special
+    case ``w_0 = 0``: ``prior = 0, prior_strength = n l2`` gives the fit of ``l2``. Both may
+    be given; the penalties add. The optimum satisfies ``theta - theta_0 = -(n / s) dL/dtheta``
+    (free, ``l2 = 0``), so ``max_k |w_k - w_0k| <= (n / s) max_k |dL/dw_k|``.
 
     The fit is one compiled ``lax.while_loop`` that stops as soon as
     ``max_k |dJ/dtheta_k| <= tol`` (``converged = True``) or after ``max_steps`` updates
@@ -436,6 +492,14 @@ def fit_bt_weights(
       max_steps: ``>= 1``, the step limit; default ``DEFAULT_MAX_STEPS = 500``.
       learning_rate: ``> 0``, the step size of ``"adam"`` / ``"sgd"`` (ignored by the others).
       l2: ``lambda`` >= 0, the ridge penalty on ``theta``.
+      prior: ``w_0`` ``[K]``, finite float weights the penalty ``(s / 2) ||theta - theta_0||^2``
+        pulls toward (``None``: no prior). Needs ``prior_strength``.
+      prior_strength: ``s >= 0``, the strength of that pull: the precision of the Gaussian
+        prior on the summed log-likelihood scale (about ``s`` pairs' worth of evidence; the
+        per-pair ridge it adds is ``s / n``). Required with ``prior``, refused without it.
+        The stopping rule ``tol`` bounds ``|dJ/dtheta|``, whose curvature grows with
+        ``s / n``: a very strong prior in float32 may stop on ``max_steps`` within rounding
+        of ``w_0``.
       init: initial weights ``[K]``; default ``0`` (free) or uniform ``1/K`` (simplex, where
         ``init`` must be strictly positive and sum to one).
       parameterization: ``"free"`` or ``"simplex"``.
@@ -461,8 +525,11 @@ def fit_bt_weights(
     mask = _validated_pair_mask(mask, diffs.shape[0])
     dtype = _checks.common_float_dtype(diffs)
     params = _initial_params(init, diffs.shape[1], dtype, parameterization)
+    prior_params, prior_strength = _prior_params(prior, prior_strength, diffs.shape[1], dtype,
+                                                 parameterization)
     return _fit(
-        diffs, mask, params, jnp.asarray(l2, dtype), jnp.asarray(tol, dtype),
+        diffs, mask, params, jnp.asarray(l2, dtype), prior_params,
+        jnp.asarray(prior_strength, dtype), jnp.asarray(tol, dtype),
         jnp.asarray(learning_rate, dtype), optimizer=optimizer, max_steps=max_steps,
         record_every=record_every, parameterization=parameterization,
     )

@@ -408,3 +408,116 @@ def test_shape_annotations_hold_at_run_time():
         spread=np.array([1.0, np.inf, 1.0, 1.0], np.float32),
     )
     assert isinstance(ens, ej.RuleEnsemble)
+
+
+# --- Bradley–Terry with a prior (issue 21 item 2) -----------------------------------------
+
+PRIOR = np.array([0.3, -1.0, 2.0, 0.0], np.float32)  # signed: a rule may work against
+
+
+def scipy_prior_optimum(diffs, prior, strength, l2=0.0, simplex=False):
+    """The documented objective, in float64 by SciPy: mean log-loss + (l2/2)|theta|^2 +
+    (s/(2n))|theta - theta_0|^2, theta_0 = prior (free) or log(prior) (simplex)."""
+    d = diffs.astype(np.float64)
+    n = len(d)
+    center = np.log(prior.astype(np.float64)) if simplex else prior.astype(np.float64)
+
+    def objective(theta):
+        w = np.exp(theta - theta.max()) / np.exp(theta - theta.max()).sum() if simplex else theta
+        m = d @ w
+        grad_w = -(d.T @ (1 / (1 + np.exp(m)))) / n
+        grad = w * (grad_w - w @ grad_w) if simplex else grad_w
+        value = np.mean(np.logaddexp(0.0, -m)) + l2 / 2 * theta @ theta + strength / (2 * n) * (
+            theta - center) @ (theta - center)
+        return value, grad + l2 * theta + strength / n * (theta - center)
+
+    res = scipy.optimize.minimize(objective, np.zeros(d.shape[1]), jac=True, method="L-BFGS-B",
+                                  options=dict(gtol=1e-13, ftol=0, maxiter=10_000))
+    theta = res.x
+    return np.exp(theta) / np.exp(theta).sum() if simplex else theta
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "newton", LBFGS, "adam"],
+                         ids=["lbfgs", "newton", "optax", "adam"])
+@pytest.mark.parametrize("strength", [40.0, 4000.0])
+def test_prior_fit_matches_scipy_on_the_same_objective(optimizer, strength):
+    diffs = well_conditioned_problem()
+    n = len(diffs)
+    expected = scipy_prior_optimum(diffs, PRIOR, strength)
+    fit = bradley_terry.fit_bt_weights(diffs, prior=PRIOR, prior_strength=strength, optimizer=optimizer,
+                            max_steps=5000 if optimizer == "adam" else 100, record_every=100,
+                            learning_rate=0.05)
+    assert bool(fit.converged)
+    # J is (s / n + lambda_min(H))-strongly convex: |w - w*| <= |grad J|_2 / mu.
+    mu = strength / n + np.linalg.eigvalsh(hessian(diffs, fit.weights))[0] / 2
+    bound = np.sqrt(NUM_RULES) * TOL / mu + 1e-6
+    assert np.linalg.norm(np.asarray(fit.weights, np.float64) - expected) <= bound
+    # The recorded gradient is dL/dw without the penalty: the optimality condition
+    # s/n (w - w_0) = -dL/dw holds at the fit.
+    np.testing.assert_allclose(strength / n * (np.asarray(fit.weights) - PRIOR),
+                               -np.asarray(fit.grad_history[-1]), atol=2 * TOL)
+
+
+def test_prior_fit_on_the_simplex_matches_scipy():
+    diffs = well_conditioned_problem()
+    prior = np.array([0.1, 0.2, 0.3, 0.4], np.float32)
+    expected = scipy_prior_optimum(diffs, prior, 400.0, simplex=True)
+    fit = bradley_terry.fit_bt_weights(diffs, prior=prior, prior_strength=400.0,
+                            parameterization="simplex")
+    assert bool(fit.converged)
+    np.testing.assert_allclose(fit.weights, expected, atol=1e-4)
+    np.testing.assert_allclose(np.sum(fit.weights), 1.0, rtol=1e-6)
+
+
+def test_prior_limits_and_its_relation_to_l2():
+    diffs = well_conditioned_problem()
+    n = len(diffs)
+    plain = bradley_terry.fit_bt_weights(diffs)
+    # s = 0: plain Bradley–Terry, the same computation.
+    zero = bradley_terry.fit_bt_weights(diffs, prior=PRIOR, prior_strength=0.0)
+    np.testing.assert_array_equal(zero.weights, plain.weights)
+    # Strong prior: theta - theta_0 = -(n / s) dL/dw, so |w - w_0| <= (n/s) max|dL/dw(w)|,
+    # and |dL/dw| <= mean_i |d_ik| / 1 (the residual sigmoid(-m) is below 1).
+    strength = 100.0 * n
+    strong = bradley_terry.fit_bt_weights(diffs, prior=PRIOR, prior_strength=strength)
+    assert bool(strong.converged)
+    bound = n / strength * np.abs(diffs).mean(axis=0).max()
+    assert np.max(np.abs(np.asarray(strong.weights) - PRIOR)) <= bound
+    # Many labels at fixed s: the prior's per-pair pull s/n vanishes; on n pairs the fit is
+    # within (s/n) |w_bt - w_0| / mu of plain BT (mu the smallest curvature of L).
+    mu = np.linalg.eigvalsh(hessian(diffs, plain.weights))[0] / 2
+    weak = bradley_terry.fit_bt_weights(diffs, prior=PRIOR, prior_strength=4.0)
+    gap = np.linalg.norm(np.asarray(weak.weights) - np.asarray(plain.weights))
+    assert gap <= 4.0 / n * np.linalg.norm(np.asarray(plain.weights) - PRIOR) / mu + 1e-5
+    # l2 is the special case w_0 = 0 with s = n l2.
+    ridge = bradley_terry.fit_bt_weights(diffs, l2=0.05)
+    as_prior = bradley_terry.fit_bt_weights(diffs, prior=np.zeros(NUM_RULES, np.float32),
+                                 prior_strength=0.05 * n)
+    np.testing.assert_allclose(as_prior.weights, ridge.weights, rtol=1e-5, atol=1e-6)
+
+
+def test_prior_strength_is_per_included_pair_under_a_mask():
+    _, diffs = random_problem(8)
+    mask = np.arange(NUM_PAIRS) < 100
+    masked = bradley_terry.fit_bt_weights(diffs, mask=mask, prior=PRIOR, prior_strength=50.0)
+    alone = bradley_terry.fit_bt_weights(diffs[:100], prior=PRIOR, prior_strength=50.0)
+    np.testing.assert_allclose(masked.weights, alone.weights, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(masked.weights, scipy_prior_optimum(diffs[:100], PRIOR, 50.0),
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(prior=PRIOR), "prior_strength"),
+        (dict(prior_strength=1.0), "needs prior"),
+        (dict(prior=PRIOR, prior_strength=-1.0), "prior_strength"),
+        (dict(prior=PRIOR, prior_strength=np.inf), "prior_strength"),
+        (dict(prior=PRIOR[:3], prior_strength=1.0), r"prior must have shape \[K\]"),
+        (dict(prior=np.array([np.nan, 0, 0, 0], np.float32), prior_strength=1.0), "prior"),
+        (dict(prior=PRIOR, prior_strength=1.0, parameterization="simplex"), "strictly positive"),
+    ],
+)
+def test_prior_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        bradley_terry.fit_bt_weights(np.ones((8, 4), np.float32), **kwargs)
