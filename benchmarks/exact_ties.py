@@ -1,6 +1,7 @@
 """Exact ties in composite margins: how many exactly tied pairs float summation miscounts.
 
     python -m benchmarks.exact_ties [--pairs 4000] [--seed 0]
+    python -m benchmarks.exact_ties --continuous [--pairs 10000] [--seed 0]
 
 Simulates ``N`` pairs rated by 10 rules on 5 levels (:data:`RULES`, the ensemble of the
 former single-ensemble demo), composes them with uniform float32 weights ``1/K``
@@ -12,6 +13,14 @@ number of exactly tied pairs, how many of them come out with a non-zero margin, 
 exactly decided pairs come out with the wrong sign or as a tie, and the accuracy with
 ``tie="loss"`` against the exact accuracy. Each rule order (identity, reversed, and random
 permutations of the columns and weights) is reported on its own line.
+
+``--continuous``: the large-K case of issue 19 item 6. ``N`` pairs of continuous float32
+differences (difference of two standard normals) on ``K = 1000`` and ``K = 3000`` rules with
+Dirichlet(1) float32 weights; the exact sign of every margin from float64 products (exact
+for float32 inputs) summed by ``math.fsum`` (correctly rounded); prints, per ``K``, how many
+exactly decided pairs come out tied from the device kernel alone
+(``margins_from_differences(..., recheck=False)``), from the default (host re-check of the
+flagged pairs), and from plain float32 ``w . d``, and how many signs are wrong.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ import jax
 import numpy as np
 
 from encore_jax import pair_margins, pairwise_accuracy
-from encore_jax.compose import _weighted_sum
+from encore_jax.compose import _weighted_sum, margins_from_differences
 from encore_jax.simulate import simulate_rule_ensemble
 
 NUM_LEVELS = 5
@@ -44,12 +53,43 @@ RULES = (
 )
 
 
+def continuous(num_pairs: int, seed: int) -> None:
+    """The ``--continuous`` report (see the module docstring)."""
+    for num_rules in (1000, 3000):
+        rng = np.random.default_rng(seed)
+        diffs = (rng.normal(size=(num_pairs, num_rules))
+                 - rng.normal(size=(num_pairs, num_rules))).astype(np.float32)
+        weights = rng.dirichlet(np.ones(num_rules)).astype(np.float32)
+        products = diffs.astype(np.float64) * weights.astype(np.float64)
+        exact = np.sign([math.fsum(row) for row in products])
+        decided = exact != 0
+        rows = {
+            "kernel only": np.asarray(margins_from_differences(diffs, weights, recheck=False)),
+            "re-checked": np.asarray(margins_from_differences(diffs, weights)),
+            "plain w.d": np.asarray(_weighted_sum(diffs, weights)),
+        }
+        print(f"{num_pairs} pairs x {num_rules} continuous float32 rules, Dirichlet(1) "
+              f"weights: {int(decided.sum())} exactly decided pairs")
+        for name, margins in rows.items():
+            tied = int(np.sum(decided & (margins == 0)))
+            wrong = int(np.sum(decided & (margins != 0) & (np.sign(margins) != exact)))
+            print(f"  {name:>12}: decided pairs tied {tied} "
+                  f"({100 * tied / decided.sum():.3f} %), wrong sign {wrong}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=4000)
+    parser.add_argument("--pairs", type=int, default=None,
+                        help="pairs (default 4000, or 10000 with --continuous)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--permutations", type=int, default=3)
+    parser.add_argument("--continuous", action="store_true",
+                        help="the large-K continuous-score report instead")
     args = parser.parse_args(argv)
+    if args.continuous:
+        continuous(args.pairs or 10_000, args.seed)
+        return
+    args.pairs = args.pairs or 4000
 
     beta = np.array([b for _, b, _ in RULES], np.float32)
     spread = np.array([s for _, _, s in RULES], np.float32)

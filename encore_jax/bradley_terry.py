@@ -570,10 +570,10 @@ def fit_bt_weights(
     if not exact:
         return fit
     separable = fit.separable | pairs_separable(diffs, mask)
-    unbounded = (separable and parameterization == "free" and float(l2) == 0
-                 and float(prior_strength) == 0)
-    return fit._replace(separable=jnp.asarray(separable),
-                        converged=fit.converged & (not unbounded))
+    # jnp, not float(): l2 or prior_strength may be traced while diffs are concrete.
+    unbounded = separable & (parameterization == "free") & (jnp.asarray(l2) == 0) & (
+        jnp.asarray(prior_strength) == 0)
+    return fit._replace(separable=separable, converged=fit.converged & ~unbounded)
 
 
 def _raise_if_not_finite_fit(fit: BTFit, optimizer: Any, l2: Any, prior_strength: Any) -> None:

@@ -443,9 +443,9 @@ def test_prior_fit_matches_scipy_on_the_same_objective(optimizer, strength):
     diffs = well_conditioned_problem()
     n = len(diffs)
     expected = scipy_prior_optimum(diffs, PRIOR, strength)
-    fit = bradley_terry.fit_bt_weights(diffs, prior=PRIOR, prior_strength=strength, optimizer=optimizer,
-                            max_steps=5000 if optimizer == "adam" else 100, record_every=100,
-                            learning_rate=0.05)
+    fit = bradley_terry.fit_bt_weights(
+        diffs, prior=PRIOR, prior_strength=strength, optimizer=optimizer,
+        max_steps=5000 if optimizer == "adam" else 100, record_every=100, learning_rate=0.05)
     assert bool(fit.converged)
     # J is (s / n + lambda_min(H))-strongly convex: |w - w*| <= |grad J|_2 / mu.
     mu = strength / n + np.linalg.eigvalsh(hessian(diffs, fit.weights))[0] / 2

@@ -9,6 +9,7 @@ Plain ``w . d`` in float32 miscounts about two thirds of the exactly tied pairs 
 inputs (asserted below, so the tests are known to detect the bug).
 """
 
+import math
 from fractions import Fraction
 from math import lcm
 
@@ -221,3 +222,84 @@ def test_too_many_rules_for_the_certificate_is_an_error():
     diffs = np.zeros((1, 2_000_000), np.float32)
     with pytest.raises(ValueError, match="too many to certify exact ties in float32"):
         margins_from_differences(diffs, np.ones(2_000_000, np.float32))
+
+
+# --- No decided pair lost: the host re-check of flagged pairs (issue 19 item 6) ------------
+
+def exact_signs_by_fsum(diffs, weights):
+    """sign(sum_k w_k d_k) exactly: float32 x float32 products are exact in float64, and
+    math.fsum rounds their sum correctly (zero only when the exact sum is zero)."""
+    products = np.asarray(diffs, np.float64) * np.asarray(weights, np.float64)
+    return np.sign([math.fsum(row) for row in products]).astype(np.int8)
+
+
+def exact_sign_by_fraction(diff_row, weights):
+    return np.sign(sum(Fraction(float(w)) * Fraction(float(d))
+                       for w, d in zip(weights, diff_row, strict=True)))
+
+
+@pytest.mark.parametrize(("num_rules", "num_pairs"), [(1000, 10_000), (3000, 4000)])
+def test_continuous_float32_rules_lose_no_decided_pair(num_rules, num_pairs):
+    rng = np.random.default_rng(num_rules)
+    diffs = (rng.normal(size=(num_pairs, num_rules))
+             - rng.normal(size=(num_pairs, num_rules))).astype(np.float32)
+    weights = rng.dirichlet(np.ones(num_rules)).astype(np.float32)
+    signs = exact_signs_by_fsum(diffs, weights)
+    decided = signs != 0
+    kernel = np.asarray(margins_from_differences(diffs, weights, recheck=False))
+    margins = np.asarray(margins_from_differences(diffs, weights))
+    # The kernel alone turns decided pairs into ties here (so the test can see the bug) ...
+    flagged = np.flatnonzero(decided & (kernel == 0))
+    assert len(flagged) > decided.sum() // 10_000
+    # ... the re-check keeps at most 1 in 10,000 of them tied, with every sign exact.
+    assert np.sum(decided & (margins == 0)) <= decided.sum() // 10_000
+    np.testing.assert_array_equal(np.sign(margins), signs)
+    # Independent exact oracle (rational arithmetic) on the pairs the kernel flagged.
+    for i in flagged[:20]:
+        assert np.sign(margins[i]) == exact_sign_by_fraction(diffs[i], weights)
+    np.testing.assert_array_equal(margins[kernel != 0], kernel[kernel != 0])
+
+
+def test_margins_below_the_rounding_bound_get_their_exact_sign():
+    # d = (1, -1, +-2^-30) and (1, +-2^-140, -1): the exact margins +-2^-30 and +-2^-140
+    # cancel below the rounding bound 2 (K + 1) u S ~ 1e-6 (S ~ 2); the last pair ties.
+    weights = np.ones(3, np.float32)
+    tiny = np.finfo(np.float32).tiny
+    chosen = np.array([[1, 0, 2**-30], [1, 0, 0], [1, 2**-140, 0], [1, 0, 0], [1, 0, 0]],
+                      np.float32)
+    rejected = np.array([[0, 1, 0], [0, 1, 2**-30], [0, 0, 1], [0, 2**-140, 1], [0, 1, 0]],
+                        np.float32)
+    eager = np.asarray(ej.pair_margins(chosen, rejected, weights))
+    np.testing.assert_array_equal(eager, [2**-30, -(2**-30), tiny, -tiny, 0.0])
+    kernel = np.asarray(jax.jit(ej.pair_margins)(chosen, rejected, weights))
+    np.testing.assert_array_equal(kernel, 0.0)  # under jit: the certificate's ties stand
+    np.testing.assert_array_equal(
+        np.asarray(ej.pair_margins(chosen, rejected, weights, recheck=False)), 0.0)
+
+
+def test_many_weightings_are_rechecked_like_one():
+    rng = np.random.default_rng(5)
+    diffs = rng.normal(size=(256, 1000)).astype(np.float32)
+    weights = rng.dirichlet(np.ones(1000), size=3).astype(np.float32)
+    diffs[:8] = 0.0
+    diffs[:8, :2] = [[1.0, -1.0]] * 8  # exact ties under weighting 1 (w_0 = w_1) only
+    weights[1, 1] = weights[1, 0]
+    many = np.asarray(margins_from_differences(diffs, weights))
+    for row, w in zip(many, weights, strict=True):
+        one = np.asarray(margins_from_differences(diffs, w))  # a GEMV: other rounding
+        np.testing.assert_array_equal(np.sign(row), np.sign(one))
+        np.testing.assert_array_equal(np.sign(row), exact_signs_by_fsum(diffs, w))
+    np.testing.assert_array_equal(many[1, :8], 0.0)
+
+
+def test_an_overflowing_margin_is_an_error_naming_the_pair_never_a_tie():
+    big = np.finfo(np.float32).max / 2
+    chosen = np.array([[1.0, 1.0], [big, big], [0.0, 0.0]], np.float32)
+    rejected = np.array([[0.0, 0.0], [-big, -big], [0.0, 0.0]], np.float32)
+    weights = np.ones(2, np.float32)
+    with pytest.raises(ValueError, match="margin of pair 1 .*overflows float32"):
+        ej.pair_margins(chosen, rejected, weights)
+    with pytest.raises(ValueError, match=r"pair 1 \(weighting 1\).*overflows"):
+        margins_from_differences(chosen - rejected / 2, np.stack([weights / 4, weights]))
+    jitted = np.asarray(jax.jit(ej.pair_margins)(chosen, rejected, weights))
+    assert np.isnan(jitted[1]) and jitted[0] == 2.0 and jitted[2] == 0.0
