@@ -9,7 +9,10 @@ mean negative log-likelihood and gradient are
 
 Minimising ``L`` over real ``w`` is logistic regression without intercept on the symmetrised
 pairs ``(d_i, 1), (-d_i, 0)``. ENCORE's Theorem 1 (see ``theory/THEORY.md``) is a statement
-about this gradient and its minimiser for maximum-entropy rules.
+about this gradient and its minimiser for maximum-entropy rules. The minimiser does not
+exist when the pairs are separable (:mod:`encore_jax.bt_separation`; ``BTFit.separable``);
+a ridge ``l2`` or a prior (``prior``, ``prior_strength``: MAP toward a label-free weighting)
+makes the penalised optimum finite.
 """
 
 from __future__ import annotations
@@ -24,11 +27,6 @@ import optax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, Real
 
 from encore_jax import _checks
-from encore_jax.bt_separation import (
-    SEPARATION_LP_MAX_CELLS,
-    fitted_weights_separate,
-    pairs_separable,
-)
 from encore_jax._bt_solvers import (
     LBFGS_MEMORY_SIZE,
     LbfgsMemory,
@@ -36,6 +34,11 @@ from encore_jax._bt_solvers import (
     lbfgs_step,
     loss_and_grad,
     newton_step,
+)
+from encore_jax.bt_separation import (
+    SEPARATION_LP_MAX_CELLS,
+    fitted_weights_separate,
+    pairs_separable,
 )
 
 __all__ = ["BTFit", "bt_gradient", "bt_loss", "fit_bt_weights"]
