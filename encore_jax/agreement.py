@@ -88,6 +88,7 @@ DEFAULT_INIT_SKILL = 1.0
 DEFAULT_NUM_NODES = 24
 """Gauss–Hermite nodes for the skill model's integral over the latent margin."""
 _MIN_ROWS = 64  # vote tables are padded to a power of two >= this: one compile per size class
+_RULE_BLOCK = 8  # ... and to a multiple of this many rules
 
 
 class AgreementFit(NamedTuple):
@@ -180,8 +181,11 @@ def _padded(votes: ArrayLike, counts: ArrayLike | None) -> tuple[jax.Array, jax.
         raise ValueError(f"counts must be [N] = [{votes.shape[0]}] finite non-negative "
                          f"numbers, got shape {counts.shape}")
     rows = max(_MIN_ROWS, 1 << int(np.ceil(np.log2(max(votes.shape[0], 1)))))
-    padded_votes = np.zeros((rows, votes.shape[1]), np.float32)
-    padded_votes[:votes.shape[0]] = votes
+    # Rules that never vote change no other rule's estimate (their abstentions contribute
+    # nothing to any E- or M-step sum): padding K to a multiple of 8 is exact.
+    columns = -(-votes.shape[1] // _RULE_BLOCK) * _RULE_BLOCK
+    padded_votes = np.zeros((rows, columns), np.float32)
+    padded_votes[:votes.shape[0], :votes.shape[1]] = votes
     padded_counts = np.zeros(rows, np.float32)
     padded_counts[:votes.shape[0]] = counts
     return jnp.asarray(padded_votes), jnp.asarray(padded_counts)
@@ -257,7 +261,8 @@ def dawid_skene_one_coin(
     votes keeps ``p_k = 1/2``. Stops after ``max_iterations`` iterations or when
     ``max_k |p_k(new) - p_k(old)| <= tolerance``, whichever comes first. Runs under
     ``jax.jit`` (a ``lax.while_loop``); one compile per padded size (rows are padded to a
-    power of two, at least 64, with zero counts) and ``max_iterations``.
+    power of two, at least 64, with zero counts; rules to a multiple of 8 with rules that
+    never vote, which changes no estimate) and ``max_iterations``.
 
     Args:
       votes: ``[N, K]`` in ``{-1, 0, +1}`` (:func:`rule_votes`), or distinct patterns
@@ -278,6 +283,7 @@ def dawid_skene_one_coin(
     p, log_likelihood, iterations, converged = _dawid_skene(
         padded_votes, padded_counts, jnp.float32(prior_count), jnp.float32(tolerance),
         jnp.float32(init_accuracy), int(max_iterations))
+    p = p[:np.shape(votes)[1]]
     log_odds = accuracy_log_odds(p)
     return AgreementFit(p, log_odds, log_odds, log_likelihood, iterations, converged)
 
@@ -396,4 +402,5 @@ def noisy_bt_skills(
         padded_votes, padded_counts, jnp.asarray(nodes, jnp.float32),
         jnp.asarray(node_weights, jnp.float32), jnp.float32(prior_count),
         jnp.float32(tolerance), jnp.float32(init_skill), int(max_iterations))
+    skill, p = skill[:np.shape(votes)[1]], p[:np.shape(votes)[1]]
     return AgreementFit(p, accuracy_log_odds(p), skill, log_likelihood, iterations, converged)
