@@ -355,11 +355,65 @@ def oasst1_section() -> dict:
     }
 
 
+SHORT = {"uniform": "uniform", "encore": "ENCORE", "research_decisive_encore":
+         "decisive_encore", "research_decisive_entropy": "decisive_entropy",
+         "research_agreement_dawid_skene": "agreement_DS", "research_agreement_bt":
+         "agreement_BT", "candidate_difference_entropy": "difference_entropy"}
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.2f}"
+
+
+def markdown_tables(result: dict) -> str:
+    """The README's / extensions.md's tables from a result of :func:`main` (its JSON)."""
+    lines = []
+    families = [(section, family) for section in ("simulation", "agreement")
+                for family in result.get(section, {}) if family != "family"]
+    if families:
+        lines += ["Held-out accuracy, mean over ensembles [95 % interval], and its difference "
+                  "from uniform in points [95 % interval] (share of ensembles > 0):", "",
+                  "| family | " + " | ".join(SHORT[m] for m in METHODS) + " |",
+                  "|---|" + "---|" * len(METHODS)]
+        for section, family in families:
+            table = result[section][family]
+            cells = []
+            for m in METHODS:
+                acc = table["mean_accuracy"][m]
+                cell = f"{acc['mean']:.4f}"
+                if m != "uniform":
+                    d = table["differences"][f"{m} - uniform"]
+                    cell += (f"<br>{_points(d['mean'])} [{_points(d['ci95'][0])}, "
+                             f"{_points(d['ci95'][1])}] ({100 * d['share_positive']:.0f} %)")
+                cells.append(cell)
+            lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    if "oasst1" in result:
+        held = result["oasst1"]["held_out_resampling_prompts"]
+        lines += ["", "OASST1, held out (cross-fitted over prompts), accuracy [95 % interval "
+                  "resampling prompts] and differences in points:", "",
+                  "| method | accuracy | - uniform | - ENCORE |", "|---|---|---|---|"]
+        for m in METHODS:
+            acc = held["accuracy"][m]
+            row = [f"{acc['accuracy']:.4f} [{acc['ci95'][0]:.4f}, {acc['ci95'][1]:.4f}]"]
+            for base in ("uniform", "encore"):
+                d = held["differences"].get(f"{m} - {base}")
+                row.append("" if d is None else f"{_points(d['difference'])} "
+                           f"[{_points(d['ci95'][0])}, {_points(d['ci95'][1])}]")
+            lines.append(f"| {SHORT[m]} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--section", choices=("all", "simulation", "agreement", "oasst1"),
                         default="all")
+    parser.add_argument("--tables", metavar="JSON", default=None,
+                        help="print the markdown tables of a saved result instead of running")
     args = parser.parse_args(argv)
+    if args.tables is not None:
+        with open(args.tables, encoding="utf-8") as handle:
+            print(markdown_tables(json.load(handle)))
+        return {}
     result = {"command": "python -m benchmarks.weighting_study"
               + ("" if args.section == "all" else f" --section {args.section}")}
     if args.section in ("all", "simulation"):
