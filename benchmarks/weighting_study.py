@@ -229,7 +229,7 @@ def _agreement_ensemble(family: str, rng: np.random.Generator, key: jax.Array
         spread=np.concatenate([spread, extra_spread]), base_rate=np.zeros(0),
         firing_informativeness=np.zeros(0), severity_informativeness=np.zeros(0),
         num_levels=NUM_LEVELS)
-    chosen, rejected = np.asarray(ensemble.chosen), np.asarray(ensemble.rejected)
+    chosen, rejected = np.array(ensemble.chosen), np.array(ensemble.rejected)  # writable
     g = beta.size
     if family == "anti_correlated":
         chosen[:, g:] = NUM_LEVELS - 1 - chosen[:, g:]
