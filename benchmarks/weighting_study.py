@@ -60,6 +60,8 @@ the replies of its prompts; unlabelled pairs: its complete pairs, sides swapped 
 coin) and score the other half's pairs, so each pair gets 20 held-out credits, averaged.
 Accuracies and paired differences get 95 % percentile intervals resampling whole prompts
 (``pair_group_ids``; 10,000 resamples, seed 0); the differences also resampling pairs.
+Also reported: the weights computed on all 1,243 replies and all 997 pairs (coin key 0), and
+their in-sample accuracy on those pairs.
 """
 
 from __future__ import annotations
@@ -352,6 +354,8 @@ def oasst1_section() -> dict:
             credits, None, np.random.default_rng(0))["differences"],
         "weights_on_all_pairs": {name: dict(zip(data.rule_names, map(float, w), strict=True))
                                  for name, w in all_weights.items()},
+        "in_sample_accuracy_weights_on_all_pairs": {
+            name: float(exact_accuracy(diffs, w).mean()) for name, w in all_weights.items()},
     }
 
 
