@@ -3,8 +3,9 @@
 A *weighting* is a function from :class:`WeightingData` (what a weighting may look at: the
 calibration ratings and, if the caller has them, unlabelled pairs) to ``K`` finite weights,
 one per rule: non-negative, unless the weighting declares that it may return signed weights
-(:func:`signed_weighting`, checked by :func:`returns_signed_weights`). It never sees the preference labels: the pairs it gets
-carry their two responses in an order decided by a fair coin (:func:`unlabelled_pairs`).
+(:func:`signed_weighting`, checked by :func:`returns_signed_weights`). It never sees the
+preference labels: the pairs it gets carry their two responses in an order decided by a
+fair coin (:func:`unlabelled_pairs`).
 The workflows :func:`~encore_jax.compare_methods` and :func:`~encore_jax.diagnose_premise` /
 :func:`~encore_jax.diagnose_file` (and the CLI's ``--weighting SPEC``) accept extra
 weightings and report them against every built-in one.
