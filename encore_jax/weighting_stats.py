@@ -13,10 +13,16 @@ the entropy of its pooled ratings on the pairs it decides, ``tau`` the temperatu
 the fair-coin order of ``encore_jax.weightings.unlabelled_pairs`` gives exactly the counts
 of ``(chosen, rejected)``.
 
+The agreement weightings (``research_agreement_*``) are functions of the table of distinct
+vote patterns up to a global sign (:func:`encore_jax.agreement.vote_patterns`): additive over
+chunks (:func:`encore_jax.agreement.merge_vote_patterns`) and the same for either side
+order, but its size grows with the number of distinct patterns (at most
+``min(N, (3^K - 1) / 2)`` rows), not only with ``K`` and ``L``.
+
 References:
   Li et al., ENCORE, arXiv:2503.20995 (``encore``); the research extensions
-  ``research_decisive_encore`` / ``research_decisive_entropy`` are not from that paper
-  (``encore_jax/theory/extensions.md``).
+  ``research_decisive_encore`` / ``research_decisive_entropy`` / ``research_agreement_*``
+  are not from that paper (``encore_jax/theory/extensions.md``).
 """
 
 from __future__ import annotations
@@ -29,11 +35,14 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, Integer, Real
 
 from encore_jax import _checks
+from encore_jax.agreement import dawid_skene_one_coin, noisy_bt_skills
 from encore_jax.entropy import entropy_from_counts, rating_histogram
 from encore_jax.weights import DEFAULT_TEMPERATURE, entropy_weights, uniform_weights
 
 __all__ = [
     "BuiltinStats",
+    "agreement_bt_from_patterns",
+    "agreement_dawid_skene_from_patterns",
     "builtin_weights_from_stats",
     "collision_tie_rates",
     "decisive_encore_from_stats",
@@ -59,11 +68,17 @@ class BuiltinStats(NamedTuple):
       decisive_counts: ``[K, L]`` level counts of the pooled ratings of the pairs each rule
         decides (:func:`pair_decisive_counts`, additive over pairs; or
         ``c_l (n - c_l)`` without pairs).
+      vote_patterns: ``(patterns [P, K], counts [P])``, the distinct vote patterns of the
+        pairs up to a global sign (:func:`encore_jax.agreement.vote_patterns`; additive
+        with :func:`encore_jax.agreement.merge_vote_patterns`); ``None`` when there are no
+        pairs, and then the agreement weightings are left out of
+        :func:`builtin_weights_from_stats`.
     """
 
     counts: Real[ArrayLike, "K L"]
     tie_rates: Float[ArrayLike, " K"]
     decisive_counts: Real[ArrayLike, "K L"]
+    vote_patterns: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def pair_tie_counts(
@@ -177,14 +192,47 @@ def decisive_entropy_from_counts(
     return masked_entropy_weights(entropy, decides, jnp.asarray(temperature, jnp.float32))
 
 
+def agreement_dawid_skene_from_patterns(patterns: Integer[ArrayLike, "P K"],
+                                        counts: Real[ArrayLike, " P"]) -> Float[Array, " K"]:
+    """:func:`encore_jax.weightings.agreement_dawid_skene_weights` on its statistic, the
+    vote-pattern table: the log-odds of the one-coin Dawid–Skene accuracies
+    (:func:`encore_jax.agreement.dawid_skene_one_coin`, default options)."""
+    return dawid_skene_one_coin(_at_least_one_row(patterns), _at_least_one_count(counts)
+                                ).log_odds
+
+
+def agreement_bt_from_patterns(patterns: Integer[ArrayLike, "P K"],
+                               counts: Real[ArrayLike, " P"]) -> Float[Array, " K"]:
+    """:func:`encore_jax.weightings.agreement_bt_weights` on its statistic, the vote-pattern
+    table: the log-odds of the noisy Bradley–Terry accuracies
+    (:func:`encore_jax.agreement.noisy_bt_skills`, default options)."""
+    return noisy_bt_skills(_at_least_one_row(patterns), _at_least_one_count(counts)).log_odds
+
+
+def _at_least_one_row(patterns: ArrayLike) -> np.ndarray:
+    """An empty pattern table (no rule ever votes) as one all-abstain row of count 0."""
+    patterns = np.asarray(patterns, np.int8)
+    return patterns if patterns.shape[0] else np.zeros((1, patterns.shape[1]), np.int8)
+
+
+def _at_least_one_count(counts: ArrayLike) -> np.ndarray:
+    counts = np.asarray(counts, np.float64)
+    return counts if counts.shape[0] else np.zeros(1)
+
+
 def builtin_weights_from_stats(stats: BuiltinStats, temperature: float = DEFAULT_TEMPERATURE
                                ) -> dict[str, jax.Array]:
     """Every built-in weighting (:func:`encore_jax.weightings.builtin_weightings`, same
     names and order) from its sufficient statistics: equal to running the built-ins on the
     ``WeightingData`` whose statistics (:func:`encore_jax.weightings.builtin_stats`) these
-    are."""
+    are. Without ``stats.vote_patterns`` the two agreement weightings are left out."""
     _checks.check_temperature(temperature)
     counts = jnp.asarray(stats.counts)
+    agreement = {} if stats.vote_patterns is None else {
+        "research_agreement_dawid_skene": agreement_dawid_skene_from_patterns(
+            *stats.vote_patterns),
+        "research_agreement_bt": agreement_bt_from_patterns(*stats.vote_patterns),
+    }
     return {
         "encore": encore_from_counts(counts, temperature),
         "uniform": uniform_weights(int(counts.shape[0])),
@@ -193,6 +241,7 @@ def builtin_weights_from_stats(stats: BuiltinStats, temperature: float = DEFAULT
             temperature),
         "research_decisive_entropy": decisive_entropy_from_counts(stats.decisive_counts,
                                                                   temperature),
+        **agreement,
     }
 
 

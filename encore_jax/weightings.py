@@ -1,9 +1,11 @@
 """The weighting extension point: user-defined rule weightings next to ENCORE and uniform.
 
 A *weighting* is a function from :class:`WeightingData` (what a weighting may look at: the
-calibration ratings and, if the caller has them, unlabelled pairs) to ``K`` finite,
-non-negative weights, one per rule. It never sees the preference labels: the pairs it gets
-carry their two responses in an order decided by a fair coin (:func:`unlabelled_pairs`).
+calibration ratings and, if the caller has them, unlabelled pairs) to ``K`` finite weights,
+one per rule: non-negative, unless the weighting declares that it may return signed weights
+(:func:`signed_weighting`, checked by :func:`returns_signed_weights`). It never sees the
+preference labels: the pairs it gets carry their two responses in an order decided by a
+fair coin (:func:`unlabelled_pairs`).
 The workflows :func:`~encore_jax.compare_methods` and :func:`~encore_jax.diagnose_premise` /
 :func:`~encore_jax.diagnose_file` (and the CLI's ``--weighting SPEC``) accept extra
 weightings and report them against every built-in one.
@@ -34,7 +36,13 @@ Built-ins (:func:`builtin_weightings`): ``"encore"`` (ENCORE, arXiv 2503.20995),
 rate of rare flags (rationale and simulation study in ``encore_jax/theory/extensions.md``):
 ``"research_decisive_encore"`` (:func:`decisive_encore_weights`, ENCORE times the decisive
 share ``1 - t_k``) and ``"research_decisive_entropy"`` (:func:`decisive_entropy_weights`,
-ENCORE on the entropy of the ratings of the pairs each rule decides).
+ENCORE on the entropy of the ratings of the pairs each rule decides); and two label-free
+agreement models that estimate each rule's accuracy ``p_k`` from how the rules' votes agree
+on the unlabelled pairs (:mod:`encore_jax.agreement`), weighting it by the log-odds
+``log(p_k / (1 - p_k))`` (signed: negative for a rule found worse than chance):
+``"research_agreement_dawid_skene"`` (:func:`agreement_dawid_skene_weights`, one-coin
+Dawid–Skene) and ``"research_agreement_bt"`` (:func:`agreement_bt_weights`, noisy
+Bradley–Terry skills). These two need unlabelled pairs.
 """
 
 from __future__ import annotations
@@ -50,9 +58,12 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, Integer, PRNGKeyArray
 
 from encore_jax import _checks
+from encore_jax.agreement import rule_votes, vote_patterns
 from encore_jax.entropy import entropy_from_counts, rating_histogram
 from encore_jax.weighting_stats import (
     BuiltinStats,
+    agreement_bt_from_patterns,
+    agreement_dawid_skene_from_patterns,
     builtin_weights_from_stats,
     collision_tie_rates,
     decisive_encore_from_stats,
@@ -68,9 +79,12 @@ from encore_jax.weights import DEFAULT_TEMPERATURE, uniform_weights
 
 __all__ = [
     "EXTENSION_NAMES",
+    "AGREEMENT_NAMES",
     "BuiltinStats",
     "Weighting",
     "WeightingData",
+    "agreement_bt_weights",
+    "agreement_dawid_skene_weights",
     "apply_weightings",
     "builtin_stats",
     "builtin_weightings",
@@ -88,9 +102,12 @@ __all__ = [
     "pair_decisive_counts",
     "pair_tie_counts",
     "resolve_weighting",
+    "returns_signed_weights",
+    "signed_weighting",
     "tie_rates",
     "tie_rates_from_counts",
     "unlabelled_pairs",
+    "vote_table",
 ]
 
 
@@ -121,11 +138,38 @@ class WeightingData(NamedTuple):
 
 
 Weighting = Callable[[WeightingData], Float[Array, " K"]]
-"""A function ``WeightingData -> [K]`` finite non-negative weights (any scale: callers use
-them as given, and a composite's pairwise accuracy depends only on their direction)."""
+"""A function ``WeightingData -> [K]`` finite weights, non-negative unless the function is
+marked by :func:`signed_weighting` (any scale: callers use them as given, and a composite's
+pairwise accuracy depends only on their direction)."""
 
-EXTENSION_NAMES: tuple[str, ...] = ("research_decisive_encore", "research_decisive_entropy")
+EXTENSION_NAMES: tuple[str, ...] = (
+    "research_decisive_encore", "research_decisive_entropy",
+    "research_agreement_dawid_skene", "research_agreement_bt")
 """Names of the built-in research extensions (not from the ENCORE paper)."""
+
+AGREEMENT_NAMES: tuple[str, ...] = ("research_agreement_dawid_skene", "research_agreement_bt")
+"""The agreement built-ins: they need unlabelled pairs, and may return negative weights (a
+rule found worse than chance; both are marked by :func:`signed_weighting`)."""
+
+_SIGNED_ATTRIBUTE = "signed_weights"
+
+
+def signed_weighting(weighting: Weighting) -> Weighting:
+    """Marks ``weighting`` as one that may return negative weights and returns it.
+
+    :func:`apply_weightings` rejects a negative weight from any weighting not so marked
+    (a negative weight reverses a rule: it must be a declared intention, not a bug). Use as
+    a decorator, or on a ``functools.partial``; sets the attribute ``signed_weights = True``.
+    """
+    if not callable(weighting):
+        raise TypeError(f"signed_weighting needs a callable, got {type(weighting).__name__}")
+    setattr(weighting, _SIGNED_ATTRIBUTE, True)
+    return weighting
+
+
+def returns_signed_weights(weighting: Weighting) -> bool:
+    """``True`` if ``weighting`` was marked by :func:`signed_weighting`."""
+    return getattr(weighting, _SIGNED_ATTRIBUTE, False) is True
 
 
 def unlabelled_pairs(
@@ -234,9 +278,11 @@ def decisive_counts(data: WeightingData) -> Float[Array, "K L"]:
 
 
 def builtin_stats(data: WeightingData) -> BuiltinStats:
-    """The :class:`BuiltinStats` of ``data``."""
+    """The :class:`BuiltinStats` of ``data`` (``vote_patterns`` is ``None`` without pairs)."""
     data = _validated_data(data)
-    return BuiltinStats(_calibration_counts(data), tie_rates(data), decisive_counts(data))
+    votes = None if data.pair_a is None else vote_table(data)
+    return BuiltinStats(_calibration_counts(data), tie_rates(data), decisive_counts(data),
+                        votes)
 
 
 def decisive_encore_weights(
@@ -322,6 +368,59 @@ def decisive_entropy_weights(
     return decisive_entropy_from_counts(decisive_counts(data), temperature)
 
 
+def vote_table(data: WeightingData) -> tuple[np.ndarray, np.ndarray]:
+    """The agreement models' statistic of ``data``: the distinct vote patterns of the
+    unlabelled pairs up to a global sign, with counts
+    (:func:`encore_jax.agreement.vote_patterns` of :func:`encore_jax.agreement.rule_votes`;
+    ties and unrated rules abstain).
+
+    Raises:
+      ValueError: ``data`` has no unlabelled pairs (``pair_a`` is ``None``).
+    """
+    data = _validated_data(data)
+    if data.pair_a is None:
+        raise ValueError(
+            "the agreement weightings (research_agreement_*) need unlabelled pairs: "
+            "WeightingData.pair_a / pair_b are None; pass pairs (unlabelled_pairs) or leave "
+            "these weightings out")
+    return vote_patterns(rule_votes(data.pair_a, data.pair_b, data.pair_mask))
+
+
+@signed_weighting
+def agreement_dawid_skene_weights(data: WeightingData) -> Float[Array, " K"]:
+    """Log-odds of each rule's accuracy under one-coin Dawid–Skene (research extension).
+
+        w_k = log(p_k / (1 - p_k)),
+
+    with ``p_k`` the MAP-EM accuracy of rule ``k``'s votes ``sign(a_k - b_k)`` on the
+    unlabelled pairs (ties and unrated sides abstain) under the one-coin model with class
+    prior 1/2 (:func:`encore_jax.agreement.dawid_skene_one_coin`, default stopping rule and
+    ``Beta(2, 2)`` prior). These are the Bayes-optimal weights for voters that err
+    independently given the preferred side. Signed: a rule found worse than chance gets a
+    negative weight; a rule that never votes gets 0. Label-free: the votes' pattern table is
+    the same for either side order. Assumptions and limits (near-duplicate rules):
+    ``encore_jax/theory/extensions.md``.
+
+    Raises:
+      ValueError: ``data`` has no unlabelled pairs.
+    """
+    return agreement_dawid_skene_from_patterns(*vote_table(data))
+
+
+@signed_weighting
+def agreement_bt_weights(data: WeightingData) -> Float[Array, " K"]:
+    """Log-odds of each rule's accuracy under noisy Bradley–Terry skills (research
+    extension): ``w_k = log(p_k / (1 - p_k))`` with ``p_k = E_z[sigmoid(s_k |z|)]`` and the
+    skills ``s_k`` fitted by :func:`encore_jax.agreement.noisy_bt_skills` on the rules' votes
+    on the unlabelled pairs (latent margin ``z ~ N(0, 1)``, defaults of that function).
+    Signed, label-free, as :func:`agreement_dawid_skene_weights`.
+
+    Raises:
+      ValueError: ``data`` has no unlabelled pairs.
+    """
+    return agreement_bt_from_patterns(*vote_table(data))
+
+
 def _encore(data: WeightingData, temperature: float) -> jax.Array:
     return encore_from_counts(_calibration_counts(_validated_data(data)), temperature)
 
@@ -336,8 +435,11 @@ def builtin_weightings(temperature: float = DEFAULT_TEMPERATURE) -> dict[str, We
     Returns:
       ``{"encore": ENCORE softmax(-H / tau) (arXiv 2503.20995), "uniform": 1 / K,
       "research_decisive_encore": decisive_encore_weights,
-      "research_decisive_entropy": decisive_entropy_weights}`` (names in
-      :data:`EXTENSION_NAMES` are research extensions, not from the ENCORE paper).
+      "research_decisive_entropy": decisive_entropy_weights,
+      "research_agreement_dawid_skene": agreement_dawid_skene_weights,
+      "research_agreement_bt": agreement_bt_weights}`` (names in :data:`EXTENSION_NAMES`
+      are research extensions, not from the ENCORE paper; the two agreement weightings need
+      unlabelled pairs, ignore ``temperature`` and are marked by :func:`signed_weighting`).
     """
     _checks.check_temperature(temperature)
     return {
@@ -347,6 +449,8 @@ def builtin_weightings(temperature: float = DEFAULT_TEMPERATURE) -> dict[str, We
             decisive_encore_weights, temperature=temperature),
         "research_decisive_entropy": functools.partial(
             decisive_entropy_weights, temperature=temperature),
+        "research_agreement_dawid_skene": agreement_dawid_skene_weights,
+        "research_agreement_bt": agreement_bt_weights,
     }
 
 
@@ -394,7 +498,8 @@ def resolve_weighting(spec: str, *, temperature: float = DEFAULT_TEMPERATURE) ->
     return function
 
 
-def _validated_weights(name: str, weights: object, num_rules: int) -> jax.Array:
+def _validated_weights(name: str, weights: object, num_rules: int, signed: bool = False
+                       ) -> jax.Array:
     """Checks one weighting's output; every message names the weighting and the fix."""
     try:
         weights = jnp.asarray(weights)
@@ -418,11 +523,12 @@ def _validated_weights(name: str, weights: object, num_rules: int) -> jax.Array:
         raise ValueError(
             f"weighting {name!r} returned {host[index]} for rule {index}; weights must be "
             "finite (look for 0 / 0, log 0 or an overflowing exp)")
-    if (host < 0).any():
+    if not signed and (host < 0).any():
         index = int(np.argmax(host < 0))
         raise ValueError(
             f"weighting {name!r} returned {host[index]} for rule {index}; weights must be "
-            ">= 0 (orient the rule so that higher = better instead of negating its weight)")
+            ">= 0 (orient the rule so that higher = better, or mark a weighting meant to "
+            "reverse rules with encore_jax.weightings.signed_weighting)")
     return weights if jnp.issubdtype(weights.dtype, jnp.floating) else weights.astype(
         jnp.float32)
 
@@ -440,8 +546,9 @@ def apply_weightings(
       name -> weights ``[K]`` (in the input order of ``weightings``).
 
     Raises:
-      TypeError / ValueError: a weighting returned something other than ``K`` finite,
-        non-negative real weights; the message names the weighting. An exception raised
+      TypeError / ValueError: a weighting returned something other than ``K`` finite real
+        weights, or a negative weight without being marked by :func:`signed_weighting`;
+        the message names the weighting. An exception raised
         inside a weighting propagates with a note naming it.
     """
     data = _validated_data(data)
@@ -454,5 +561,6 @@ def apply_weightings(
         except Exception as error:
             error.add_note(f"raised by weighting {name!r}")
             raise
-        results[name] = _validated_weights(name, raw, data.num_rules)
+        results[name] = _validated_weights(name, raw, data.num_rules,
+                                           returns_signed_weights(weighting))
     return results

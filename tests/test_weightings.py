@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from encore_jax.simulate_rare import rare_flag_distributions, simulate_mixed_ensemble
 from encore_jax.weightings import (
+    AGREEMENT_NAMES,
     EXTENSION_NAMES,
     WeightingData,
     apply_weightings,
@@ -188,8 +189,10 @@ def test_builtins_equal_the_paper_weightings():
     mask = rng.random((M, K)) < 0.7
     mask[0] = True
     data = WeightingData(ratings, mask, L)
-    got = apply_weightings(builtin_weightings(temperature=0.7), data)
-    assert list(got) == ["encore", "uniform", *EXTENSION_NAMES]
+    builtins = builtin_weightings(temperature=0.7)
+    assert list(builtins) == ["encore", "uniform", *EXTENSION_NAMES]
+    got = apply_weightings({n: w for n, w in builtins.items() if n not in AGREEMENT_NAMES},
+                           data)
     np.testing.assert_array_equal(
         got["encore"], encore_weights(ratings, L, temperature=0.7, mask=mask)[1])
     np.testing.assert_array_equal(got["uniform"], uniform_weights(K))
@@ -222,9 +225,11 @@ def test_builtin_stats_match_numpy(data):
 @given(weighting_data(), st.booleans())
 def test_builtins_on_statistics_equal_builtins_on_data(data, with_pairs):
     """One implementation: the WeightingData built-ins are the statistics-based ones."""
-    if not with_pairs:
+    builtins = builtin_weightings(TAU)
+    if not with_pairs:  # the agreement weightings need pairs (and are left out of the stats)
         data = data._replace(pair_a=None, pair_b=None, pair_mask=None)
-    on_data = apply_weightings(builtin_weightings(TAU), data)
+        builtins = {n: w for n, w in builtins.items() if n not in AGREEMENT_NAMES}
+    on_data = apply_weightings(builtins, data)
     on_stats = builtin_weights_from_stats(builtin_stats(data), TAU)
     assert list(on_stats) == list(on_data)
     for name in on_data:
@@ -323,6 +328,7 @@ def test_resolve_weighting_by_import_path():
     ("spec", "message"),
     [
         ("nosuch", r"unknown weighting spec 'nosuch': use a built-in name \(encore, "
+                   r"research_agreement_bt, research_agreement_dawid_skene, "
                    r"research_decisive_encore, research_decisive_entropy, uniform\) or an "
                    r"import path"),
         ("no_such_module_xyz:f", r"module 'no_such_module_xyz' does not import"),

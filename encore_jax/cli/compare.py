@@ -34,7 +34,8 @@ Protocol: BT is fitted on a train split (or --train) and every method is evaluat
 same held-out pairs; entropies come from --calibration, else from the train pairs' ratings.
 Every accuracy carries a percentile bootstrap interval over the eval pairs, conditional on
 the weights fitted on the train split (they are not refitted per resample). The research
-extensions (research_decisive_encore, research_decisive_entropy: label-free, beyond the
+extensions (research_decisive_encore, research_decisive_entropy, and the signed agreement
+weightings research_agreement_dawid_skene, research_agreement_bt: label-free, beyond the
 ENCORE paper) are always reported; --weighting adds a function of the calibration ratings
 and the unlabelled train pairs (see encore_jax.weightings), with its paired differences
 against ENCORE and uniform.

@@ -164,7 +164,8 @@ def compare_methods(
     * ``lowest_entropy``: ``1 / k`` on the ``top_k`` lowest-entropy rules;
     * ``bradley_terry``: :func:`encore_jax.bradley_terry.fit_bt_weights` on the train diffs;
     * the research extensions of :func:`encore_jax.weightings.builtin_weightings`
-      (``research_decisive_encore``, ``research_decisive_entropy``: label-free weightings
+      (``research_decisive_encore``, ``research_decisive_entropy``, and the signed
+      ``research_agreement_dawid_skene``, ``research_agreement_bt``: label-free weightings
       beyond the ENCORE paper, labelled "research extension"), then each of ``weightings``.
 
     Extra weightings (the extension point, :mod:`encore_jax.weightings`) are functions of a
@@ -223,7 +224,8 @@ def compare_methods(
       safety_counts: RewardBench count table (``"v1"`` or ``"v1-xstest-swapped"``).
       base, estimator: of the entropies. disagreement: of the rule-rank flag.
       weightings: optional extra weightings, name -> function of ``WeightingData``
-        returning ``[K]`` non-negative weights, or an import spec ``"module:function"``;
+        returning ``[K]`` weights (non-negative unless marked by
+        :func:`encore_jax.weightings.signed_weighting`), or an import spec ``"module:function"``;
         a name of a row compare always reports is an error.
 
     Returns:

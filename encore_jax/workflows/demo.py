@@ -431,6 +431,8 @@ def _credits(units_diffs: np.ndarray, weights: np.ndarray) -> np.ndarray:
 _LABELS = {"encore": "ENCORE (tau={tau:g})", "uniform": "uniform",
            "research_decisive_encore": "research: decisive ENCORE",
            "research_decisive_entropy": "research: decisive entropy",
+           "research_agreement_dawid_skene": "research: agreement (Dawid-Skene)",
+           "research_agreement_bt": "research: agreement (noisy BT)",
            "bradley_terry": "Bradley-Terry (fit on train prompts)"}
 
 

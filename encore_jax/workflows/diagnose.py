@@ -52,6 +52,7 @@ import jax
 import numpy as np
 
 from encore_jax import _checks
+from encore_jax.agreement import merge_vote_patterns, rule_votes, vote_patterns
 from encore_jax.entropy import entropy_from_counts, rating_histogram
 from encore_jax.metrics import entropy_accuracy_correlation
 from encore_jax.metrics.summary import checked_rule_names
@@ -174,6 +175,7 @@ class _Totals:
         self.calibrated = calibrated
         self.hist = np.zeros((num_rules, num_levels), np.int64)
         self.decisive_hist = np.zeros((num_rules, num_levels), np.int64)
+        self.votes = (np.zeros((0, num_rules), np.int8), np.zeros(0, np.int64))  # agreement
         self.credit2 = np.zeros(num_rules, np.int64)   # 2 x credit (ties 1/2): exact integers
         self.ties = np.zeros(num_rules, np.int64)
         self.rated = np.zeros(num_rules, np.int64)
@@ -202,6 +204,8 @@ class _Totals:
         self.rated += rated.sum(0)
         self.decisive_hist += np.asarray(pair_decisive_counts(chosen, rejected, rated, self.l),
                                          np.int64)
+        self.votes = merge_vote_patterns(self.votes, vote_patterns(rule_votes(
+            chosen, rejected, rated)))
         if not self.calibrated:
             pooled = np.concatenate([chosen, rejected])
             self.hist += np.asarray(rating_histogram(
@@ -290,7 +294,8 @@ def _report(totals: _Totals, names: Sequence[str], extra: Mapping[str, np.ndarra
     boot_accuracy = _ratio(credit, rated)
     boot_decisive = _ratio(credit - ties / 2.0, rated - ties)
     all_weights = {**builtin_weights(totals.hist, totals.ties, totals.rated,
-                                     totals.decisive_hist, settings["temperature"]), **extra}
+                                     totals.decisive_hist, settings["temperature"],
+                                     totals.votes), **extra}
     encore = all_weights["encore"]
     rules = tuple(RuleDiagnosis(
         rule=names[k], entropy=float(entropies[k]),
@@ -487,7 +492,8 @@ def diagnose_file(
 
     Memory is ``O(chunk_rows * K + B * K * L)`` whatever the number of pairs: every
     statistic, its bootstrap counterpart and the statistics of the built-in weightings are
-    sums over pairs. The result equals
+    sums over pairs; the one exception is the agreement weightings' table of distinct vote
+    patterns, ``O(P K)`` with ``P <= min(N, (3^K - 1) / 2)`` patterns. The result equals
     :func:`diagnose_premise` on the same arrays with the same key (group weights depend only
     on the key and the group id; ungrouped pairs are identified by their row number).
 

@@ -50,7 +50,8 @@ def resolve_extra(extra: Mapping[str, Any] | None, temperature: float
 
 
 def builtin_weights(counts: np.ndarray, ties: np.ndarray, rated: np.ndarray,
-                    decisive_counts: np.ndarray, temperature: float
+                    decisive_counts: np.ndarray, temperature: float,
+                    vote_patterns: tuple[np.ndarray, np.ndarray] | None = None
                     ) -> dict[str, np.ndarray]:
     """name -> ``[K]`` weights of every built-in weighting, from the summed statistics.
 
@@ -59,8 +60,11 @@ def builtin_weights(counts: np.ndarray, ties: np.ndarray, rated: np.ndarray,
       ties, rated: ``[K]`` tied and rated pairs per rule.
       decisive_counts: ``[K, L]`` level counts of the pooled ratings of the decided pairs.
       temperature: ``tau``.
+      vote_patterns: the summed vote-pattern table of the agreement weightings
+        (:func:`encore_jax.agreement.vote_patterns`); ``None`` leaves them out.
     """
-    stats = BuiltinStats(counts, tie_rates_from_counts(ties, rated), decisive_counts)
+    stats = BuiltinStats(counts, tie_rates_from_counts(ties, rated), decisive_counts,
+                         vote_patterns)
     return {name: np.asarray(w, np.float64)
             for name, w in builtin_weights_from_stats(stats, temperature).items()}
 
