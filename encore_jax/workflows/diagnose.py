@@ -447,8 +447,7 @@ def diagnose_premise(
                                                       cal.shape[0]))
         weight_ratings, weight_mask = cal, cal_mask
     else:
-        weight_ratings = np.concatenate([chosen_np, rejected_np])
-        weight_mask = np.concatenate([rated, rated])
+        weight_ratings = weight_mask = None   # the pairs' own ratings, label-free
     weights = extra_weights(key, weight_ratings, weight_mask, num_levels, chosen_np,
                             rejected_np, rated, extra)
     protocol = {"pairs_source": "arrays",
@@ -543,7 +542,7 @@ def diagnose_file(
     if keep_arrays:
         c, r, m = (np.concatenate(kept[x]) for x in ("c", "r", "m"))
         ratings, mask = ((np.concatenate(kept["cal"]), np.concatenate(kept["calm"]))
-                         if calibrated else (np.concatenate([c, r]), np.concatenate([m, m])))
+                         if calibrated else (None, None))
         weights = extra_weights(key, ratings, mask, num_levels, c, r, m, extra)
     else:
         weights = {}
