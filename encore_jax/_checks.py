@@ -188,12 +188,17 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 
 
 def check_base(base: Any) -> None:
+    """The logarithm base of an entropy: None (natural log) or a finite number > 1 (2 for
+    bits, 10, ``math.e``). A base in (0, 1) would make entropies negative and invert ENCORE's
+    order, so it is an error (ValueError, one line), as is anything that is not a number."""
     if base is None:
         return
     if isinstance(base, bool) or not isinstance(base, int | float | np.integer | np.floating):
-        raise TypeError(f"base must be a number or None, got {base!r}")
-    if not (math.isfinite(base) and base > 0 and base != 1):
-        raise ValueError(f"base must be finite, > 0 and != 1, got {base}")
+        raise ValueError(f"base must be finite and > 1 (e.g. 2, 10 or math.e) or None for the "
+                         f"natural log, got {base!r}")
+    if not (math.isfinite(base) and base > 1):
+        raise ValueError(f"base must be finite and > 1 (e.g. 2, 10 or math.e), got {base}; a "
+                         "base below 1 turns entropies negative and inverts ENCORE's order")
 
 
 def check_same_shape(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:

@@ -1287,7 +1287,7 @@ COMMAND_ROWS = [
         Exits("argument --chunk-rows: must be >= 1")),
     Row("encore-jax entropy", "--base 1",
         lambda t: ["entropy", ratings_file(t), "--levels", 3, "--base", 1],
-        Exits("base must be finite, > 0 and != 1")),
+        Exits("base must be finite and > 1")),
     Row("encore-jax entropy", "a rule with a single observed level",
         lambda t: ["entropy", file(t, "r.csv", "a,b\n2,0\n2,1\n"), "--levels", 3, "--json"],
         Prints("entropy 0.0 for that rule", report("rules.0.entropy", 0.0))),

@@ -12,6 +12,7 @@ from encore_jax.cli._common import (
     add_binning_options,
     add_input_options,
     fraction,
+    log_base,
     positive_float,
     positive_int,
     print_json,
@@ -68,8 +69,9 @@ def register(commands: Any) -> None:
     method.add_argument("--weighting", action="append", default=None, metavar="SPEC",
                         help="an extra weighting to report: a built-in name or "
                         "package.module:function (repeatable)")
-    method.add_argument("--base", type=positive_float, default=None,
-                        help="logarithm base for entropies (default: natural log)")
+    method.add_argument("--base", type=log_base, default=None,
+                        help="logarithm base for entropies: e, 2, 10 or a number > 1 "
+                        "(default: e, natural log)")
     method.add_argument("--estimator", choices=("plugin", "miller_madow"), default="plugin",
                         help="entropy estimator (default: plugin)")
     method.add_argument("--rare-tie-rate", type=_tie_rate, default=0.9,

@@ -69,7 +69,7 @@ def _block(poisson: jax.Array, diffs: jax.Array, valid: jax.Array, weights: jax.
     v = valid.astype(jnp.float32)
     credit = credit * v[None, :]
     hi = jax.lax.Precision.HIGHEST
-    return (jnp.sum(credit, axis=1), jnp.sum(tied * v[None, :], axis=1),
+    return (jnp.sum(credit, axis=1), jnp.sum(tied.astype(jnp.float32) * v[None, :], axis=1),
             jnp.matmul(poisson.T, credit.T, precision=hi), jnp.matmul(poisson.T, v,
                                                                       precision=hi))
 
