@@ -17,7 +17,7 @@ import scipy.stats as st
 
 from encore_jax.weightings import WeightingData
 from encore_jax.workflows.compare import compare_methods
-from encore_jax.workflows.diagnose import diagnose_file, diagnose_premise
+from encore_jax.workflows.diagnose import diagnose_premise
 from encore_jax.workflows.methods import label_free_data
 from encore_jax.workflows.protocol import Pairs
 
@@ -163,7 +163,7 @@ def e2e_pairs():
     return chosen, rejected
 
 
-def test_label_reading_weighting_scores_at_chance_in_diagnose(e2e_pairs, tmp_path):
+def test_label_reading_weighting_scores_at_chance_in_diagnose(e2e_pairs):
     chosen, rejected = e2e_pairs
     key = jax.random.key(5)
     report = diagnose_premise(key, chosen, rejected, L, weightings={"overfit": overfit},
@@ -173,16 +173,6 @@ def test_label_reading_weighting_scores_at_chance_in_diagnose(e2e_pairs, tmp_pat
                                                          report.weights["overfit"])
     assert row.accuracy == pytest.approx(accuracy, abs=1e-12)
     assert_chance(wins, decided)
-    # The streamed file path hands the weighting the same label-free data.
-    path = tmp_path / "pairs.csv"
-    header = [f"chosen_r{k}" for k in range(K_E2E)] + [f"rejected_r{k}" for k in range(K_E2E)]
-    rows = [",".join(map(str, np.concatenate([c, r]))) for c, r in zip(chosen, rejected,
-                                                                        strict=True)]
-    path.write_text("\n".join([",".join(header), *rows]) + "\n")
-    streamed = diagnose_file(path, L, key=key, weightings={"overfit": overfit},
-                             num_resamples=10)
-    assert streamed.weights["overfit"] == report.weights["overfit"]
-    assert [m.accuracy for m in streamed.methods] == [m.accuracy for m in report.methods]
 
 
 def test_label_reading_weighting_scores_at_chance_in_compare(e2e_pairs):

@@ -143,7 +143,7 @@ class PremiseReport(NamedTuple):
             row.update({f"{name}_weight": w for name, w in r.weights.items()
                         if name != "encore"})
             rules.append(row)
-        return {
+        return _without_nan({
             "premise_holds": self.premise_holds,
             "reasons": list(self.reasons),
             "verdict_rule": self.protocol["verdict_rule"],
@@ -154,7 +154,18 @@ class PremiseReport(NamedTuple):
             "weights": {name: list(w) for name, w in self.weights.items()},
             "methods": [m.to_dict() for m in self.methods],
             "protocol": dict(self.protocol),
-        }
+        })
+
+
+def _without_nan(value: Any) -> Any:
+    """``value`` with every float NaN (no interval) as None, so the JSON is standard."""
+    if isinstance(value, dict):
+        return {k: _without_nan(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nan(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 # --------------------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ __all__ = ["BLOCK_ROWS", "POISSON_STREAMS", "group_ids64", "poisson_weights", "u
            "weighted_sums"]
 
 BLOCK_ROWS = 1024
-"""Rows per compiled block: the weights ``[S, B]`` and the one-hot ``[S, K * L]`` of one block
+"""Rows per compiled block (every block is padded to it, so any number of rows compiles
+once): the weights ``[S, B]`` and the one-hot ``[S, K * L]`` of one block
 stay at a few MB for ``B = 1000``, ``K = 100``, ``L = 11``."""
 
 POISSON_STREAMS = {"group": 0, "pair_row": 1, "calibration_row": 2}
@@ -155,7 +156,7 @@ def weighted_sums(key: jax.Array, stream: str, ids: np.ndarray, first: np.ndarra
     with_pairs = second is not None
     for start in range(0, n, BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, n)
-        pad = BLOCK_ROWS - (stop - start) if n > BLOCK_ROWS else 0
+        pad = BLOCK_ROWS - (stop - start)   # one compiled shape whatever n
 
         def block(x: np.ndarray, pad: int = pad, start: int = start, stop: int = stop):
             return np.pad(x[start:stop], [(0, pad)] + [(0, 0)] * (x.ndim - 1))
