@@ -186,3 +186,38 @@ def test_label_reading_weighting_scores_at_chance_in_compare(e2e_pairs):
     accuracy, wins, decided = numpy_accuracy_and_decided(chosen, rejected, row["weights"])
     assert row["accuracy"]["estimate"] == pytest.approx(accuracy, abs=1e-6)
     assert_chance(wins, decided)
+
+
+# -- the weighting extension point as compare and diagnose use it ------------------------------
+
+
+def test_builtin_names_select_and_weighting_errors_name_the_weighting():
+    from encore_jax.weightings import builtin_weightings, resolve_weighting
+    from encore_jax.workflows.diagnose_weightings import resolve_extra
+    from encore_jax.workflows.methods import (
+        WeightingError,
+        applied_weightings,
+        checked_weightings,
+    )
+
+    # `--weighting research_decisive_encore` (the CLI resolves the spec) is a selection of
+    # the row compare and diagnose always report, not a clash; another function under a
+    # built-in's name still is.
+    for name in builtin_weightings(1.5):
+        for spec in (name, resolve_weighting(name, temperature=1.5)):
+            assert checked_weightings({name: spec}, 1.5) == {}
+            assert resolve_extra({name: spec}, 1.5) == {}
+    with pytest.raises(ValueError, match="clashes"):
+        checked_weightings({"uniform": overfit}, 1.5)
+    with pytest.raises(ValueError, match="clash"):
+        resolve_extra({"uniform": overfit}, 1.5)
+
+    def broken(data):
+        raise RuntimeError("rule x\nnot found")
+
+    chosen, rejected, cm, rm = marked_pairs(n=20)
+    data = label_free_data(jax.random.key(0), chosen, rejected, cm & rm, L)
+    with pytest.raises(WeightingError) as info:
+        applied_weightings({"mine": broken}, data)
+    assert str(info.value) == "weighting 'mine' raised RuntimeError: rule x not found"
+    assert isinstance(info.value.__cause__, RuntimeError) and isinstance(info.value, ValueError)

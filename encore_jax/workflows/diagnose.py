@@ -59,9 +59,8 @@ import jax
 import numpy as np
 
 from encore_jax import _checks
-from encore_jax.entropy import entropy_from_counts, rating_histogram
+from encore_jax.entropy import entropy_from_counts
 from encore_jax.metrics.summary import checked_rule_names
-from encore_jax.weighting_stats import pair_decisive_counts
 from encore_jax.workflows import poisson_bootstrap as pb
 from encore_jax.workflows.diagnose_weightings import (
     builtin_weights,
@@ -173,6 +172,14 @@ def _without_nan(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
+def _level_counts(levels: np.ndarray, mask: np.ndarray, num_levels: int) -> np.ndarray:
+    """``int64 [K, L]`` counts of each rule's levels where ``mask`` (exact, on the host: no
+    compilation per number of rows); ``rating_histogram`` computes the same counts."""
+    k = levels.shape[1]
+    cells = levels.astype(np.int64) + num_levels * np.arange(k, dtype=np.int64)
+    return np.bincount(cells[mask], minlength=k * num_levels).reshape(k, num_levels)
+
+
 class _Totals:
     """Additive sums: point counts and their Poisson-bootstrap counterparts."""
 
@@ -202,12 +209,12 @@ class _Totals:
         self.credit2 += np.where(rated, 2 * (diffs > 0) + (diffs == 0), 0).sum(0)
         self.ties += np.where(rated, diffs == 0, False).sum(0)
         self.rated += rated.sum(0)
-        self.decisive_hist += np.asarray(pair_decisive_counts(chosen, rejected, rated, self.l),
-                                         np.int64)
+        decided = rated & (diffs != 0)
+        self.decisive_hist += (_level_counts(chosen, decided, self.l)
+                               + _level_counts(rejected, decided, self.l))
         if not self.calibrated:
-            pooled = np.concatenate([chosen, rejected])
-            self.hist += np.asarray(rating_histogram(
-                pooled, self.l, mask=np.concatenate([rated, rated])), np.int64)
+            self.hist += (_level_counts(chosen, rated, self.l)
+                          + _level_counts(rejected, rated, self.l))
         pair_sums, hist = pb.weighted_sums(
             self.key, stream, ids, chosen, rejected, rated, self.l, self.b,
             with_hist=not self.calibrated)
@@ -219,7 +226,7 @@ class _Totals:
         n = ratings.shape[0]
         stream, ids = pb.unit_ids("calibration_groups", groups, self.num_calibration_rows, n)
         self.num_calibration_rows += n
-        self.hist += np.asarray(rating_histogram(ratings, self.l, mask=mask), np.int64)
+        self.hist += _level_counts(ratings, mask, self.l)
         _, hist = pb.weighted_sums(self.key, stream, ids, ratings, None,
                                    mask, self.l, self.b, with_hist=True)
         self.boot_hist += hist
