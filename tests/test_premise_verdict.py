@@ -144,14 +144,14 @@ def test_agreeing_falling_trend_over_many_rules_holds_with_its_evidence():
     assert not any("fragile" in r for r in reasons)
 
 
-def test_few_rules_are_fragile_and_an_order_that_could_be_chance_does_not_hold():
-    # 4 rules in perfect order: the bootstrap intervals lie below 0, but across 4 rules the
-    # exact permutation p-value is 2/24 > 0.05.
+def test_few_rules_are_fragile_and_the_reason_says_the_order_could_be_chance():
+    # 4 rules in perfect order: the bootstrap intervals lie below 0 (on these rules the
+    # premise holds), but across 4 rules the exact permutation p-value is 2/24 > 0.05.
     h, a = np.arange(4.0), np.array([0.8, 0.7, 0.6, 0.5])
     rules = [rule(f"r{k}", h[k], a[k]) for k in range(4)]
     c = correlation(h, a, (-1.0, -0.9), (-1.0, -0.9))
     holds, reasons = verdict_and_reasons(rules, c, None, 0.95, 0.9, 50, "groups")
-    assert holds is False
+    assert holds is True
     assert "could be chance (permutation p = 0.0833" in reasons[0]
     assert "exact over all 4! orders" in reasons[1]
     assert any("only 4 rules is fragile" in r for r in reasons) and 4 < FEW_RULES

@@ -27,12 +27,12 @@ examples:
       --group-column group_id          # the shipped OASST1 pairs
 
 Verdict: premise_holds is true iff the whole bootstrap intervals of Pearson r and Spearman
-rho (entropy, accuracy) across rules lie below 0 and a permutation test across the rules
-agrees (p <= 1 - confidence). Accuracy counts ties as 1/2; decisive accuracy counts only the
-pairs the rule does not tie. Intervals resample whole groups (--group-column), else single
-pairs; with one group there is no interval. A second table scores every weighting on all
-pairs (ties 1/2, as compare scores). Wide pairs files are streamed (read twice): memory
-does not grow with the pairs.
+rho (entropy, accuracy) across rules lie below 0; a permutation test across the rules says
+whether the order of so few rules could be chance. Accuracy counts ties as 1/2; decisive
+accuracy counts only the pairs the rule does not tie. Intervals resample whole groups
+(--group-column), else single pairs; with one group there is no interval. A second table
+scores every weighting on all pairs (ties 1/2, as compare scores). Wide pairs files are
+streamed (read twice): memory does not grow with the pairs.
 """
 
 

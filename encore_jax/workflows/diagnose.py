@@ -326,7 +326,7 @@ def _report(totals: _Totals, names: Sequence[str], all_weights: Mapping[str, np.
     holds, reasons = verdict_and_reasons(rules, corr, decisive, confidence,
                                          settings["rare_tie_rate"], *units)
     protocol.update({
-        "verdict_rule": VERDICT_RULE.format(confidence=confidence, alpha=1 - confidence),
+        "verdict_rule": VERDICT_RULE.format(confidence=confidence),
         "num_pairs": totals.num_pairs, "num_groups": num_groups,
         "num_calibration_rows": totals.num_calibration_rows if totals.calibrated else None,
         "missing_values": "a rule's statistics use only the pairs where it rated both "
@@ -374,25 +374,6 @@ def _settings(num_levels: int, temperature: float, num_resamples: int, confidenc
             "estimator": estimator, "rare_tie_rate": float(rare_tie_rate)}
 
 
-def _levels(name: str, x: Any, mask: Any, num_levels: int, shape: tuple[int, ...] | None
-            ) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x)
-    if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
-        raise ValueError(f"{name} must be integer levels [rows, K], got {x.dtype} {x.shape}")
-    if shape is not None and x.shape[1:] != shape[1:]:
-        raise ValueError(f"{name} has {x.shape[1]} rules, chosen has {shape[1]}")
-    m = np.ones(x.shape, bool) if mask is None else np.asarray(mask)
-    if m.dtype != np.bool_ or m.shape != x.shape:
-        raise ValueError(f"the mask of {name} must be boolean {x.shape}, got {m.dtype} "
-                         f"{m.shape}")
-    bad = m & ((x < 0) | (x >= num_levels))
-    if bad.any():
-        i, k = map(int, np.argwhere(bad)[0])
-        raise ValueError(f"{name}[{i}, {k}] = {x[i, k]} is outside 0..{num_levels - 1}; pass "
-                         "the right num_levels (levels are never clipped)")
-    return x.astype(np.int32), m
-
-
 def _groups(name: str, groups: Any, n: int) -> np.ndarray | None:
     if groups is None:
         return None
@@ -435,7 +416,8 @@ def diagnose_premise(
       num_levels: ``L``.
       mask: boolean ``[N, K]``, True = the rule rated both responses (default all).
       groups: ``[N]`` group ids (e.g. prompt ids); the bootstrap resamples whole groups.
-        Default: single pairs.
+        Default: single pairs. A missing id (None, NaN, empty string) is an error naming the
+        rows.
       calibration, calibration_mask: separate ratings ``[M, K]`` (and their mask) for the
         entropies, e.g. one row per response; default: pooled chosen and rejected ratings of
         the rated pairs.
@@ -445,10 +427,15 @@ def diagnose_premise(
       rule_names: ``K`` names (default ``rule_0..``).
       weightings: extra weightings (name -> function of the weighting data, or a spec
         string), reported next to the built-in ones
-        (:func:`encore_jax.weightings.builtin_weightings`); a name clash is an error.
+        (:func:`encore_jax.weightings.builtin_weightings`) and scored in ``methods``; a
+        built-in under its own name is a selection (reported anyway), any other clash an
+        error. They see only label-free data
+        (:func:`encore_jax.workflows.methods.label_free_data`); an exception inside one is a
+        :class:`~encore_jax.workflows.methods.WeightingError` naming it.
       temperature: ENCORE's ``tau``.
       num_resamples, confidence: ``B`` and the interval level.
-      base, estimator: of the entropy (natural log and plug-in by default).
+      base, estimator: of the entropy (natural log and plug-in by default; ``base`` must be
+        > 1).
       rare_tie_rate: a lower-entropy rule that ties on more than this share of its pairs is
         reported as a rare flag.
 
@@ -458,8 +445,9 @@ def diagnose_premise(
     settings = _settings(num_levels, temperature, num_resamples, confidence, base, estimator,
                          rare_tie_rate)
     chosen_np = np.asarray(chosen)
-    chosen_np, rated = _levels("chosen", chosen_np, mask, num_levels, None)
-    rejected_np, _ = _levels("rejected", rejected, mask, num_levels, chosen_np.shape)
+    chosen_np, rated = _checks.level_matrix("chosen", chosen_np, mask, num_levels, None)
+    rejected_np, _ = _checks.level_matrix("rejected", rejected, mask, num_levels,
+                                          chosen_np.shape)
     n, k = chosen_np.shape
     if n == 0 or k == 0:
         raise ValueError(f"chosen needs at least one pair and one rule, got {chosen_np.shape}")
@@ -470,8 +458,8 @@ def diagnose_premise(
     totals.add_pairs(chosen_np, rejected_np, rated, group_ids)
     extra = resolve_extra(weightings, temperature)
     if calibrated:
-        cal, cal_mask = _levels("calibration", calibration, calibration_mask, num_levels,
-                                chosen_np.shape)
+        cal, cal_mask = _checks.level_matrix("calibration", calibration, calibration_mask,
+                                             num_levels, chosen_np.shape)
         totals.add_calibration(cal, cal_mask, _groups("calibration_groups", calibration_groups,
                                                       cal.shape[0]))
         weight_ratings, weight_mask = cal, cal_mask
