@@ -1491,8 +1491,11 @@ COMMAND_ROWS = [
         lambda t: compare_argv(t, "--weighting", "no_such_module_xyz:weights"),
         Exits("module 'no_such_module_xyz' does not import")),
     Row("encore-jax compare", "--weighting with a built-in name (always reported)",
-        lambda t: compare_argv(t, "--weighting", "research_decisive_encore"),
-        Exits("weighting name 'research_decisive_encore' clashes")),
+        lambda t: compare_argv(t, "--weighting", "research_decisive_encore", "--resamples", 8,
+                               "--num-random", 2, "--no-bt", "--json"),
+        Prints("a selection of the row compare always reports, listed once",
+               lambda r: np.testing.assert_equal(
+                   [m["name"] for m in r["methods"]].count("research_decisive_encore"), 1))),
     Row("encore-jax compare", "--out exists (no --force)",
         lambda t: compare_argv(t, "--out", file(t, "o.json", "keep")),
         Exits("o.json exists; pass --force")),
