@@ -188,12 +188,17 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 
 
 def check_base(base: Any) -> None:
+    """The logarithm base of an entropy: None (natural log) or a finite number > 1 (2 for
+    bits, 10, ``math.e``). A base in (0, 1) would make entropies negative and invert ENCORE's
+    order, so it is an error (ValueError, one line), as is anything that is not a number."""
     if base is None:
         return
     if isinstance(base, bool) or not isinstance(base, int | float | np.integer | np.floating):
-        raise TypeError(f"base must be a number or None, got {base!r}")
-    if not (math.isfinite(base) and base > 0 and base != 1):
-        raise ValueError(f"base must be finite, > 0 and != 1, got {base}")
+        raise ValueError(f"base must be finite and > 1 (e.g. 2, 10 or math.e) or None for the "
+                         f"natural log, got {base!r}")
+    if not (math.isfinite(base) and base > 1):
+        raise ValueError(f"base must be finite and > 1 (e.g. 2, 10 or math.e), got {base}; a "
+                         "base below 1 turns entropies negative and inverts ENCORE's order")
 
 
 def check_same_shape(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:
@@ -362,3 +367,25 @@ def validated_pairs(
         if m is not None:
             observed = observed & m
     return chosen, rejected, observed
+
+
+def level_matrix(name: str, x: Any, mask: Any, num_levels: int,
+                 shape: tuple[int, ...] | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(int32 levels [rows, K], boolean mask)`` of ``x`` checked: integer ``[rows, K]``
+    (``K`` as ``shape[1]`` when given), a boolean ``mask`` of its shape (default all True),
+    every masked level in ``0..num_levels - 1`` (never clipped). Errors name ``name``."""
+    x = np.asarray(x)
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"{name} must be integer levels [rows, K], got {x.dtype} {x.shape}")
+    if shape is not None and x.shape[1:] != shape[1:]:
+        raise ValueError(f"{name} has {x.shape[1]} rules, chosen has {shape[1]}")
+    m = np.ones(x.shape, bool) if mask is None else np.asarray(mask)
+    if m.dtype != np.bool_ or m.shape != x.shape:
+        raise ValueError(f"the mask of {name} must be boolean {x.shape}, got {m.dtype} "
+                         f"{m.shape}")
+    bad = m & ((x < 0) | (x >= num_levels))
+    if bad.any():
+        i, k = map(int, np.argwhere(bad)[0])
+        raise ValueError(f"{name}[{i}, {k}] = {x[i, k]} is outside 0..{num_levels - 1}; pass "
+                         "the right num_levels (levels are never clipped)")
+    return x.astype(np.int32), m

@@ -400,7 +400,8 @@ def entropy_from_counts(
       counts: non-negative counts ``[..., L]`` (integer or float; e.g. from
         :func:`rating_histogram`). Integer counts beyond the default integer range (int64
         counts over 2^31 without 64-bit mode) are converted to floats, never wrapped.
-      base: logarithm base; ``None`` means natural log (nats), ``2`` gives bits.
+      base: logarithm base, a finite number > 1 (``2`` gives bits, ``math.e`` nats);
+        ``None`` means natural log (nats). Anything else is a ValueError.
       estimator: ``"plugin"`` or ``"miller_madow"``.
 
     Returns:
@@ -506,7 +507,7 @@ def rating_entropy(
       ratings: integer levels ``[N, K]`` in ``0..L-1``.
       num_levels: ``L`` (>= 2); ``H_k <= log L``.
       mask: optional boolean ``[N, K]``, ``True`` = observed.
-      base: logarithm base, ``None`` = natural log.
+      base: logarithm base > 1, ``None`` = natural log (anything else: ValueError).
       estimator: ``"plugin"`` or ``"miller_madow"``.
 
     Returns:

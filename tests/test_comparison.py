@@ -309,21 +309,25 @@ def test_research_extensions_and_user_weightings_are_rows(pairs, tmp_path, monke
         "encore", "baseline", "research extension", "research extension", "user"]
     assert "research extension" in rows["research_decisive_entropy"]["label"]
 
-    # The weighting saw the train ratings (pooled) and the train pairs in a fair-coin order,
-    # never which side was chosen; its weights are 1 / (1 + H) of those ratings.
+    # The weighting saw the train pairs with fair-coin sides in a random order (permutation
+    # from fold_in(fold_in(key, 5), 1)) and their ratings pooled as [pair_a; pair_b], never
+    # which side was chosen; its weights are 1 / (1 + H) of those ratings.
     (data,) = seen
     pooled = np.concatenate([pairs.chosen[train], pairs.rejected[train]])
     pooled_mask = np.concatenate([pairs.chosen_mask[train], pairs.rejected_mask[train]])
-    np.testing.assert_array_equal(np.where(pooled_mask, np.asarray(data.ratings), 0),
-                                  np.where(pooled_mask, pooled, 0))
-    rated = observed[train]
+    order = np.asarray(jax.random.permutation(
+        jax.random.fold_in(jax.random.fold_in(key, 5), 1), len(train)))
+    rated = observed[train][order]
     np.testing.assert_array_equal(np.asarray(data.pair_mask), rated)
     a, b, c, r = (np.where(rated, x, 0) for x in (
-        np.asarray(data.pair_a), np.asarray(data.pair_b), pairs.chosen[train],
-        pairs.rejected[train]))
+        np.asarray(data.pair_a), np.asarray(data.pair_b), pairs.chosen[train][order],
+        pairs.rejected[train][order]))
     heads = np.all(a == c, axis=1) & np.all(b == r, axis=1)
     tails = np.all(a == r, axis=1) & np.all(b == c, axis=1)
     assert np.all(heads | tails) and 0 < heads.sum() < len(train)
+    n_train = len(train)
+    np.testing.assert_array_equal(np.asarray(data.ratings)[:n_train], np.asarray(data.pair_a))
+    np.testing.assert_array_equal(np.asarray(data.ratings)[n_train:], np.asarray(data.pair_b))
     expected_w = 1.0 / (1.0 + numpy_entropy(pooled, pooled_mask))
     np.testing.assert_allclose(rows["inverse"]["weights"], expected_w, rtol=1e-5)
 

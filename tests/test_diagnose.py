@@ -11,7 +11,6 @@ import pytest
 
 from encore_jax import cli
 from encore_jax.datasets import load_oasst1, oasst1_path
-from encore_jax.simulate import simulate_rule_ensemble
 from encore_jax.weightings import (
     WeightingData,
     apply_weightings,
@@ -113,24 +112,36 @@ def test_oasst1_matches_the_shipped_reference_numbers(oasst1_report):
 def test_oasst1_verdict_is_false_with_the_rare_flag_reason(oasst1_report):
     assert oasst1_report.premise_holds is False
     assert oasst1_report.correlation.pearson.low > 0
-    assert "lies above 0" in oasst1_report.reasons[0]
+    assert "lie above 0" in oasst1_report.reasons[0]
+    assert "resampling 418 groups" in oasst1_report.reasons[0]
     rare = [r for r in oasst1_report.reasons if "rare flags" in r]
     assert len(rare) == 1 and "pii" in rare[0] and "hate_speech" in rare[0]
 
 
-def test_premise_holds_on_an_ensemble_whose_entropy_tracks_rater_noise():
-    # simulate_rule_ensemble: p_k(l | z) ∝ exp(beta_k z c_l / 2 - c_l^2 / (2 s_k^2)). A wider
-    # envelope s_k spreads the ratings (higher entropy) and a smaller tilt beta_k makes them
-    # track quality less (lower accuracy); the setting ENCORE assumes pairs the two: rules
-    # whose raters are noisier are both more spread and less informative. beta from 1 to 0
-    # keeps the tilt mild (no piling on the extreme levels), s from 1 to 4 spans narrow to
-    # nearly flat on L = 5 levels; 6 rules as a small rule set; 4000 pairs.
-    ensemble = simulate_rule_ensemble(jax.random.key(11), 4000,
-                                      informativeness=np.linspace(1.0, 0.0, 6),
-                                      spread=np.linspace(1.0, 4.0, 6), num_levels=5)
-    report = diagnose_premise(KEY, ensemble.chosen, ensemble.rejected, 5, num_resamples=200)
+def noisy_raters(seed, n, noise):
+    """Two responses per pair with qualities q ~ N(0, 1), the better one chosen; rule k rates
+    round(2 + 0.6 q + noise_k e), e ~ N(0, 1), clipped to 0..4. A noisier rater spreads its
+    ratings (higher entropy) and tracks quality less (lower accuracy): ENCORE's premise by
+    construction."""
+    rng = np.random.default_rng(seed)
+    q = np.sort(rng.normal(size=(n, 2)), axis=1)
+
+    def rate(quality):
+        x = 2 + 0.6 * quality[:, None] + noise * rng.normal(size=(n, noise.size))
+        return np.clip(np.round(x), 0, 4).astype(np.int32)
+    return rate(q[:, 1]), rate(q[:, 0])
+
+
+def test_premise_holds_on_rules_whose_entropy_tracks_rater_noise():
+    # 8 rules (the exact permutation test's largest K), noise 0.2 to 1.2 (entropy 1.06 to
+    # 1.57 nats, below log 5 = 1.61), 4000 pairs.
+    chosen, rejected = noisy_raters(0, 4000, np.linspace(0.2, 1.2, 8))
+    report = diagnose_premise(KEY, chosen, rejected, 5, num_resamples=200)
     assert report.premise_holds is True
-    assert report.correlation.pearson.high < 0
+    assert report.correlation.pearson.high < 0 and report.correlation.spearman.high < 0
+    assert report.correlation.pearson_permutation.exact
+    assert report.correlation.pearson_permutation.pvalue <= 0.05
+    assert "accuracy falls as entropy rises" in report.reasons[0]
     assert not any("rare flags" in r for r in report.reasons)
 
 
@@ -185,6 +196,13 @@ def test_streamed_file_equals_in_memory(tmp_path, fmt):
                                memory.correlation.pearson_replicates, rtol=1e-5)
     assert streamed.protocol["num_groups"] == memory.protocol["num_groups"]
     assert streamed.reasons == memory.reasons
+    # per-weighting accuracies and intervals: the second pass gives the in-memory numbers
+    for a, b in zip(streamed.methods, memory.methods, strict=True):
+        unset = dict(low=0.0, high=0.0, minus_uniform_low=0.0, minus_uniform_high=0.0)
+        assert a._replace(**unset) == b._replace(**unset)
+        np.testing.assert_allclose([a.low, a.high, a.minus_uniform_low, a.minus_uniform_high],
+                                   [b.low, b.high, b.minus_uniform_low, b.minus_uniform_high],
+                                   rtol=1e-6, atol=1e-9)
 
 
 def first_side_higher(data):
@@ -325,3 +343,137 @@ def test_cli_on_the_shipped_oasst1_pairs(capsys):
     code = cli.main(["diagnose", str(path), "--levels", "5"])
     _, err = capsys.readouterr()
     assert code == 2 and err.count("\n") == 1 and "levels" in err
+
+
+# -- per-weighting accuracies, groups, compilation, CLI ---------------------------------------
+
+
+def numpy_method_accuracy(chosen, rejected, mask, weights, integer_ties=False):
+    """Accuracy (ties 1/2) and tie rate of weights over all pairs, a missing rating adding
+    nothing. Uniform weights: the tie is decided on the integer sum of the differences."""
+    d = np.where(mask, chosen.astype(np.int64) - rejected, 0)
+    if integer_ties:
+        m = d.sum(1).astype(np.float64)
+    else:
+        m = d @ np.asarray(weights, np.float64)
+        m[np.abs(m) < 1e-9] = 0.0
+    return np.mean((m > 0) + 0.5 * (m == 0)), np.mean(m == 0)
+
+
+def test_method_accuracies_match_numpy_and_share_the_group_resamples():
+    chosen, rejected, mask, groups = small_pairs(seed=5)
+    report = diagnose_premise(KEY, chosen, rejected, L, mask=mask, groups=groups,
+                              num_resamples=200)
+    names = [m.name for m in report.methods]
+    assert names == list(report.weights) == list(builtin_weightings())
+    by_name = {m.name: m for m in report.methods}
+    for name, weights in report.weights.items():
+        accuracy, tie_rate = numpy_method_accuracy(chosen, rejected, mask, weights,
+                                                   integer_ties=name == "uniform")
+        m = by_name[name]
+        assert m.accuracy == pytest.approx(accuracy, abs=1e-12), name
+        assert m.tie_rate == pytest.approx(tie_rate, abs=1e-12), name
+        assert m.minus_uniform == pytest.approx(accuracy - by_name["uniform"].accuracy,
+                                                abs=1e-12)
+        assert m.low <= m.accuracy <= m.high and m.num_pairs == N
+    assert by_name["uniform"].minus_uniform_low == by_name["uniform"].minus_uniform_high == 0
+    doc = report.to_dict()
+    json.dumps(doc, allow_nan=False)
+    assert doc["methods"][0]["accuracy"]["estimate"] == by_name["encore"].accuracy
+
+
+def test_one_group_gives_no_interval_and_missing_group_ids_are_errors(tmp_path):
+    chosen, rejected, mask, groups = small_pairs()
+    one = diagnose_premise(KEY, chosen, rejected, L, mask=mask, groups=np.full(N, "g"),
+                           num_resamples=20)
+    assert one.protocol["num_groups"] == 1 and one.premise_holds is False
+    assert math.isnan(one.correlation.pearson.low) and math.isnan(one.methods[0].low)
+    assert all(r.decisive_low is None for r in one.rules)
+    assert "no interval and no direction" in one.reasons[0]
+    doc = one.to_dict()
+    json.dumps(doc, allow_nan=False)
+    assert doc["correlation"]["pearson"]["low"] is None
+    holes = groups.astype(object)
+    holes[[3, 17]] = [None, ""]
+    with pytest.raises(ValueError, match=r"groups: 2 row\(s\) have no group id \(rows \[3, 17\]"):
+        diagnose_premise(KEY, chosen, rejected, L, mask=mask, groups=holes, num_resamples=5)
+    blank = groups.copy()
+    blank[100] = ""
+    path = write_pairs(tmp_path, "csv", chosen, rejected, mask, blank)
+    with pytest.raises(ValueError, match=r"rows \[100\]"):
+        diagnose_file(path, L, key=KEY, group_column="prompt", chunk_rows=67, mask_value=-1,
+                      num_resamples=5)
+
+
+def test_decisive_view_uses_rules_with_enough_decided_pairs():
+    from encore_jax.workflows.premise_verdict import MIN_DECIDED_PAIRS
+
+    chosen, rejected, mask, _ = small_pairs(seed=6)
+    chosen[: N - 10, 3] = rejected[: N - 10, 3]      # rule 3 decides at most 10 pairs
+    report = diagnose_premise(KEY, chosen, rejected, L, mask=mask, num_resamples=20)
+    d = np.where(mask, chosen.astype(np.int64) - rejected, 0)
+    decided = ((d != 0) & mask).sum(0)
+    assert [r.num_decided for r in report.rules] == decided.tolist()
+    assert report.decisive_correlation.rules == tuple(
+        f"rule_{k}" for k in range(K) if decided[k] >= MIN_DECIDED_PAIRS)
+    assert any("rule_3 decide(s) fewer than" in r for r in report.reasons)
+
+
+def test_a_second_call_with_the_same_shapes_compiles_nothing():
+    chosen, rejected, mask, groups = small_pairs(seed=7)
+    compiles = []
+
+    def listener(event, duration, **kwargs):
+        if "backend_compile" in event:
+            compiles.append(event)
+
+    def run(seed):
+        c, r, m, g = small_pairs(seed=seed)
+        return diagnose_premise(KEY, c, r, L, mask=m, groups=g, num_resamples=20,
+                                weightings={"gap": first_side_higher})
+
+    run(8)
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        run(9)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles == []
+
+
+def test_cli_weightings_base_and_methods_table(tmp_path, capsys, monkeypatch):
+    chosen, rejected, mask, groups = small_pairs(seed=2)
+    path = write_pairs(tmp_path, "csv", chosen, rejected, mask, groups)
+    args = ["diagnose", str(path), "--levels", str(L), "--mask-value", "-1",
+            "--resamples", "20", "--group-column", "prompt"]
+    # A built-in asked for by name is a selection, not a clash.
+    code = cli.main([*args, "--weighting", "research_decisive_encore", "--json"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    doc = json.loads(out)
+    assert [m["name"] for m in doc["methods"]] == list(builtin_weightings())
+    # A user weighting that raises: one line naming it and its error.
+    (tmp_path / "broken_weighting.py").write_text(
+        "def weights(data):\n    raise ZeroDivisionError('no rules left')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code = cli.main([*args, "--weighting", "broken_weighting:weights"])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1
+    assert "weighting 'broken_weighting:weights' raised ZeroDivisionError: no rules left" in err
+    # --base must be > 1: argparse refuses it (usage, then the one error line).
+    for base in ("0.5", "1", "-2", "x"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([*args, "--base", base])
+        _, err = capsys.readouterr()
+        assert exit_info.value.code == 2
+        assert "argument --base: base must be finite and > 1" in err.strip().splitlines()[-1]
+    code = cli.main([*args, "--base", "e"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "weightings on all 240 pairs" in out and "minus uniform" in out
+
+
+@pytest.mark.parametrize("base", [0.5, 1, -2.0, math.inf, "e"])
+def test_base_below_or_at_one_is_a_value_error(base):
+    chosen, rejected, mask, _ = small_pairs()
+    with pytest.raises(ValueError, match="base must be finite and > 1"):
+        diagnose_premise(KEY, chosen, rejected, L, mask=mask, base=base, num_resamples=5)

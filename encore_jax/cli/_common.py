@@ -61,6 +61,20 @@ def positive_float(text: str) -> float:
     return value
 
 
+def log_base(text: str) -> float | None:
+    """argparse type of --base: ``e`` (natural log, None) or a finite number > 1."""
+    if text.strip().lower() == "e":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 1):
+        raise argparse.ArgumentTypeError(f"base must be finite and > 1 (e, 2, 10, ...), got "
+                                         f"{text}")
+    return value
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -249,8 +263,9 @@ def add_binning_options(parser: argparse.ArgumentParser, *, levels_required: boo
 
 def add_estimator_options(parser: argparse.ArgumentParser) -> None:
     """--base and --estimator (the entropy settings that change the numbers)."""
-    parser.add_argument("--base", type=positive_float, default=None,
-                        help="logarithm base for entropies (default: natural log)")
+    parser.add_argument("--base", type=log_base, default=None,
+                        help="logarithm base for entropies: e, 2, 10 or a number > 1 "
+                        "(default: e, natural log)")
     parser.add_argument("--estimator", choices=("plugin", "miller_madow"), default="plugin",
                         help="entropy estimator (default: plugin)")
 

@@ -12,6 +12,7 @@ from encore_jax.cli._common import (
     add_binning_options,
     add_input_options,
     fraction,
+    log_base,
     positive_float,
     positive_int,
     print_json,
@@ -25,10 +26,13 @@ examples:
   encore-jax diagnose "$(encore-jax datasets --path pairs_levels)" --levels 38 \\
       --group-column group_id          # the shipped OASST1 pairs
 
-Verdict: premise_holds is true iff the whole bootstrap interval of Pearson r(entropy,
-accuracy) across rules lies below 0. Accuracy counts ties as 1/2; decisive accuracy counts
-only the pairs the rule does not tie. The interval resamples whole groups (--group-column),
-else single pairs. Wide pairs files are streamed: memory does not grow with the pairs.
+Verdict: premise_holds is true iff the whole bootstrap intervals of Pearson r and Spearman
+rho (entropy, accuracy) across rules lie below 0; a permutation test across the rules says
+whether the order of so few rules could be chance. Accuracy counts ties as 1/2; decisive
+accuracy counts only the pairs the rule does not tie. Intervals resample whole groups
+(--group-column), else single pairs; with one group there is no interval. A second table
+scores every weighting on all pairs (ties 1/2, as compare scores). Wide pairs files are
+streamed (read twice): memory does not grow with the pairs.
 """
 
 
@@ -68,8 +72,9 @@ def register(commands: Any) -> None:
     method.add_argument("--weighting", action="append", default=None, metavar="SPEC",
                         help="an extra weighting to report: a built-in name or "
                         "package.module:function (repeatable)")
-    method.add_argument("--base", type=positive_float, default=None,
-                        help="logarithm base for entropies (default: natural log)")
+    method.add_argument("--base", type=log_base, default=None,
+                        help="logarithm base for entropies: e, 2, 10 or a number > 1 "
+                        "(default: e, natural log)")
     method.add_argument("--estimator", choices=("plugin", "miller_madow"), default="plugin",
                         help="entropy estimator (default: plugin)")
     method.add_argument("--rare-tie-rate", type=_tie_rate, default=0.9,
@@ -147,6 +152,36 @@ def _number(value: float | None, digits: int = 4) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def _interval(x: dict[str, Any], digits: int = 4, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    text = f"{x['estimate']:{sign}.{digits}f}"
+    if x["low"] is None or not math.isfinite(x["low"]):
+        return text
+    return f"{text} [{x['low']:{sign}.{digits}f}, {x['high']:{sign}.{digits}f}]"
+
+
+def _print_methods(console: Any, document: dict[str, Any]) -> None:
+    """Each weighting's accuracy over all pairs (ties 1/2), tie rate and difference from
+    uniform, with the report's intervals."""
+    from rich.table import Table
+
+    if not document.get("methods"):
+        return
+    protocol = document["protocol"]
+    units = (f"{protocol['num_groups']} groups" if protocol["num_groups"]
+             else f"{protocol['num_pairs']} pairs")
+    table = Table(title=f"weightings on all {protocol['num_pairs']} pairs",
+                  caption=f"accuracy: ties count 1/2; {protocol['confidence']:.0%} intervals "
+                  f"resampling {units}; minus uniform: paired difference")
+    for column in ("weighting", "accuracy", "tie rate", "minus uniform"):
+        table.add_column(column, justify="left" if column == "weighting" else "right")
+    for m in document["methods"]:
+        table.add_row(m["name"], _interval(m["accuracy"]), _number(m["tie_rate"], 3),
+                      "-" if m["name"] == "uniform" else _interval(m["minus_uniform"],
+                                                                    signed=True))
+    console.print(table)
+
+
 def print_report(document: dict[str, Any]) -> None:
     """The per-rule table, the correlations and the verdict with its reasons."""
     from rich.console import Console
@@ -170,14 +205,16 @@ def print_report(document: dict[str, Any]) -> None:
                       _number(r["accuracy"]), _number(r["decisive_accuracy"]),
                       _number(r["coverage"], 3), *(_number(r[k], 3) for k in weight_keys))
     console.print(table)
+    _print_methods(console, document)
     for title, corr in (("entropy vs accuracy", document["correlation"]),
                         ("entropy vs decisive accuracy", document["decisive_correlation"])):
         if corr is None:
             continue
         p, s = corr["pearson"], corr["spearman"]
+        perm = corr["permutation"]["pearson"]
         console.print(f"{title} over {corr['num_rules']} rules: Pearson r = "
-                      f"{p['estimate']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}], Spearman "
-                      f"rho = {s['estimate']:+.3f} [{s['low']:+.3f}, {s['high']:+.3f}]")
+                      f"{_interval(p, 3, True)}, Spearman rho = {_interval(s, 3, True)}; "
+                      f"permutation p (r, across rules) = {perm['pvalue']:.3g}")
     console.print(f"premise_holds: {str(document['premise_holds']).lower()}  "
                   f"({document['verdict_rule']})", highlight=False)
     for reason in document["reasons"]:

@@ -26,15 +26,21 @@ p-values from :func:`encore_jax.entropy_accuracy_correlation`) with a percentile
 a Poisson bootstrap (:mod:`encore_jax.workflows.poisson_bootstrap`) that resamples whole
 groups (``groups``, e.g. prompt ids; calibration rows with ``calibration_groups`` share their
 group's weight) or single pairs (and calibration rows) when no groups are given. Entropies,
-accuracies and both correlations are recomputed on every resample. The same for the
-decisive view: entropy against decisive accuracy over the rules that decide some pair.
+accuracies and both correlations are recomputed on every resample; with fewer than two
+units (one group) there is no interval. Beside it, a permutation test across the rules
+(:func:`encore_jax.metrics.correlation.rule_permutation_test`, exact for ``K <= 8``). The
+same for the decisive view: entropy against decisive accuracy over the rules that decide at
+least :data:`~encore_jax.workflows.premise_verdict.MIN_DECIDED_PAIRS` pairs; each rule's
+decisive accuracy gets its own interval from the same resamples.
 
-Verdict rule: ``premise_holds`` is True iff there are at least 3 rules and the whole
-``confidence`` interval of Pearson ``r(entropy, accuracy)`` lies below 0 (accuracy falls as
-entropy rises). Reasons are computed from the numbers: the sign and interval of ``r``; the
-rare-flag reading (rules among the lower-entropy half that tie on more than
-``rare_tie_rate`` of their pairs, with their share of the ENCORE weight); the decisive view;
-rules without a decisive pair; too few rules.
+Per weighting (``methods``, :mod:`~encore_jax.workflows.diagnose_methods`): accuracy over all
+pairs (ties 1/2, scored as ``compare`` scores), tie rate and the difference from uniform
+weights, with intervals from the same resamples; a file is read twice for these (the weights
+need the first pass's sums).
+
+Verdict rule and reasons: :mod:`encore_jax.workflows.premise_verdict`.
+
+Groups: a missing group id (None, NaN or an empty string) is an error naming the rows.
 
 Missing values: a rule's statistics use only the pairs where both ratings are observed;
 nothing is filled. Shapes: ``N`` pairs, ``M`` calibration rows, ``K`` rules, ``L`` levels,
@@ -43,6 +49,7 @@ nothing is filled. Shapes: ``N`` pairs, ``M`` calibration rows, ``K`` rules, ``L
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -53,10 +60,8 @@ import numpy as np
 
 from encore_jax import _checks
 from encore_jax.agreement import merge_vote_patterns, rule_votes, vote_patterns
-from encore_jax.entropy import entropy_from_counts, rating_histogram
-from encore_jax.metrics import entropy_accuracy_correlation
+from encore_jax.entropy import entropy_from_counts
 from encore_jax.metrics.summary import checked_rule_names
-from encore_jax.weighting_stats import pair_decisive_counts
 from encore_jax.workflows import poisson_bootstrap as pb
 from encore_jax.workflows.diagnose_weightings import (
     builtin_weights,
@@ -64,15 +69,29 @@ from encore_jax.workflows.diagnose_weightings import (
     extra_weights,
     resolve_extra,
 )
+from encore_jax.workflows.diagnose_methods import MethodAccuracy, MethodTotals
 from encore_jax.workflows.pair_chunks import iter_pair_chunks
-from encore_jax.workflows.premise_verdict import VERDICT_RULE, verdict_and_reasons
+from encore_jax.workflows.premise_correlation import (
+    CorrelationEstimate,
+    PremiseCorrelation,
+    premise_correlation,
+)
+from encore_jax.workflows.premise_verdict import (
+    MIN_DECIDED_PAIRS,
+    VERDICT_RULE,
+    verdict_and_reasons,
+)
 
-__all__ = ["CorrelationEstimate", "PremiseCorrelation", "PremiseReport", "RuleDiagnosis",
-           "diagnose_file", "diagnose_premise"]
+__all__ = ["CorrelationEstimate", "MethodAccuracy", "PremiseCorrelation", "PremiseReport",
+           "RuleDiagnosis", "diagnose_file", "diagnose_premise"]
+
 
 class RuleDiagnosis(NamedTuple):
     """One rule's numbers (see the module docstring); ``decisive_accuracy`` is None when the
-    rule ties on every pair it rated. ``weights``: weighting name -> this rule's weight."""
+    rule ties on every pair it rated. ``weights``: weighting name -> this rule's weight.
+    ``num_decided``: pairs it rated and did not tie; ``decisive_low`` / ``decisive_high``:
+    the bootstrap interval of its decisive accuracy (None without a decided pair or with
+    fewer than two bootstrap units)."""
 
     rule: str
     entropy: float
@@ -83,36 +102,9 @@ class RuleDiagnosis(NamedTuple):
     num_rated: int
     encore_weight: float
     weights: Mapping[str, float]
-
-
-class CorrelationEstimate(NamedTuple):
-    """A correlation, its two-sided p-value and its bootstrap percentile interval."""
-
-    estimate: float
-    pvalue: float
-    low: float
-    high: float
-
-
-class PremiseCorrelation(NamedTuple):
-    """Entropy against an accuracy across ``num_rules`` rules.
-
-    ``num_valid_resamples``: resamples where the correlation was defined (a resample can
-    leave a rule without pairs or make a column constant); the interval uses those.
-    ``pearson_replicates`` / ``spearman_replicates``: the ``[B]`` bootstrap values (NaN where
-    undefined)."""
-
-    pearson: CorrelationEstimate
-    spearman: CorrelationEstimate
-    rules: tuple[str, ...]
-    num_valid_resamples: int
-    pearson_replicates: np.ndarray
-    spearman_replicates: np.ndarray
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"pearson": self.pearson._asdict(), "spearman": self.spearman._asdict(),
-                "num_rules": len(self.rules), "rules": list(self.rules),
-                "num_valid_resamples": self.num_valid_resamples}
+    num_decided: int = 0
+    decisive_low: float | None = None
+    decisive_high: float | None = None
 
 
 class PremiseReport(NamedTuple):
@@ -127,6 +119,8 @@ class PremiseReport(NamedTuple):
       reasons: sentences backed by the numbers above, most important first.
       protocol: what was computed how (sources, counts, missing values, bootstrap).
       weights: weighting name -> ``[K]`` weights.
+      methods: one :class:`MethodAccuracy` per weighting (accuracy over all pairs, tie rate,
+        difference from uniform, with intervals).
     """
 
     rules: tuple[RuleDiagnosis, ...]
@@ -136,19 +130,20 @@ class PremiseReport(NamedTuple):
     reasons: tuple[str, ...]
     protocol: Mapping[str, Any]
     weights: Mapping[str, tuple[float, ...]]
+    methods: tuple[MethodAccuracy, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``rules`` (objects with ``rule, entropy, tie_rate, accuracy,
         decisive_accuracy, coverage, num_rated, encore_weight`` and ``<name>_weight`` per
         weighting), ``correlation``, ``decisive_correlation``, ``premise_holds``,
-        ``reasons``, ``verdict_rule``, ``protocol``, ``weights``."""
+        ``reasons``, ``verdict_rule``, ``protocol``, ``weights``, ``methods``."""
         rules = []
         for r in self.rules:
             row = {key: getattr(r, key) for key in RuleDiagnosis._fields if key != "weights"}
             row.update({f"{name}_weight": w for name, w in r.weights.items()
                         if name != "encore"})
             rules.append(row)
-        return {
+        return _without_nan({
             "premise_holds": self.premise_holds,
             "reasons": list(self.reasons),
             "verdict_rule": self.protocol["verdict_rule"],
@@ -157,13 +152,33 @@ class PremiseReport(NamedTuple):
             "decisive_correlation": (None if self.decisive_correlation is None
                                      else self.decisive_correlation.to_dict()),
             "weights": {name: list(w) for name, w in self.weights.items()},
+            "methods": [m.to_dict() for m in self.methods],
             "protocol": dict(self.protocol),
-        }
+        })
+
+
+def _without_nan(value: Any) -> Any:
+    """``value`` with every float NaN (no interval) as None, so the JSON is standard."""
+    if isinstance(value, dict):
+        return {k: _without_nan(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nan(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 # --------------------------------------------------------------------------------------------
 # Sufficient statistics, accumulated chunk by chunk
 # --------------------------------------------------------------------------------------------
+
+
+def _level_counts(levels: np.ndarray, mask: np.ndarray, num_levels: int) -> np.ndarray:
+    """``int64 [K, L]`` counts of each rule's levels where ``mask`` (exact, on the host: no
+    compilation per number of rows); ``rating_histogram`` computes the same counts."""
+    k = levels.shape[1]
+    cells = levels.astype(np.int64) + num_levels * np.arange(k, dtype=np.int64)
+    return np.bincount(cells[mask], minlength=k * num_levels).reshape(k, num_levels)
 
 
 class _Totals:
@@ -185,33 +200,27 @@ class _Totals:
         self.num_calibration_rows = 0
         self.group_ids: list[np.ndarray] = []
 
-    @staticmethod
-    def _unit_ids(groups: np.ndarray | None, first_row: int, n: int) -> tuple[str, np.ndarray]:
-        if groups is None:
-            return "", np.arange(first_row, first_row + n, dtype=np.uint64)
-        return "group", pb.group_ids64(groups)
-
     def add_pairs(self, chosen: np.ndarray, rejected: np.ndarray, rated: np.ndarray,
                   groups: np.ndarray | None) -> None:
         n = chosen.shape[0]
-        stream, ids = self._unit_ids(groups, self.num_pairs, n)
-        if groups is not None:
+        stream, ids = pb.unit_ids("groups", groups, self.num_pairs, n)
+        if stream == "group":
             self.group_ids.append(np.unique(ids))
         self.num_pairs += n
         diffs = chosen.astype(np.int64) - rejected.astype(np.int64)
         self.credit2 += np.where(rated, 2 * (diffs > 0) + (diffs == 0), 0).sum(0)
         self.ties += np.where(rated, diffs == 0, False).sum(0)
         self.rated += rated.sum(0)
-        self.decisive_hist += np.asarray(pair_decisive_counts(chosen, rejected, rated, self.l),
-                                         np.int64)
+        decided = rated & (diffs != 0)
+        self.decisive_hist += (_level_counts(chosen, decided, self.l)
+                               + _level_counts(rejected, decided, self.l))
         self.votes = merge_vote_patterns(self.votes, vote_patterns(rule_votes(
             chosen, rejected, rated)))
         if not self.calibrated:
-            pooled = np.concatenate([chosen, rejected])
-            self.hist += np.asarray(rating_histogram(
-                pooled, self.l, mask=np.concatenate([rated, rated])), np.int64)
+            self.hist += (_level_counts(chosen, rated, self.l)
+                          + _level_counts(rejected, rated, self.l))
         pair_sums, hist = pb.weighted_sums(
-            self.key, stream or "pair_row", ids, chosen, rejected, rated, self.l, self.b,
+            self.key, stream, ids, chosen, rejected, rated, self.l, self.b,
             with_hist=not self.calibrated)
         self.boot_pairs += pair_sums
         self.boot_hist += hist
@@ -219,10 +228,10 @@ class _Totals:
     def add_calibration(self, ratings: np.ndarray, mask: np.ndarray,
                         groups: np.ndarray | None) -> None:
         n = ratings.shape[0]
-        stream, ids = self._unit_ids(groups, self.num_calibration_rows, n)
+        stream, ids = pb.unit_ids("calibration_groups", groups, self.num_calibration_rows, n)
         self.num_calibration_rows += n
-        self.hist += np.asarray(rating_histogram(ratings, self.l, mask=mask), np.int64)
-        _, hist = pb.weighted_sums(self.key, stream or "calibration_row", ids, ratings, None,
+        self.hist += _level_counts(ratings, mask, self.l)
+        _, hist = pb.weighted_sums(self.key, stream, ids, ratings, None,
                                    mask, self.l, self.b, with_hist=True)
         self.boot_hist += hist
 
@@ -237,36 +246,31 @@ class _Totals:
 # --------------------------------------------------------------------------------------------
 
 
-def _bootstrap_correlations(entropies: np.ndarray, values: np.ndarray
-                            ) -> tuple[np.ndarray, np.ndarray]:
-    """Pearson and Spearman ``[B]`` of ``entropies[b]`` vs ``values[b]`` (``[B, K]``), NaN
-    where undefined, through the library's correlation function."""
-    corr = jax.jit(jax.vmap(entropy_accuracy_correlation))(
-        jax.numpy.asarray(entropies, jax.numpy.float32),
-        jax.numpy.asarray(values, jax.numpy.float32))
-    return np.asarray(corr.pearson, np.float64), np.asarray(corr.spearman, np.float64)
+@functools.partial(jax.jit, static_argnames=("base", "estimator"))
+def _boot_entropies(counts: jax.Array, base: float | None, estimator: str) -> jax.Array:
+    """Entropies of the ``[B, K, L]`` bootstrap counts (module level: compiled once)."""
+    return entropy_from_counts(counts, base=base, estimator=estimator)
 
 
-def _correlation(names: Sequence[str], entropies: np.ndarray, values: np.ndarray,
-                 boot_entropies: np.ndarray, boot_values: np.ndarray, confidence: float
-                 ) -> PremiseCorrelation | None:
-    if len(names) < 3 or np.ptp(entropies) == 0 or np.ptp(values) == 0:
-        return None
-    point = entropy_accuracy_correlation(entropies.astype(np.float32),
-                                         values.astype(np.float32), confidence=confidence)
-    pearson, spearman = _bootstrap_correlations(boot_entropies, boot_values)
-    valid = np.isfinite(pearson) & np.isfinite(spearman)
+def _percentiles(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column percentile interval of ``[B, K]`` replicates over their finite values
+    (NaN where a column has none)."""
     tail = 100 * (1 - confidence) / 2
+    low = np.full(replicates.shape[1], np.nan)
+    high = np.full(replicates.shape[1], np.nan)
+    for k in range(replicates.shape[1]):
+        finite = replicates[np.isfinite(replicates[:, k]), k]
+        if finite.size:
+            low[k], high[k] = np.percentile(finite, [tail, 100 - tail])
+    return low, high
 
-    def estimate(value: Any, pvalue: Any, replicates: np.ndarray) -> CorrelationEstimate:
-        if not valid.any():
-            return CorrelationEstimate(float(value), float(pvalue), math.nan, math.nan)
-        low, high = np.percentile(replicates[valid], [tail, 100 - tail])
-        return CorrelationEstimate(float(value), float(pvalue), float(low), float(high))
 
-    return PremiseCorrelation(estimate(point.pearson, point.pearson_pvalue, pearson),
-                              estimate(point.spearman, point.spearman_pvalue, spearman),
-                              tuple(names), int(valid.sum()), pearson, spearman)
+def _all_weights(totals: _Totals, extra: Mapping[str, np.ndarray], temperature: float
+                 ) -> dict[str, np.ndarray]:
+    """Every weighting's ``[K]`` weights: the built-ins from the summed statistics, then the
+    extra ones."""
+    return {**builtin_weights(totals.hist, totals.ties, totals.rated, totals.decisive_hist,
+                              temperature, totals.votes), **extra}
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -275,41 +279,54 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
                         np.nan)
 
 
-def _report(totals: _Totals, names: Sequence[str], extra: Mapping[str, np.ndarray],
-            settings: Mapping[str, Any], protocol: dict[str, Any]) -> PremiseReport:
-    confidence, base, estimator = (settings["confidence"], settings["base"],
-                                   settings["estimator"])
+def _check_rated(totals: _Totals, names: Sequence[str]) -> None:
     empty = [names[k] for k in np.flatnonzero(totals.rated == 0)]
     if empty:
         raise ValueError(f"rule(s) {empty[:5]} rated no pair on both sides; their accuracy is "
                          "undefined (leave them out with rule_columns / --rule-columns)")
+
+
+def _report(totals: _Totals, names: Sequence[str], all_weights: Mapping[str, np.ndarray],
+            methods: MethodTotals, settings: Mapping[str, Any], protocol: dict[str, Any]
+            ) -> PremiseReport:
+    confidence, base, estimator = (settings["confidence"], settings["base"],
+                                   settings["estimator"])
+    num_groups = totals.num_groups()
+    units = (num_groups, "groups") if num_groups is not None else (totals.num_pairs, "pairs")
+    with_interval = units[0] >= 2
     entropies = np.asarray(entropy_from_counts(totals.hist, base=base, estimator=estimator),
                            np.float64)
-    boot_entropies = np.asarray(jax.jit(lambda c: entropy_from_counts(
-        c, base=base, estimator=estimator))(totals.boot_hist.astype(np.float32)), np.float64)
+    boot_entropies = np.asarray(_boot_entropies(totals.boot_hist.astype(np.float32), base,
+                                                estimator), np.float64)
     accuracy = totals.credit2 / (2.0 * totals.rated)
     decided = totals.rated - totals.ties
     decisive_accuracy = _ratio((totals.credit2 - totals.ties) / 2.0, decided)
     credit, ties, rated = (totals.boot_pairs[:, j] for j in range(3))
     boot_accuracy = _ratio(credit, rated)
     boot_decisive = _ratio(credit - ties / 2.0, rated - ties)
-    all_weights = {**builtin_weights(totals.hist, totals.ties, totals.rated,
-                                     totals.decisive_hist, settings["temperature"],
-                                     totals.votes), **extra}
+    dec_low, dec_high = _percentiles(boot_decisive, confidence)
     encore = all_weights["encore"]
+
+    def decisive_bound(k: int, bound: np.ndarray) -> float | None:
+        ok = with_interval and decided[k] > 0 and np.isfinite(bound[k])
+        return float(bound[k]) if ok else None
+
     rules = tuple(RuleDiagnosis(
         rule=names[k], entropy=float(entropies[k]),
         tie_rate=float(totals.ties[k] / totals.rated[k]), accuracy=float(accuracy[k]),
         decisive_accuracy=None if decided[k] == 0 else float(decisive_accuracy[k]),
         coverage=float(totals.rated[k] / totals.num_pairs), num_rated=int(totals.rated[k]),
         encore_weight=float(encore[k]),
-        weights={n: float(w[k]) for n, w in all_weights.items()}) for k in range(len(names)))
-    corr = _correlation(names, entropies, accuracy, boot_entropies, boot_accuracy, confidence)
-    keep = np.flatnonzero(decided > 0)
-    decisive = _correlation([names[k] for k in keep], entropies[keep], decisive_accuracy[keep],
-                            boot_entropies[:, keep], boot_decisive[:, keep], confidence)
-    num_groups = totals.num_groups()
-    units = (num_groups, "groups") if num_groups is not None else (totals.num_pairs, "pairs")
+        weights={n: float(w[k]) for n, w in all_weights.items()},
+        num_decided=int(decided[k]), decisive_low=decisive_bound(k, dec_low),
+        decisive_high=decisive_bound(k, dec_high)) for k in range(len(names)))
+    corr = premise_correlation(names, entropies, accuracy, boot_entropies, boot_accuracy,
+                               confidence, with_interval)
+    keep = np.flatnonzero(decided >= MIN_DECIDED_PAIRS)
+    decisive = premise_correlation([names[k] for k in keep], entropies[keep],
+                                   decisive_accuracy[keep], boot_entropies[:, keep],
+                                   boot_decisive[:, keep], confidence, with_interval)
+    method_scores = methods.result(confidence, with_interval)
     holds, reasons = verdict_and_reasons(rules, corr, decisive, confidence,
                                          settings["rare_tie_rate"], *units)
     protocol.update({
@@ -317,18 +334,28 @@ def _report(totals: _Totals, names: Sequence[str], extra: Mapping[str, np.ndarra
         "num_pairs": totals.num_pairs, "num_groups": num_groups,
         "num_calibration_rows": totals.num_calibration_rows if totals.calibrated else None,
         "missing_values": "a rule's statistics use only the pairs where it rated both "
-                          "responses (coverage = that share); nothing is filled",
+                          "responses (coverage = that share); nothing is filled; a "
+                          "weighting's margin adds nothing for a missing rating",
         "bootstrap": (f"Poisson(1) bootstrap, {totals.b} resamples, resampling whole "
                       f"{units[1]}" + ("; calibration rows share their group's weight"
                                        if totals.calibrated and num_groups is not None else "")
-                      + "; percentile interval"),
+                      + "; percentile interval"
+                      + ("" if with_interval else "; fewer than 2 units: no interval")),
         "num_resamples": totals.b, "confidence": confidence,
         "temperature": settings["temperature"], "base": base, "estimator": estimator,
         "accuracy": "ties count 1/2; decisive accuracy counts only the pairs not tied",
+        "methods": "each weighting's certified margins over all pairs (ties 1/2, as "
+                   "compare scores), its tie rate and its difference from uniform, on the "
+                   "same resamples",
+        "min_decided_pairs": MIN_DECIDED_PAIRS,
+        "rule_permutation_test": "two-sided, over the orders of the rules' accuracies "
+                                 "against their entropies: exact (all K!) for K <= 8, else "
+                                 "10,000 random orders (seed 0)",
         "rare_tie_rate": settings["rare_tie_rate"],
     })
     return PremiseReport(rules, corr, decisive, holds, tuple(reasons), protocol,
-                         {n: tuple(float(x) for x in w) for n, w in all_weights.items()})
+                         {n: tuple(float(x) for x in w) for n, w in all_weights.items()},
+                         method_scores)
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,31 +378,13 @@ def _settings(num_levels: int, temperature: float, num_resamples: int, confidenc
             "estimator": estimator, "rare_tie_rate": float(rare_tie_rate)}
 
 
-def _levels(name: str, x: Any, mask: Any, num_levels: int, shape: tuple[int, ...] | None
-            ) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x)
-    if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
-        raise ValueError(f"{name} must be integer levels [rows, K], got {x.dtype} {x.shape}")
-    if shape is not None and x.shape[1:] != shape[1:]:
-        raise ValueError(f"{name} has {x.shape[1]} rules, chosen has {shape[1]}")
-    m = np.ones(x.shape, bool) if mask is None else np.asarray(mask)
-    if m.dtype != np.bool_ or m.shape != x.shape:
-        raise ValueError(f"the mask of {name} must be boolean {x.shape}, got {m.dtype} "
-                         f"{m.shape}")
-    bad = m & ((x < 0) | (x >= num_levels))
-    if bad.any():
-        i, k = map(int, np.argwhere(bad)[0])
-        raise ValueError(f"{name}[{i}, {k}] = {x[i, k]} is outside 0..{num_levels - 1}; pass "
-                         "the right num_levels (levels are never clipped)")
-    return x.astype(np.int32), m
-
-
 def _groups(name: str, groups: Any, n: int) -> np.ndarray | None:
     if groups is None:
         return None
     groups = np.asarray(groups)
     if groups.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},), got {groups.shape}")
+    pb.unit_ids(name, groups, 0, n)   # a missing id is an error naming the rows
     return groups
 
 
@@ -411,7 +420,8 @@ def diagnose_premise(
       num_levels: ``L``.
       mask: boolean ``[N, K]``, True = the rule rated both responses (default all).
       groups: ``[N]`` group ids (e.g. prompt ids); the bootstrap resamples whole groups.
-        Default: single pairs.
+        Default: single pairs. A missing id (None, NaN, empty string) is an error naming the
+        rows.
       calibration, calibration_mask: separate ratings ``[M, K]`` (and their mask) for the
         entropies, e.g. one row per response; default: pooled chosen and rejected ratings of
         the rated pairs.
@@ -421,10 +431,15 @@ def diagnose_premise(
       rule_names: ``K`` names (default ``rule_0..``).
       weightings: extra weightings (name -> function of the weighting data, or a spec
         string), reported next to the built-in ones
-        (:func:`encore_jax.weightings.builtin_weightings`); a name clash is an error.
+        (:func:`encore_jax.weightings.builtin_weightings`) and scored in ``methods``; a
+        built-in under its own name is a selection (reported anyway), any other clash an
+        error. They see only label-free data
+        (:func:`encore_jax.workflows.methods.label_free_data`); an exception inside one is a
+        :class:`~encore_jax.workflows.methods.WeightingError` naming it.
       temperature: ENCORE's ``tau``.
       num_resamples, confidence: ``B`` and the interval level.
-      base, estimator: of the entropy (natural log and plug-in by default).
+      base, estimator: of the entropy (natural log and plug-in by default; ``base`` must be
+        > 1).
       rare_tie_rate: a lower-entropy rule that ties on more than this share of its pairs is
         reported as a rare flag.
 
@@ -434,8 +449,9 @@ def diagnose_premise(
     settings = _settings(num_levels, temperature, num_resamples, confidence, base, estimator,
                          rare_tie_rate)
     chosen_np = np.asarray(chosen)
-    chosen_np, rated = _levels("chosen", chosen_np, mask, num_levels, None)
-    rejected_np, _ = _levels("rejected", rejected, mask, num_levels, chosen_np.shape)
+    chosen_np, rated = _checks.level_matrix("chosen", chosen_np, mask, num_levels, None)
+    rejected_np, _ = _checks.level_matrix("rejected", rejected, mask, num_levels,
+                                          chosen_np.shape)
     n, k = chosen_np.shape
     if n == 0 or k == 0:
         raise ValueError(f"chosen needs at least one pair and one rule, got {chosen_np.shape}")
@@ -446,21 +462,24 @@ def diagnose_premise(
     totals.add_pairs(chosen_np, rejected_np, rated, group_ids)
     extra = resolve_extra(weightings, temperature)
     if calibrated:
-        cal, cal_mask = _levels("calibration", calibration, calibration_mask, num_levels,
-                                chosen_np.shape)
+        cal, cal_mask = _checks.level_matrix("calibration", calibration, calibration_mask,
+                                             num_levels, chosen_np.shape)
         totals.add_calibration(cal, cal_mask, _groups("calibration_groups", calibration_groups,
                                                       cal.shape[0]))
         weight_ratings, weight_mask = cal, cal_mask
     else:
-        weight_ratings = np.concatenate([chosen_np, rejected_np])
-        weight_mask = np.concatenate([rated, rated])
-    weights = extra_weights(key, weight_ratings, weight_mask, num_levels, chosen_np,
-                            rejected_np, rated, extra)
+        weight_ratings = weight_mask = None   # the pairs' own ratings, label-free
+    _check_rated(totals, names)
+    weights = _all_weights(totals, extra_weights(key, weight_ratings, weight_mask, num_levels,
+                                                 chosen_np, rejected_np, rated, extra),
+                           settings["temperature"])
+    methods = MethodTotals(key, weights, num_resamples)
+    methods.add(chosen_np, rejected_np, rated, *pb.unit_ids("groups", group_ids, 0, n))
     protocol = {"pairs_source": "arrays",
                 "entropy_source": "calibration ratings" if calibrated else
                 "chosen and rejected ratings of the rated pairs, pooled",
                 "weightings": describe_weightings(extra)}
-    return _report(totals, names, weights, settings, protocol)
+    return _report(totals, names, weights, methods, settings, protocol)
 
 
 def diagnose_file(
@@ -549,12 +568,28 @@ def diagnose_file(
     if keep_arrays:
         c, r, m = (np.concatenate(kept[x]) for x in ("c", "r", "m"))
         ratings, mask = ((np.concatenate(kept["cal"]), np.concatenate(kept["calm"]))
-                         if calibrated else (np.concatenate([c, r]), np.concatenate([m, m])))
-        weights = extra_weights(key, ratings, mask, num_levels, c, r, m, extra)
+                         if calibrated else (None, None))
+        extra_w = extra_weights(key, ratings, mask, num_levels, c, r, m, extra)
     else:
-        weights = {}
+        extra_w = {}
+    _check_rated(totals, list(names))
+    weights = _all_weights(totals, extra_w, settings["temperature"])
+    # Second pass: the weights need the first pass's sums; the margins need the pairs again.
+    methods = MethodTotals(key, weights, num_resamples)
+    _, again = iter_pair_chunks(path, num_levels, chunk_rows=chunk_rows,
+                                group_column=group_column, rule_columns=rule_columns,
+                                mask_value=mask_value, bin_range=bin_range,
+                                file_format=file_format, chosen_prefix=chosen_prefix,
+                                rejected_prefix=rejected_prefix)
+    first_row = 0
+    for chunk in (again if progress is None else progress(again)):
+        n_chunk = chunk.chosen.shape[0]
+        methods.add(chunk.chosen, chunk.rejected, chunk.rated,
+                    *pb.unit_ids("groups", chunk.groups, first_row, n_chunk))
+        first_row += n_chunk
     protocol = {"pairs_source": str(path), "group_column": group_column,
                 "entropy_source": f"calibration ratings {calibration_path}" if calibrated else
                 "chosen and rejected ratings of the rated pairs, pooled",
-                "chunk_rows": chunk_rows, "weightings": describe_weightings(extra)}
-    return _report(totals, list(names), weights, settings, protocol)
+                "chunk_rows": chunk_rows, "weightings": describe_weightings(extra),
+                "passes": 2}
+    return _report(totals, list(names), weights, methods, settings, protocol)

@@ -33,11 +33,12 @@ from encore_jax.weightings import (
     apply_weightings,
     builtin_weightings,
     resolve_weighting,
-    unlabelled_pairs,
 )
 
-__all__ = ["CHUNK_PAIRS", "checked_weightings", "extension_label", "extension_weights",
-           "mean_credit", "method_kind", "method_values", "rule_credits", "weight_rows"]
+__all__ = ["CHUNK_PAIRS", "WeightingError", "applied_weightings", "checked_weightings",
+           "extension_label", "extension_weights", "is_builtin_selection", "label_free_data",
+           "mean_credit", "method_credits", "method_kind", "method_values", "rule_credits",
+           "weight_rows"]
 
 CHUNK_PAIRS = 8192
 """Pairs per compiled chunk: with ``M`` = 130 weight rows the ``[M, chunk]`` margins, their
@@ -116,15 +117,56 @@ def mean_credit(diffs: np.ndarray, key: jax.Array, tie: str) -> np.ndarray:
     return rule_credits(diffs, key, tie).mean(axis=1, dtype=np.float64).astype(np.float32)
 
 
+def score_pairs(diffs: jax.Array, weights: jax.Array, key: jax.Array | None, tie: str
+                ) -> tuple[jax.Array, jax.Array]:
+    """THE scoring of weightings on pairs, shared by ``compare`` and ``diagnose`` (traceable).
+
+    ``diffs [n, K]`` are ``chosen - rejected`` per rule with a missing rating as 0 (it adds
+    nothing to the margin), ``weights [M, K]``. Returns ``(credit [M, n], tied [M, n])``: the
+    certified margin ``m = sum_k w_k d_k`` (:func:`encore_jax.compose.certified_margins`: a
+    margin that is zero in exact arithmetic is exactly 0) scores 1 when ``m > 0``, 0 when
+    ``m < 0`` and the tie credit of ``tie`` when ``m == 0`` (``"half"``: 1/2).
+    """
+    margins = certified_margins(diffs.astype(jnp.float32), weights)  # [M, n]
+    return _credit(margins, key, tie), margins == 0
+
+
 @functools.partial(jax.jit, static_argnames="tie")
 def _method_chunk(diffs: jax.Array, valid: jax.Array, weights: jax.Array, selector: jax.Array,
                   key: jax.Array | None, tie: str
                   ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    margins = certified_margins(diffs.astype(jnp.float32), weights)  # [M, chunk]
-    credit = _credit(margins, key, tie)
-    ties = jnp.sum(((margins == 0) & valid[None, :]).astype(jnp.float32), axis=-1)
+    credit, tied = score_pairs(diffs, weights, key, tie)
+    ties = jnp.sum((tied & valid[None, :]).astype(jnp.float32), axis=-1)
     credit_sums = jnp.sum(jnp.where(valid[None, :], credit, 0.0), axis=-1)
     return selector @ credit, ties, credit_sums
+
+
+@functools.partial(jax.jit, static_argnames="tie")
+def _credit_chunk(diffs: jax.Array, weights: jax.Array, key: jax.Array | None, tie: str
+                  ) -> tuple[jax.Array, jax.Array]:
+    return score_pairs(diffs, weights, key, tie)
+
+
+def method_credits(diffs: np.ndarray, weights: Any, key: jax.Array | None = None,
+                   tie: str = "half") -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair credits ``[M, n]`` (host float32) and tie flags ``[M, n]`` (bool) of the
+    weight rows ``weights [M, K]`` on ``diffs [n, K]`` (missing entries 0), chunk by chunk
+    through :func:`score_pairs` (the scoring ``compare`` uses). ``key`` is needed only for
+    ``tie="random"``."""
+    if tie == "random" and key is None:
+        raise ValueError('method_credits: tie="random" needs a key')
+    weights = jnp.asarray(weights, jnp.float32)
+    num_pairs = diffs.shape[0]
+    size = min(CHUNK_PAIRS, num_pairs)
+    credits = np.empty((weights.shape[0], num_pairs), np.float32)
+    tied = np.empty((weights.shape[0], num_pairs), bool)
+    for c, start, stop in _chunks(num_pairs):
+        block, _ = _padded(diffs, start, stop, size)
+        credit, tie_flags = _credit_chunk(block, weights,
+                                          None if key is None else _chunk_key(key, c, tie), tie)
+        credits[:, start:stop] = np.asarray(credit)[:, :stop - start]
+        tied[:, start:stop] = np.asarray(tie_flags)[:, :stop - start]
+    return credits, tied
 
 
 def method_values(
@@ -164,10 +206,34 @@ def method_values(
 _RESERVED_NAMES = ("random", "single_mean", "single_best", "lowest_entropy", "bradley_terry")
 
 
+class WeightingError(ValueError):
+    """An exception raised inside a weighting function, re-raised with the weighting's name
+    and the original message on one line (the original is the ``__cause__``)."""
+
+
+def _identity(weighting: Any) -> tuple[Any, Any, Any]:
+    return (getattr(weighting, "func", weighting), getattr(weighting, "args", ()),
+            getattr(weighting, "keywords", {}))
+
+
+def is_builtin_selection(name: str, weighting: Any, temperature: float) -> bool:
+    """True when ``name`` is a built-in weighting (:func:`builtin_weightings`) and
+    ``weighting`` is that same built-in (its name as a spec string, or what
+    :func:`resolve_weighting` returns for it): the row is reported anyway, so asking for it
+    (``--weighting research_decisive_encore``) selects it instead of clashing."""
+    builtins = builtin_weightings(temperature)
+    if name not in builtins:
+        return False
+    return weighting == name or _identity(weighting) == _identity(builtins[name])
+
+
 def checked_weightings(weightings: Mapping[str, Weighting | str] | None,
                         temperature: float) -> dict[str, Weighting]:
-    """User weightings by name (a spec string is resolved with :func:`resolve_weighting`);
-    a name that is already a reported row is an error."""
+    """User weightings by name (a spec string is resolved with :func:`resolve_weighting`).
+
+    A built-in asked for by its own name (:func:`is_builtin_selection`) is dropped: its row is
+    reported anyway. Any other name that is already a reported row is an error.
+    """
     if weightings is None:
         return {}
     if not isinstance(weightings, Mapping):
@@ -178,6 +244,8 @@ def checked_weightings(weightings: Mapping[str, Weighting | str] | None,
     for name, weighting in weightings.items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"weighting names must be non-empty strings, got {name!r}")
+        if is_builtin_selection(name, weighting, temperature):
+            continue
         if name in taken or name.startswith("encore_tau_"):
             raise ValueError(
                 f"weighting name {name!r} clashes with a row compare always reports "
@@ -191,27 +259,90 @@ def checked_weightings(weightings: Mapping[str, Weighting | str] | None,
     return resolved
 
 
+def label_free_data(key: jax.Array, chosen: np.ndarray, rejected: np.ndarray,
+                    rated: np.ndarray | None, num_levels: int, *,
+                    side_masks: tuple[np.ndarray | None, np.ndarray | None] | None = None,
+                    calibration: Any = None, calibration_mask: Any = None) -> WeightingData:
+    """What every weighting receives: data that carries no trace of which side was chosen.
+
+    Pair ``i``'s two sides are swapped by a fair coin ``s_i`` (``bernoulli(fold_in(key, 0))``,
+    as :func:`encore_jax.weightings.unlabelled_pairs`), then the pairs are put in the order of a
+    uniformly random permutation ``pi`` drawn from ``fold_in(key, 1)``:
+    ``pair_a[j] = side s_{pi(j)}`` of pair ``pi(j)``, ``pair_b[j]`` its other side and
+    ``pair_mask[j] = rated[pi(j)]`` (True = the rule rated both sides; symmetric in the
+    sides). Without ``calibration`` the pooled ratings are ``[pair_a; pair_b]`` (``[2N, K]``)
+    with each side's own mask moved by the same coin and permutation, so neither the row
+    order, nor the pair order, nor a mask, nor a count depends on the labels. With
+    ``calibration`` (``[M, K]``, e.g. one row per response) it is passed as given.
+
+    Args:
+      key: PRNG key of the coins and the permutation.
+      chosen, rejected: levels ``[N, K]`` of the preferred and of the other response.
+      rated: boolean ``[N, K]`` (None = all rated).
+      num_levels: ``L``.
+      side_masks: ``(chosen_mask, rejected_mask)``, each side's own observed mask ``[N, K]``
+        (None in the tuple = all observed); default: ``rated`` for both sides.
+      calibration, calibration_mask: separate ratings for the entropies and their mask.
+    """
+    chosen, rejected = np.asarray(chosen), np.asarray(rejected)
+    n = chosen.shape[0]
+    heads = np.asarray(jax.random.bernoulli(jax.random.fold_in(key, 0), 0.5, (n,)))[:, None]
+    order = np.asarray(jax.random.permutation(jax.random.fold_in(key, 1), n))
+
+    def sides(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.where(heads, x, y)[order], np.where(heads, y, x)[order]
+
+    pair_a, pair_b = sides(chosen, rejected)
+    pair_mask = None if rated is None else np.asarray(rated)[order]
+    if calibration is not None:
+        ratings = np.asarray(calibration)
+        mask = None if calibration_mask is None else np.asarray(calibration_mask)
+    else:
+        ratings = np.concatenate([pair_a, pair_b])
+        own = (rated, rated) if side_masks is None else side_masks
+        mask = None if own[0] is None and own[1] is None else np.concatenate(sides(
+            *(np.ones(chosen.shape, bool) if m is None else np.asarray(m) for m in own)))
+    return WeightingData(jnp.asarray(ratings), None if mask is None else jnp.asarray(mask),
+                         num_levels, jnp.asarray(pair_a), jnp.asarray(pair_b),
+                         None if pair_mask is None else jnp.asarray(pair_mask))
+
+
+def _guarded(name: str, weighting: Weighting) -> Weighting:
+    def call(data: WeightingData) -> Any:
+        try:
+            return weighting(data)
+        except Exception as error:
+            message = " ".join(str(error).split()) or "(no message)"
+            raise WeightingError(f"weighting {name!r} raised {type(error).__name__}: "
+                                 f"{message}") from error
+    return call
+
+
+def applied_weightings(weightings: Mapping[str, Weighting], data: WeightingData
+                       ) -> dict[str, np.ndarray]:
+    """``name -> [K]`` float64 weights of each weighting on ``data``
+    (:func:`encore_jax.weightings.apply_weightings` validates what it returns). An exception
+    raised inside a weighting becomes a :class:`WeightingError` naming the weighting, with
+    the original message on one line."""
+    guarded = {name: _guarded(name, w) for name, w in weightings.items()}
+    return {name: np.asarray(w, np.float64)
+            for name, w in apply_weightings(guarded, data).items()}
+
+
 def extension_weights(key: jax.Array, user: Mapping[str, Weighting], temperature: float,
                        num_levels: int, train: Any, calibration: Any, calibration_mask: Any
                        ) -> dict[str, np.ndarray]:
     """``name -> [K]`` weights of the built-in research extensions and the user weightings,
-    computed from label-free data only: the calibration ratings (else the train pairs'
-    ratings, chosen and rejected pooled) and the train pairs with their sides swapped by a
-    fair coin from ``key`` (:func:`encore_jax.weightings.unlabelled_pairs`)."""
+    computed from label-free data only (:func:`label_free_data` of the train pairs: the
+    calibration ratings, else the train pairs' ratings pooled in the fair-coin, permuted
+    order)."""
     builtins = builtin_weightings(temperature)
     weightings = {**{name: builtins[name] for name in EXTENSION_NAMES}, **user}
-    if calibration is not None:
-        ratings, mask = calibration, calibration_mask
-    else:
-        ratings = np.concatenate([train.chosen, train.rejected])
-        mask = None if train.observed is None else np.concatenate(
-            [train.mask_or_all(train.chosen_mask), train.mask_or_all(train.rejected_mask)])
-    pair_a, pair_b, pair_mask = unlabelled_pairs(key, train.chosen, train.rejected,
-                                                 train.observed)
-    data = WeightingData(jnp.asarray(ratings), None if mask is None else jnp.asarray(mask),
-                         num_levels, pair_a, pair_b, pair_mask)
-    return {name: np.asarray(w, np.float32)
-            for name, w in apply_weightings(weightings, data).items()}
+    data = label_free_data(key, train.chosen, train.rejected, train.observed, num_levels,
+                           side_masks=(train.chosen_mask, train.rejected_mask),
+                           calibration=calibration, calibration_mask=calibration_mask)
+    return {name: w.astype(np.float32) for name, w in applied_weightings(weightings,
+                                                                          data).items()}
 
 
 def method_kind(name: str, user: bool) -> str:

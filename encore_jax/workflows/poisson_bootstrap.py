@@ -34,10 +34,12 @@ import numpy as np
 
 from encore_jax.metrics import pair_credit
 
-__all__ = ["BLOCK_ROWS", "POISSON_STREAMS", "group_ids64", "poisson_weights", "weighted_sums"]
+__all__ = ["BLOCK_ROWS", "POISSON_STREAMS", "group_ids64", "poisson_weights", "unit_ids",
+           "weighted_sums"]
 
 BLOCK_ROWS = 1024
-"""Rows per compiled block: the weights ``[S, B]`` and the one-hot ``[S, K * L]`` of one block
+"""Rows per compiled block (every block is padded to it, so any number of rows compiles
+once): the weights ``[S, B]`` and the one-hot ``[S, K * L]`` of one block
 stay at a few MB for ``B = 1000``, ``K = 100``, ``L = 11``."""
 
 POISSON_STREAMS = {"group": 0, "pair_row": 1, "calibration_row": 2}
@@ -56,6 +58,33 @@ def group_ids64(groups: np.ndarray) -> np.ndarray:
     hashed = np.array([int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(),
                                       "little") for s in labels.tolist()], dtype=np.uint64)
     return hashed[inverse.reshape(-1)]
+
+
+def _missing_ids(groups: np.ndarray) -> np.ndarray:
+    """Rows whose group id is missing: None, a float NaN or an empty (blank) string."""
+    flat = np.asarray(groups, dtype=object).reshape(-1)
+    return np.flatnonzero([g is None or (isinstance(g, float) and math.isnan(g))
+                           or (isinstance(g, str | np.str_) and not g.strip())
+                           for g in flat.tolist()])
+
+
+def unit_ids(name: str, groups: np.ndarray | None, first_row: int, n: int
+             ) -> tuple[str, np.ndarray]:
+    """``(Poisson stream, uint64 unit ids [n])`` of ``n`` rows from row ``first_row``: the
+    group ids (stream ``"group"``), or the row numbers without groups (``"pair_row"`` when
+    ``name`` is ``"groups"``, else ``"calibration_row"``). A missing group id is an error naming the
+    rows (never pooled into one silent group)."""
+    if groups is None:
+        return "pair_row" if name == "groups" else "calibration_row", np.arange(
+            first_row, first_row + n, dtype=np.uint64)
+    missing = _missing_ids(groups)
+    if missing.size:
+        rows = (missing + first_row).tolist()
+        raise ValueError(f"{name}: {len(rows)} row(s) have no group id (rows "
+                         f"{rows[:8]}{' ...' if len(rows) > 8 else ''}, counting data rows "
+                         "from 0); give each its own id (e.g. the pair's) or drop the group "
+                         "column")
+    return "group", group_ids64(groups)
 
 
 def _split64(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +156,7 @@ def weighted_sums(key: jax.Array, stream: str, ids: np.ndarray, first: np.ndarra
     with_pairs = second is not None
     for start in range(0, n, BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, n)
-        pad = BLOCK_ROWS - (stop - start) if n > BLOCK_ROWS else 0
+        pad = BLOCK_ROWS - (stop - start)   # one compiled shape whatever n
 
         def block(x: np.ndarray, pad: int = pad, start: int = start, stop: int = stop):
             return np.pad(x[start:stop], [(0, pad)] + [(0, 0)] * (x.ndim - 1))
