@@ -432,10 +432,10 @@ def compare_methods(
     values, tie_rate, seed_accuracy = method_values(
         eval_data.diffs, weights, jnp.asarray(selector), method_key, tie, at["random"],
         num_random)
-    # The method rows' credits under both deterministic tie rules (for the tie effect).
-    by_tie = {rule: values[:num_methods] if rule == tie else method_values(
-        eval_data.diffs, weights, jnp.asarray(selector[:num_methods]), method_key, rule,
-        at["random"], num_random)[0] for rule in ("half", "loss")}
+    # The method rows' credits under the other deterministic tie rule(s), for the tie effect.
+    by_tie = {rule: method_values(eval_data.diffs, weights, jnp.asarray(selector[:num_methods]),
+                                  method_key, rule, at["random"], num_random)[0]
+              for rule in ("half", "loss") if rule != tie}
 
     # Intervals, conditional on the weights fitted on the train split: eval pairs are
     # resampled, the weights are not refitted. Overall, the R reported rows and the K rules'
@@ -458,8 +458,10 @@ def compare_methods(
     # Paired: the differences are bootstrapped as per-pair (per-group) differences.
     encore_minus = paired_differences(keys[3], values, 0, **boot)
     uniform_minus = paired_differences(keys[3], values, 1, **boot)
-    encore_by_tie = tie_rule_differences(keys[3], by_tie, 0, **boot)
-    uniform_by_tie = tie_rule_differences(keys[3], by_tie, 1, **boot)
+    encore_by_tie = {tie: encore_minus} if tie != "random" else {}
+    encore_by_tie.update(tie_rule_differences(keys[3], by_tie, 0, **boot))
+    uniform_by_tie = {tie: uniform_minus} if tie != "random" else {}
+    uniform_by_tie.update(tie_rule_differences(keys[3], by_tie, 1, **boot))
     del by_tie
     subset_names = [] if eval_data.subset is None else _unique_in_order(eval_data.subset)
     per_subset = {}
@@ -480,7 +482,7 @@ def compare_methods(
     def by_rule(cis: dict[str, Any], r: int, baseline: int) -> dict[str, Any] | None:
         if r == baseline or r >= num_methods:
             return None
-        return {rule: row_interval(ci, r) for rule, ci in cis.items()}
+        return {rule: row_interval(cis[rule], r) for rule in ("half", "loss")}
 
     def method_row(r: int) -> dict[str, Any]:
         name, label, _, w = rows[r]
