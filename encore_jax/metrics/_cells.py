@@ -94,7 +94,7 @@ def _split_binomial(key: jax.Array, n: jax.Array, p: jax.Array, pieces: int,
     if pieces == 1:
         return _binomial(key, n, p, dtype)
     start = jnp.arange(pieces, dtype=dtype) * PIECE_UNITS
-    sizes = jnp.clip(n[..., None] - start, 0, PIECE_UNITS)
+    sizes = jnp.clip(n[..., None] - start.reshape((1,) * n.ndim + (pieces,)), 0, PIECE_UNITS)
     drawn = _binomial(key, sizes, jnp.broadcast_to(p[..., None], sizes.shape), dtype)
     return jnp.sum(drawn, axis=-1)
 
