@@ -35,8 +35,9 @@ The protocol of :func:`compare_methods`, stated once here:
 * **Every accuracy carries a percentile bootstrap interval** over eval pairs (over whole
   eval groups with ``groups``: the groups are the units, a replicate is the resampled
   groups' credit sum over their pair count; without groups the pairs are treated as
-  independent units), per subset and overall; the reported ENCORE-minus-method and uniform-minus-method differences are
-  bootstrapped as per-pair differences (paired), so they have intervals too. The intervals
+  independent units), per subset and overall; the reported ENCORE-minus-method and
+  uniform-minus-method differences are bootstrapped as per-pair (per-group) differences
+  (paired), so they have intervals too. The intervals
   are **conditional on the fit**: the weights (BT fit, entropies, best single rule, extra
   weightings) come from the train split and stay fixed while eval pairs are resampled. The
   RewardBench Safety aggregate resamples within each subset (a stratified bootstrap) and
@@ -210,11 +211,12 @@ def compare_methods(
         row["accuracy"], row["encore_minus"], row["uniform_minus"]
 
     Intervals are conditional on the weights fitted on the train split: the bootstrap
-    resamples eval pairs (eval groups, with ``groups``) with every weighting (BT fit, entropies, best single rule, extra
-    weightings) held fixed, so they do not include the variability of the fit itself.
+    resamples eval pairs (eval groups, with ``groups``) with every weighting (BT fit,
+    entropies, best single rule, extra weightings) held fixed, so they do not include the variability of the fit itself.
 
     The split, entropy source and interval protocol are in this module's docstring. Key use
-    (so that results are reproducible): ``fold_in(key, 0)`` the split (:func:`holdout_split`),
+    (so that results are reproducible): ``fold_in(key, 0)`` the split (:func:`holdout_split`,
+    or :func:`~encore_jax.workflows.protocol.group_holdout_split` with ``groups``),
     ``1`` the random weights, ``2`` random tie credits of the methods, ``3`` the bootstrap
     (methods and per-rule accuracies paired; ``fold_in(fold_in(key, 3), g + 1)`` for
     subset ``g``), ``4`` random tie credits of the rules, ``5`` the fair coins of the
