@@ -212,7 +212,8 @@ def compare_methods(
 
     Intervals are conditional on the weights fitted on the train split: the bootstrap
     resamples eval pairs (eval groups, with ``groups``) with every weighting (BT fit,
-    entropies, best single rule, extra weightings) held fixed, so they do not include the variability of the fit itself.
+    entropies, best single rule, extra weightings) held fixed, so they do not include the
+    variability of the fit itself.
 
     The split, entropy source and interval protocol are in this module's docstring. Key use
     (so that results are reproducible): ``fold_in(key, 0)`` the split (:func:`holdout_split`,
