@@ -129,7 +129,10 @@ def bootstrap_ci(
     ``"mean"``, the arrays are not tracers, there are at most
     ``encore_jax.metrics._cells.MAX_CELLS`` (64) cells (found on the device, one pass per
     cell; the decision is made on the host from that count) and no stratum holds more than
-    ``2^24`` units; otherwise the item draws (``method="draws"``) are used. ``"cells"``
+    ``2^24`` units; otherwise the item draws (``method="draws"``) are used. A stratum of
+    more than ``encore_jax.metrics._cells.PIECE_UNITS`` units draws each count as a sum of
+    binomials of at most that many trials (exact in distribution; one float32 binomial
+    draw is not, at millions of trials). ``"cells"``
     raises when the path does not apply.
 
     Args:
