@@ -35,7 +35,7 @@ def pairs():
                     np.repeat(np.array(REWARDBENCH_SAFETY_SUBSETS), 40))
 
 
-def accuracy(diffs, weights, tie="loss"):
+def accuracy(diffs, weights, tie="half"):
     m = diffs @ np.asarray(weights, np.float64)
     return np.mean(np.where(m > 0, 1.0, np.where(m == 0, 0.5 if tie == "half" else 0.0, 0.0)))
 
@@ -367,3 +367,181 @@ def test_research_extensions_and_user_weightings_are_rows(pairs, tmp_path, monke
     assert cli_rows["my_weightings:inverse_entropy"]["kind"] == "user"
     assert cli_rows["my_weightings:inverse_entropy"]["accuracy"]["estimate"] == pytest.approx(
         rows["inverse"]["accuracy"]["estimate"], abs=1e-6)
+
+
+# ------------------------------------------------------------------------------------------
+# Groups, the tie rule, every pair evaluated (issue 19)
+# ------------------------------------------------------------------------------------------
+
+NO_BT = dict(OPTIONS, fit_bt=False)
+COMPARED = ("encore", "uniform", "random", "single_mean", "single_best", "lowest_entropy")
+
+
+def quartered(pairs):
+    """Every 4th pair of the fixture (50 pairs, 10 per subset)."""
+    return ej.Pairs(*(None if a is None else np.asarray(a)[::4] for a in pairs))
+
+
+def test_a_group_of_identical_pairs_resamples_as_one_pair(pairs):
+    # Oracle: 50 pairs each repeated 4 times and grouped (a group = the 4 copies) must give
+    # the split, accuracies and every interval of the 50 pairs ungrouped: the group split
+    # draws the same groups as the pair split draws pairs, and a resampled group of 4
+    # identical pairs weighs as one pair in every ratio of sums.
+    from encore_jax.workflows.compare import compare_methods
+
+    small = quartered(pairs)
+    repeated = ej.Pairs(*(None if a is None else np.repeat(np.asarray(a), 4, axis=0)
+                          for a in small))
+    groups = np.repeat(np.array([f"prompt {g}" for g in range(50)], object), 4)
+    key = jax.random.key(4)
+    plain = compare_methods(key, small, LEVELS, **NO_BT)
+    grouped = compare_methods(key, repeated, LEVELS, groups=groups, **NO_BT)
+    assert grouped.num_eval_pairs == 4 * plain.num_eval_pairs
+    assert grouped.protocol["groups"]["unit"] == "group"
+    assert grouped.protocol["groups"]["num_eval_groups"] == plain.num_eval_pairs
+    assert grouped.protocol["groups"]["num_train_groups"] == plain.num_train_pairs
+    assert plain.protocol["groups"]["unit"] == "pair"
+    assert "independent units" in plain.protocol["groups"]["note"]
+    assert "groups (whole groups)" in grouped.protocol["interval"]
+    rows = {r["name"]: r for r in plain.methods}
+    for row in grouped.methods:
+        if row["name"] not in COMPARED:
+            continue
+        found = list(zip(intervals(rows[row["name"]]), intervals(row), strict=True))
+        assert len(found) >= 8
+        for want, got in found:
+            assert [got[k] for k in ("estimate", "low", "high")] == pytest.approx(
+                [want[k] for k in ("estimate", "low", "high")], abs=2e-6), row["name"]
+    for want, got in zip(plain.rules, grouped.rules, strict=True):
+        assert (got["accuracy_low"], got["accuracy_high"]) == pytest.approx(
+            (want["accuracy_low"], want["accuracy_high"]), abs=2e-6)
+
+
+def test_a_group_split_keeps_every_group_on_one_side(pairs):
+    from encore_jax.workflows.compare import compare_methods
+    from encore_jax.workflows.protocol import checked_groups, group_holdout_split
+
+    groups = np.arange(200) // 4 * 7 % 61  # 50 groups of 4 pairs, nested in the subsets
+    codes, missing = checked_groups(groups, 200)
+    assert missing == 0 and codes.max() == 49 and codes[0] == 0 and codes[4] == 1
+    key = jax.random.key(0)
+    train, held = group_holdout_split(jax.random.fold_in(key, 0), codes, strata=pairs.subset)
+    assert np.intersect1d(groups[train], groups[held]).size == 0
+    np.testing.assert_array_equal(np.union1d(train, held), np.arange(200))
+    # Half of each subset's 10 groups held out.
+    assert [len(np.unique(groups[held][pairs.subset[held] == s]))
+            for s in REWARDBENCH_SAFETY_SUBSETS] == [5] * 5
+    report = compare_methods(key, pairs, LEVELS, groups=groups, **OPTIONS)
+    assert (report.num_train_pairs, report.num_eval_pairs) == (len(train), len(held))
+    observed = pairs.chosen_mask & pairs.rejected_mask
+    diffs = np.where(observed, pairs.chosen - pairs.rejected, 0).astype(np.float64)
+    bt = next(r for r in report.methods if r["name"] == "bradley_terry")
+    assert bt["accuracy"]["estimate"] == pytest.approx(accuracy(diffs[held], bt["weights"]))
+    assert report.rewardbench_safety is not None and "interval" not in report.rewardbench_safety
+    fit = report.bradley_terry
+    assert fit["steps_taken"] >= 1 and isinstance(fit["converged"], bool)
+    assert fit["grad_norm"] >= 0 and "separable" in fit
+    # An explicit split that cuts a group is refused.
+    with pytest.raises(ValueError, match="both sides"):
+        compare_methods(key, pairs, LEVELS, groups=groups, split=(np.arange(1, 200), [0]),
+                        **OPTIONS)
+
+
+def test_missing_group_ids_are_an_error_or_each_its_own_group(pairs):
+    from encore_jax.workflows.compare import compare_methods
+
+    small = quartered(pairs)
+    groups = np.array([f"g{i // 2}" for i in range(50)], object)
+    groups[[3, 17]] = None
+    groups[20] = ""
+    with pytest.raises(ValueError, match=r"3 missing group id\(s\) \(rows 3, 17, 20.*"
+                                         r"missing_groups='own'"):
+        compare_methods(jax.random.key(4), small, LEVELS, groups=groups, **NO_BT)
+    # Every id missing and "own": each pair is its own group, so the pair bootstrap's numbers.
+    plain = compare_methods(jax.random.key(4), small, LEVELS, **NO_BT)
+    own = compare_methods(jax.random.key(4), small, LEVELS, groups=[None] * 50,
+                          missing_groups="own", **NO_BT)
+    assert own.protocol["groups"]["missing_group_ids"] == 50
+    assert "each its own group" in own.protocol["groups"]["note"]
+    for want, got in zip(plain.methods, own.methods, strict=True):
+        if want["name"] in COMPARED:
+            assert got["accuracy"] == pytest.approx(want["accuracy"], abs=2e-6)
+            assert got["uniform_minus"] == pytest.approx(want["uniform_minus"], abs=2e-6)
+
+
+def test_every_pair_evaluated_matches_numpy_with_ties_half(pairs):
+    # test_fraction=1 without BT: every label-free method on all 200 pairs; entropies from
+    # all pairs' ratings (chosen and rejected pooled); a tie counts 1/2.
+    from encore_jax.workflows.compare import compare_methods
+
+    report = compare_methods(jax.random.key(0), pairs, LEVELS, test_fraction=1.0, **NO_BT)
+    assert report.num_eval_pairs == report.num_train_pairs == 200
+    assert report.protocol["tie"] == "half"
+    pooled = np.concatenate([pairs.chosen, pairs.rejected])
+    pooled_mask = np.concatenate([pairs.chosen_mask, pairs.rejected_mask])
+    entropies = numpy_entropy(pooled, pooled_mask)
+    np.testing.assert_allclose(report.entropies, entropies, rtol=1e-5)
+    encore = np.exp(-entropies / 2) / np.exp(-entropies / 2).sum()
+    observed = pairs.chosen_mask & pairs.rejected_mask
+    diffs = np.where(observed, pairs.chosen - pairs.rejected, 0).astype(np.float64)
+    rows = {r["name"]: r for r in report.methods}
+    assert rows["encore"]["accuracy"]["estimate"] == pytest.approx(accuracy(diffs, encore),
+                                                                   abs=1e-6)
+    assert rows["uniform"]["accuracy"]["estimate"] == pytest.approx(
+        accuracy(diffs, np.full(K, 1 / K)), abs=1e-6)
+    for name in ("research_decisive_encore", "research_decisive_entropy"):
+        assert rows[name]["accuracy"]["estimate"] == pytest.approx(
+            accuracy(diffs, rows[name]["weights"]), abs=1e-6)
+    assert "in-sample" in rows["single_best"]["label"]
+    with pytest.raises(ValueError, match="fit_bt=False"):
+        compare_methods(jax.random.key(0), pairs, LEVELS, test_fraction=1.0, **OPTIONS)
+
+
+def test_differences_are_reported_under_both_tie_rules(pairs):
+    # Integer ratings on few levels: uniform ties often, ENCORE rarely. Under ties 1/2 each
+    # paired difference exceeds the one under ties as losses by half the tie-rate gap.
+    from encore_jax.workflows.compare import compare_methods
+
+    small = quartered(pairs)
+    report = compare_methods(jax.random.key(4), small, LEVELS, **NO_BT)
+    rows = {r["name"]: r for r in report.methods}
+    effect = report.tie_effect
+    assert effect["tie_rates_differ"]
+    train, held = ej.holdout_split(jax.random.fold_in(jax.random.key(4), 0), 50,
+                                   strata=small.subset)
+    observed = small.chosen_mask & small.rejected_mask
+    diffs = np.where(observed, small.chosen - small.rejected, 0).astype(np.float64)[held]
+    for rule in ("half", "loss"):
+        want = (accuracy(diffs, rows["encore"]["weights"], rule)
+                - accuracy(diffs, rows["uniform"]["weights"], rule))
+        got = effect["encore_minus_uniform"][rule]
+        assert got["estimate"] == pytest.approx(want, abs=1e-6), rule
+        assert got["low"] <= got["estimate"] <= got["high"]
+    assert effect["encore_minus_uniform"]["half"] == rows["uniform"]["encore_minus"]
+    for row in report.methods[1:]:
+        both = row["encore_minus_by_tie"]
+        gap = 0.5 * (rows["encore"]["tie_rate"] - row["tie_rate"])
+        assert both["half"]["estimate"] - both["loss"]["estimate"] == pytest.approx(
+            gap, abs=1e-6), row["name"]
+
+
+def test_cli_compare_groups_and_footer(pairs, tmp_path, capsys):
+    path = tmp_path / "pairs.csv"
+    write_pairs_csv(path, pairs)
+    lines = path.read_text().splitlines()
+    ids = [""] + [str(i // 4) for i in range(200)]
+    ids[6] = ""  # pair 5 has no group id
+    path.write_text("\n".join(f"{line},{g}" for line, g in
+                              zip(lines, ["group", *ids[1:]], strict=True)) + "\n")
+    argv = ["compare", str(path), "--levels", "5", "--subset-column", "subset",
+            "--resamples", "200", "--num-random", "5", "--bt-steps", "100",
+            "--group-column", "group"]
+    assert cli.main(argv) == 2
+    assert "rows 5" in capsys.readouterr().err
+    assert cli.main([*argv, "--missing-groups", "own", "--tie", "loss"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "a tied pair counts a loss (RewardBench's rule) (--tie loss)" in out
+    assert "units: whole groups (group)" in out and "1 pair(s) without a group id" in out
+    assert "Bradley-Terry: " in out and " steps, " in out
+    assert cli.main(["compare", str(path), "--levels", "5", "--test-fraction", "1"]) == 2
+    assert "--no-bt" in capsys.readouterr().err

@@ -4,7 +4,6 @@ figure folder."""
 import json
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -17,7 +16,6 @@ from encore_jax.workflows.demo import (
     OASST1_VALUE_UNIT,
     FamilySpec,
     ensemble_pairs,
-    grouped_accuracy,
     oasst1_story,
     simulate_family,
 )
@@ -72,30 +70,6 @@ def test_family_accuracies_match_numpy(family):
         np.testing.assert_allclose(family.weights[f, 2, :k], fit.weights, rtol=1e-3, atol=1e-4)
         bt_acc = _half_credit(d @ np.asarray(fit.weights, np.float64), atol=1e-9)
         assert family.accuracy[f, 2] == pytest.approx(bt_acc, abs=1.5 / SMALL.num_eval_pairs)
-
-
-def test_grouped_accuracy_matches_a_numpy_group_bootstrap():
-    rng = np.random.default_rng(0)
-    groups = rng.integers(0, 15, size=60).astype(str)
-    credits = rng.choice([0.0, 0.5, 1.0], size=(3, 60))
-    key = jax.random.key(7)
-    accuracy, minus = grouped_accuracy(key, credits, groups, num_resamples=40, confidence=0.9)
-    labels, inverse = np.unique(groups, return_inverse=True)
-    g = labels.size
-    sums = np.stack([np.bincount(inverse, weights=c, minlength=g) for c in credits])
-    counts = np.bincount(inverse, minlength=g)
-    reps = []
-    for b in range(40):  # the draws bootstrap_ci documents: bits(fold_in(key, b)) mod n
-        idx = np.asarray(jax.random.bits(jax.random.fold_in(key, b), (g,), jnp.uint32)) % g
-        reps.append(sums[:, idx].sum(axis=1) / counts[idx].sum())
-    reps = np.array(reps).T
-    for m in range(3):
-        low, high = np.percentile(reps[m], [5, 95])
-        assert accuracy[m].estimate == pytest.approx(credits[m].mean())
-        assert (accuracy[m].low, accuracy[m].high) == pytest.approx((low, high), abs=1e-5)
-        low, high = np.percentile(reps[m] - reps[1], [5, 95])
-        assert minus[m].estimate == pytest.approx(credits[m].mean() - credits[1].mean())
-        assert (minus[m].low, minus[m].high) == pytest.approx((low, high), abs=1e-5)
 
 
 @pytest.fixture(scope="module")

@@ -158,6 +158,32 @@ def test_cell_counts_follow_the_exact_multinomial():
     assert chi2 <= scipy.stats.chi2.ppf(1 - ALPHA, len(outcomes) - 1), chi2
 
 
+def test_cells_variance_is_exact_at_five_million_units():
+    # 5e6 credits, a share p = 0.3 of ones: the replicate of the mean is Y / n with
+    # Y ~ Binomial(n, p), so its variance is p (1 - p) / n exactly. The sample variance of B
+    # replicates (nearly normal at this n) has relative standard error sqrt(2 / (B - 1));
+    # the bound is the normal quantile at 1 - ALPHA / 2 times that. (A single float32
+    # binomial draw of n = 5e6 gave 1-3 % too much variance: benchmarks/results/
+    # bootstrap_exactness.json; the split draw of metrics/_cells.py fixes it.)
+    from encore_jax.metrics import _cells
+    from encore_jax.metrics.bootstrap import bootstrap_ci
+
+    n, p, resamples = 5_000_000, 0.3, 4000
+    values = np.zeros(n, np.float32)
+    values[: int(n * p)] = 1.0
+    assert _cells.pieces_for(n) > 1  # the split draw is in use
+    ci = bootstrap_ci(jax.random.key(11), values, num_resamples=resamples, method="cells")
+    replicates = np.asarray(ci.replicates, np.float64)
+    z = scipy.stats.norm.ppf(1 - ALPHA / 2)
+    variance = p * (1 - p) / n
+    ratio = replicates.var(ddof=1) / variance
+    assert abs(ratio - 1) <= z * math.sqrt(2 / (resamples - 1)), ratio
+    assert abs(replicates.mean() - p) <= z * math.sqrt(variance / resamples)
+    # Counts are whole numbers of units: n * replicate is an integer.
+    counts = replicates * n
+    np.testing.assert_allclose(counts, np.rint(counts), atol=0.5)
+
+
 def test_cells_agree_in_distribution_with_the_item_draws(rng):
     # Paired rows: a credit row, a second credit row and their paired difference.
     a = rng.integers(0, 3, 400) / 2

@@ -53,9 +53,9 @@ def add_comparison_options(parser: argparse.ArgumentParser) -> None:
                        help="Bradley-Terry ridge penalty (default: 0)")
     group.add_argument("--bt-parameterization", choices=("free", "simplex"), default="free",
                        help="free real weights or weights on the simplex (default: free)")
-    group.add_argument("--tie", choices=("loss", "half", "random"), default="loss",
-                       help="what a tied composite margin is worth (default: loss, as "
-                       "RewardBench)")
+    group.add_argument("--tie", choices=("half", "loss", "random"), default="half",
+                       help="what a tied composite margin is worth (default: half, as "
+                       "diagnose and demo; loss for RewardBench-compatible numbers)")
     group.add_argument("--rule-tie", choices=("loss", "half", "random"), default="half",
                        help="tie policy of the per-rule accuracies (default: half)")
     group.add_argument("--base", type=positive_float, default=None,
@@ -128,8 +128,58 @@ def write_figures(report: dict[str, Any], targets: list[Path], *, force: bool) -
 def _ci(interval: dict[str, float] | None, scale: float = 100.0) -> str:
     if interval is None:
         return "-"
+    if interval["low"] is None:  # an estimate without an interval (see the protocol)
+        return f"{scale * interval['estimate']:.1f} [no CI]"
     return (f"{scale * interval['estimate']:.1f} "
             f"[{scale * interval['low']:.1f}, {scale * interval['high']:.1f}]")
+
+
+_TIE_WORDS = {"half": "1/2", "loss": "a loss (RewardBench's rule)", "random": "a coin flip"}
+
+
+def _points(interval: dict[str, float]) -> str:
+    return (f"{100 * interval['estimate']:+.1f} [{100 * interval['low']:+.1f}, "
+            f"{100 * interval['high']:+.1f}]")
+
+
+def footer_lines(report: dict[str, Any]) -> list[str]:
+    """The table's footer: the tie rule in force and what it decides, the resampling unit,
+    and the Bradley-Terry fit's steps, convergence and separability."""
+    protocol = report["protocol"]
+    lines = [f"ties: a tied pair counts {_TIE_WORDS[protocol['tie']]} (--tie "
+             f"{protocol['tie']})."]
+    effect = report.get("tie_effect") or {}
+    both = effect.get("encore_minus_uniform")
+    if effect.get("tie_rates_differ") and both is not None:
+        gap = 50 * (effect["encore_tie_rate"] - effect["uniform_tie_rate"])
+        lines.append(
+            f"tie rates differ between methods (ENCORE {100 * effect['encore_tie_rate']:.1f} %, "
+            f"uniform {100 * effect['uniform_tie_rate']:.1f} %): ENCORE - uniform is "
+            f"{_points(both['half'])} points with ties 1/2 and {_points(both['loss'])} with "
+            f"ties as losses; {gap:+.1f} points of the difference under ties 1/2 come from "
+            "the pairs one of them ties (half the tie-rate difference). Every row's "
+            "difference under both rules: JSON encore_minus_by_tie / uniform_minus_by_tie.")
+    groups = protocol.get("groups") or {}
+    if groups.get("unit") == "group":
+        column = protocol.get("group_column")
+        lines.append(
+            f"units: whole groups{f' ({column})' if column else ''}: the split keeps each "
+            f"group on one side and every interval resamples the "
+            f"{groups['num_eval_groups']} eval groups; {groups['note']}.")
+    else:
+        lines.append("units: no groups given, so pairs are treated as independent units; "
+                     "when a prompt contributes several pairs the intervals are too narrow "
+                     "(use --group-column).")
+    bt = report["bradley_terry"]
+    if bt.get("fitted"):
+        lines.append(f"Bradley-Terry: {bt['steps_taken']} steps, "
+                     f"{'converged' if bt['converged'] else 'NOT converged'} (gradient norm "
+                     f"{bt['grad_norm']:.2g}), final loss {bt['final_loss']:.4f}.")
+        if bt.get("separable"):
+            lines.append("WARNING: the Bradley-Terry training pairs are separable (a weighting "
+                         "orders every one of them), so its weights have arbitrary scale; "
+                         "pass --bt-l2 > 0 for finite, comparable weights.")
+    return lines
 
 
 def print_report(report: dict[str, Any], *, title: str) -> None:
@@ -146,7 +196,7 @@ def print_report(report: dict[str, Any], *, title: str) -> None:
         f"accuracy in %, {protocol['confidence']:.0%} percentile bootstrap CI over "
         f"{report['num_eval_pairs']} held-out pairs ({protocol['num_resamples']} resamples), "
         "conditional on the weights fitted on the train split; "
-        f"ties count as {protocol['tie']}"))
+        f"a tie counts {_TIE_WORDS[protocol['tie']]}"))
     table.add_column("method", justify="left")
     table.add_column("accuracy", justify="right")
     if has_safety:
@@ -210,6 +260,8 @@ def print_report(report: dict[str, Any], *, title: str) -> None:
         if missing is not None:
             console.print(f"{source}: {missing_note(missing)}; a masked rating contributes "
                           "nothing to a margin")
+    for line in footer_lines(report):
+        console.print(line, markup=False)
     if report["bradley_terry"]["fitted"]:
         console.print("rank flag DISAGREE: entropy rank and BT weight rank at least half the "
                       "order apart (see encore_jax.metrics.rule_summary)")

@@ -11,7 +11,6 @@ from encore_jax.cli._common import (
     UsageError,
     add_binning_options,
     add_input_options,
-    fraction,
     pair_prefix_options,
     reader_options,
 )
@@ -29,11 +28,17 @@ examples:
   encore-jax compare eval.csv --levels 5 --train train.csv --calibration ratings.csv --json
   encore-jax compare pairs.csv --levels 5 --no-bt --resamples 2000 --out report.json
   encore-jax compare pairs.csv --levels 5 --weighting mypackage.mymodule:my_weighting
+  encore-jax compare pairs.csv --levels 5 --group-column prompt_id   # resample prompts
+  encore-jax compare pairs.csv --levels 5 --test-fraction 1 --no-bt  # every pair evaluated
 
 Protocol: BT is fitted on a train split (or --train) and every method is evaluated on the
 same held-out pairs; entropies come from --calibration, else from the train pairs' ratings.
-Every accuracy carries a percentile bootstrap interval over the eval pairs, conditional on
-the weights fitted on the train split (they are not refitted per resample). The research
+With --group-column the split is by whole groups and every interval resamples whole groups;
+without it pairs are treated as independent units. --test-fraction 1 with --no-bt evaluates
+every method on all pairs (the label-free weightings see all pairs' ratings, no label).
+A tied pair counts 1/2 (--tie half, the default); --tie loss gives RewardBench-compatible
+numbers. Every accuracy carries a percentile bootstrap interval, conditional on the weights
+fitted on the train split (they are not refitted per resample). The research
 extensions (research_decisive_encore, research_decisive_entropy, and the signed agreement
 weightings research_agreement_dawid_skene, research_agreement_bt: label-free, beyond the
 ENCORE paper) are always reported; --weighting adds a function of the calibration ratings
@@ -42,11 +47,28 @@ against ENCORE and uniform.
 """
 
 
-def _read_pairs(path: str, args: argparse.Namespace) -> Any:
+def _test_fraction(text: str) -> float:
+    """argparse type: a held-out fraction in (0, 1], 1 meaning every pair is evaluated."""
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _read_pairs(path: str, args: argparse.Namespace, group_column: str | None = None) -> Any:
     from encore_jax.io import read_rating_pairs
 
+    options = reader_options(args)
+    if group_column is not None:
+        if options.get("pair_index") is not None:
+            raise UsageError("--group-column needs the one-row-per-pair layout (not "
+                             "--pair-index)")
+        if options.get("id_column") not in (None, group_column):
+            raise UsageError(f"--id-column {options['id_column']} and --group-column "
+                             f"{group_column} name different columns; give one")
+        options["id_column"] = group_column
     return read_rating_pairs(path, num_levels=args.levels, keep_text=False,
-                             **pair_prefix_options(args), **reader_options(args))
+                             **pair_prefix_options(args), **options)
 
 
 def _weightings(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -73,7 +95,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.out} exists; pass --force to overwrite it")
     figure_paths = None if args.figures is None else figure_targets(args.figures,
                                                                      force=args.force)
-    pairs = _read_pairs(args.file, args)
+    if args.test_fraction == 1 and args.fit_bt and args.train is None:
+        raise UsageError("--test-fraction 1 evaluates on every pair and leaves none to fit "
+                         "Bradley-Terry on; add --no-bt")
+    pairs = _read_pairs(args.file, args, args.group_column)
+    groups = None if args.group_column is None else pairs.ids
     train = None
     if args.train is not None:
         train = _read_pairs(args.train, args)
@@ -95,9 +121,10 @@ def run(args: argparse.Namespace) -> int:
     report = compare_methods(
         jax.random.key(args.seed), pairs, args.levels, rule_names=rule_names,
         train=train, test_fraction=args.test_fraction, calibration=calibration,
-        calibration_mask=calibration_mask, weightings=_weightings(args),
-        **comparison_kwargs(args),
+        calibration_mask=calibration_mask, weightings=_weightings(args), groups=groups,
+        missing_groups=args.missing_groups, **comparison_kwargs(args),
     )
+    report.protocol["group_column"] = args.group_column
     report = {"file": str(args.file), "train_file": args.train,
               "calibration_file": args.calibration, "seed": args.seed,
               "missing_counts": missing, **report.to_dict()}
@@ -123,9 +150,17 @@ def register(commands: Any) -> None:
     parser.add_argument("--train", default=None, metavar="FILE",
                         help="separate training pairs (same layout) for BT, entropies and the "
                         "best-rule pick; all of FILE is then evaluated")
-    parser.add_argument("--test-fraction", type=fraction, default=0.5,
-                        help="without --train: held-out fraction of each subset "
-                        "(default: 0.5)")
+    parser.add_argument("--test-fraction", type=_test_fraction, default=0.5,
+                        help="without --train: held-out fraction of each subset (of its "
+                        "groups with --group-column; default: 0.5); 1 evaluates every "
+                        "method on all pairs and needs --no-bt")
+    parser.add_argument("--group-column", default=None, metavar="COL",
+                        help="a column of group ids (e.g. the prompt): the train / eval split "
+                        "keeps each group on one side and every interval resamples whole "
+                        "groups (default: pairs are independent units)")
+    parser.add_argument("--missing-groups", choices=("error", "own"), default="error",
+                        help="a pair without a group id: error (default, naming the rows) "
+                        "or own (each such pair is a group of its own, said in the report)")
     parser.add_argument("--calibration", default=None, metavar="FILE",
                         help="wide ratings file (a row per response) for the entropies")
     add_comparison_options(parser)

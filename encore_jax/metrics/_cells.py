@@ -16,8 +16,18 @@ the replicate distribution is exactly the one of the item-by-item bootstrap, at 
 ``O(B x C)`` for ``B`` resamples of ``C`` cells instead of ``O(B x n)``. The multinomial is
 drawn as a chain of binomials, ``Y_c ~ Binomial(n_s - sum_{c' < c} Y_c',
 m_c / sum_{c' >= c} m_c')`` over the cells of the stratum (``jax.random.binomial``: exact
-rejection / inversion samplers), with the probabilities rounded to the values' float dtype
-(a relative 6e-8 in float32) and counts exact while ``n_s <= 2^24``.
+rejection / inversion samplers), with the probabilities rounded to float32 (a relative
+6e-8) and counts exact while ``n_s <= 2^24``.
+
+**Split draws.** ``jax.random.binomial`` computes in float32, and its rejection sampler loses
+accuracy for large ``n``: at ``n = 5e6`` the replicate variance came out 1-3 % above the
+closed form ``n p (1 - p)``. A count is therefore drawn as a sum of independent binomials
+of at most :data:`PIECE_UNITS` trials each, ``Binomial(n, p) = sum_j Binomial(n_j, p)``
+with ``n_j = min(PIECE_UNITS, max(0, n - j PIECE_UNITS))`` (exact in distribution: a sum of
+independent binomials with one ``p`` is a binomial), a size at which the float32 sampler's
+mean and variance agree with the closed form within Monte-Carlo error (``benchmarks/
+bootstrap_exactness.py``). A stratum of ``n_s <= PIECE_UNITS`` units takes one draw per
+link, exactly as before; larger strata take ``ceil(n_s / PIECE_UNITS)`` draws per link.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ import jax.numpy as jnp
 MAX_CELLS = 64
 # Binomial counts are carried in float32: exact integers up to 2^24 units per stratum.
 MAX_UNITS_PER_STRATUM = 2**24
+# Trials per piece of a split binomial draw (module docstring).
+PIECE_UNITS = 2**16
 
 
 @functools.partial(jax.jit, static_argnames="max_cells")
@@ -75,7 +87,26 @@ def _binomial(key: jax.Array, n: jax.Array, p: jax.Array, dtype: jnp.dtype) -> j
     return jnp.where(p >= 1, n, jnp.where(p <= 0, 0, drawn))
 
 
-@functools.partial(jax.jit, static_argnames="num_resamples")
+def _split_binomial(key: jax.Array, n: jax.Array, p: jax.Array, pieces: int,
+                    dtype: jnp.dtype) -> jax.Array:
+    """``Binomial(n, p)`` as the sum of ``pieces`` binomials of at most :data:`PIECE_UNITS`
+    trials (``n <= pieces * PIECE_UNITS``); one plain draw when ``pieces == 1``."""
+    if pieces == 1:
+        return _binomial(key, n, p, dtype)
+    start = jnp.arange(pieces, dtype=dtype) * PIECE_UNITS
+    sizes = jnp.clip(n[..., None] - start.reshape((1,) * n.ndim + (pieces,)), 0, PIECE_UNITS)
+    drawn = _binomial(key, sizes, jnp.broadcast_to(p[..., None], sizes.shape), dtype)
+    return jnp.sum(drawn, axis=-1)
+
+
+def pieces_for(num_units: int) -> int:
+    """Pieces per split draw for strata of at most ``num_units`` units, rounded up to a power
+    of two (a few compiled shapes)."""
+    needed = max(1, -(-int(num_units) // PIECE_UNITS))
+    return 1 << (needed - 1).bit_length()
+
+
+@functools.partial(jax.jit, static_argnames=("num_resamples", "pieces"))
 def multinomial_replicates(
     key: jax.Array,
     cell_sums: jax.Array,
@@ -83,12 +114,14 @@ def multinomial_replicates(
     cell_strata: jax.Array,
     cell_counts: jax.Array,
     num_resamples: int,
+    pieces: int = 1,
 ) -> jax.Array:
     """Replicates ``T*_b [R, B]`` of the ratio of sums (module docstring) from the cells.
 
     Cells are taken in the order stratum, then first occurrence; link ``c`` of the binomial
     chain draws its ``B`` counts (one per resample) at once with key
-    ``jax.random.fold_in(key, c)``."""
+    ``jax.random.fold_in(key, c)``, each as a split draw of ``pieces`` binomials (``pieces``
+    from :func:`pieces_for` of the largest stratum)."""
     # The chain runs in float32 whatever the values' dtype (counts are exact integers up to
     # 2^24), so that float32 and float64 values draw the same counts from the same key.
     dtype = jnp.float32
@@ -108,7 +141,7 @@ def multinomial_replicates(
     def cell(drawn: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
         drawn = jnp.where(first[c], 0, drawn)
         p = jnp.broadcast_to(probability[c], drawn.shape)
-        y = _binomial(jax.random.fold_in(key, c), total[c] - drawn, p, dtype)
+        y = _split_binomial(jax.random.fold_in(key, c), total[c] - drawn, p, pieces, dtype)
         return drawn + y, y
 
     _, y = jax.lax.scan(cell, jnp.zeros((num_resamples,), dtype),

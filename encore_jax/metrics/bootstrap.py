@@ -18,7 +18,7 @@ from jaxtyping import ArrayLike, Bool, Integer, PRNGKeyArray, Real
 from encore_jax import _checks
 from encore_jax.metrics import _cells
 
-__all__ = ["BootstrapCI", "bootstrap_ci", "masked_mean"]
+__all__ = ["BootstrapCI", "bootstrap_ci", "masked_mean", "percentile_interval"]
 
 # Elements (resamples x items) drawn per lax.map step: 2**22 int32 draws plus the gathered
 # values stay at a few tens of MB (smaller steps stay cache-resident); a million items then go
@@ -129,7 +129,10 @@ def bootstrap_ci(
     ``"mean"``, the arrays are not tracers, there are at most
     ``encore_jax.metrics._cells.MAX_CELLS`` (64) cells (found on the device, one pass per
     cell; the decision is made on the host from that count) and no stratum holds more than
-    ``2^24`` units; otherwise the item draws (``method="draws"``) are used. ``"cells"``
+    ``2^24`` units; otherwise the item draws (``method="draws"``) are used. A stratum of
+    more than ``encore_jax.metrics._cells.PIECE_UNITS`` units draws each count as a sum of
+    binomials of at most that many trials (exact in distribution; one float32 binomial
+    draw is not, at millions of trials). ``"cells"``
     raises when the path does not apply.
 
     Args:
@@ -351,10 +354,16 @@ def _multinomial_bootstrap(
     # Only the cells found, rounded up to a power of two (a few compiled shapes).
     used = 1 << max(0, most - 1).bit_length()
     cells = [c[..., :used] for c in cells]
+    # Split draws (see _cells) sized by the largest stratum's number of units.
+    largest = u
+    if strata is not None and u > _cells.PIECE_UNITS:
+        largest = int(np.unique(np.asarray(jax.device_get(labels)), return_counts=True)[1].max())
+    pieces = _cells.pieces_for(largest)
     if per_row:
         return jax.vmap(lambda *c: _cells.multinomial_replicates(
-            key, *c, num_resamples=num_resamples))(*cells)[:, 0]
-    return _cells.multinomial_replicates(key, *cells, num_resamples=num_resamples)
+            key, *c, num_resamples=num_resamples, pieces=pieces))(*cells)[:, 0]
+    return _cells.multinomial_replicates(key, *cells, num_resamples=num_resamples,
+                                         pieces=pieces)
 
 
 _masked_mean_jit = jax.jit(masked_mean)
@@ -424,10 +433,19 @@ def _resample_program(
 
 
 @functools.partial(jax.jit, static_argnames="confidence")
-def _percentile_interval(replicates: jax.Array, confidence: float) -> tuple[jax.Array, jax.Array]:
+def percentile_interval(replicates: ArrayLike, confidence: float
+                        ) -> tuple[jax.Array, jax.Array]:
+    """The percentile interval of bootstrap ``replicates [..., B]`` at ``confidence`` ``c``:
+    the ``(1 - c) / 2`` and ``(1 + c) / 2`` quantiles over the last axis, linearly
+    interpolated (``numpy.percentile``'s default). The one interval rule of the library's
+    bootstraps."""
+    replicates = jnp.asarray(replicates)
     tail = (1.0 - confidence) / 2.0
     q = jnp.quantile(replicates, jnp.array([tail, 1.0 - tail], replicates.dtype), axis=-1)
     return q[0], q[1]
+
+
+_percentile_interval = percentile_interval
 
 
 def _counted_positions(mask: jax.Array | None, n: int) -> tuple[jax.Array, jax.Array]:

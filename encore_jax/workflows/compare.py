@@ -10,7 +10,12 @@ The protocol of :func:`compare_methods`, stated once here:
   only method that learns from preference labels, so it is fitted on a *train* split and every
   method, ENCORE included, is evaluated on the same disjoint *eval* split. Without an explicit
   ``train`` set the pairs are split at random (stratified by subset, ``test_fraction`` of
-  each subset to eval); with one, all given pairs are eval pairs.
+  each subset to eval); with one, all given pairs are eval pairs. With ``groups`` (e.g. the
+  prompt of each pair) the split is by whole groups (``test_fraction`` of each subset's
+  groups to eval): no group has pairs on both sides. ``test_fraction=1`` (only with
+  ``fit_bt=False``) evaluates every method on all pairs: entropies and the label-free
+  weightings then come from all pairs' ratings (no label), and the best single rule is
+  picked on the same pairs (in-sample, labelled so).
 * **Entropies never see eval labels.** ENCORE's entropies, and the lowest-entropy baseline,
   come from the calibration ratings when given, else from the train split's ratings (chosen
   and rejected pooled, so no label is used either way).
@@ -23,13 +28,21 @@ The protocol of :func:`compare_methods`, stated once here:
   margin that is zero in exact arithmetic is a tie whatever the summation order, so tie
   rates and ``tie="loss"`` accuracies are exact (for integer ratings with uniform weights,
   the integer count).
-* **Every accuracy carries a percentile bootstrap interval** over eval pairs, per subset and
-  overall; the reported ENCORE-minus-method and uniform-minus-method differences are
-  bootstrapped as per-pair differences (paired), so they have intervals too. The intervals
+* **Ties count 1/2 by default** (``tie="half"``); ``tie="loss"`` gives RewardBench-compatible
+  numbers. Every row reports its tie rate, and every paired difference is also reported
+  under both rules (``encore_minus_by_tie``, ``uniform_minus_by_tie``): their gap is half
+  the difference of the two rows' tie rates, the part of the difference the rule decides.
+* **Every accuracy carries a percentile bootstrap interval** over eval pairs (over whole
+  eval groups with ``groups``: the groups are the units, a replicate is the resampled
+  groups' credit sum over their pair count; without groups the pairs are treated as
+  independent units), per subset and overall; the reported ENCORE-minus-method and
+  uniform-minus-method differences are bootstrapped as per-pair (per-group) differences
+  (paired), so they have intervals too. The intervals
   are **conditional on the fit**: the weights (BT fit, entropies, best single rule, extra
   weightings) come from the train split and stay fixed while eval pairs are resampled. The
   RewardBench Safety aggregate resamples within each subset (a stratified bootstrap) and
-  weights subsets by the named example-count table.
+  weights subsets by the named example-count table; with groups that cross subsets its
+  interval is omitted (the subsets' resamples would not be independent).
   A percentile interval collapses to a point when every pair of a subset is won (or lost):
   read ``100.0 [100.0, 100.0]`` on 100 pairs as "no loss observed", not as certainty.
 """
@@ -45,10 +58,18 @@ import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 
 from encore_jax import _checks
-from encore_jax.metrics.correlation import entropy_accuracy_correlation
-from encore_jax.metrics.rewardbench import REWARDBENCH_SAFETY_SUBSETS, rewardbench_safety
+from encore_jax.metrics.rewardbench import REWARDBENCH_SAFETY_SUBSETS
 from encore_jax.metrics.summary import checked_rule_names, rule_summary
 from encore_jax.weightings import Weighting
+from encore_jax.workflows.compare_intervals import (
+    correlation_report,
+    floats,
+    groups_nest_in,
+    jsonable,
+    row_interval,
+    safety_intervals,
+    tie_rule_differences,
+)
 from encore_jax.workflows.methods import (
     checked_weightings,
     extension_label,
@@ -63,6 +84,8 @@ from encore_jax.workflows.protocol import (
     _checked_split,
     _rated_pairs,
     _unique_in_order,
+    checked_groups,
+    group_holdout_split,
     holdout_split,
 )
 from encore_jax.workflows.row_bootstrap import bootstrap_rows, paired_differences
@@ -70,10 +93,6 @@ from encore_jax.workflows.row_bootstrap import bootstrap_rows, paired_difference
 __all__ = ["DEFAULT_TEMPERATURES", "ComparisonReport", "compare_methods"]
 
 DEFAULT_TEMPERATURES = (0.5, 1.0, 2.0, 4.0, 8.0)
-
-
-def _interval(ci_estimate: Any, low: Any, high: Any) -> dict[str, float]:
-    return {"estimate": float(ci_estimate), "low": float(low), "high": float(high)}
 
 
 class ComparisonReport(NamedTuple):
@@ -87,16 +106,21 @@ class ComparisonReport(NamedTuple):
       methods, temperature_sweep: one dict per method row: ``name, label, kind, weights,
         accuracy {estimate, low, high}, tie_rate, subsets {name: {estimate, low, high,
         num_pairs}}, safety, encore_minus, uniform_minus`` (the paired differences
-        ENCORE - method and uniform - method with their intervals).
+        ENCORE - method and uniform - method with their intervals) and
+        ``encore_minus_by_tie, uniform_minus_by_tie`` (the same under ties 1/2 and ties as
+        losses, ``{"half": ..., "loss": ...}``; ``None`` on the row itself).
       random_spread: ``num_seeds, std, min, max`` of the Dirichlet seeds' accuracies.
       single_best_rule: the rule picked on train and its train accuracy.
-      bradley_terry: the BT fit (``fitted``, options, final loss, weights).
+      bradley_terry: the BT fit (``fitted``, options, final loss, weights, ``steps_taken``,
+        ``converged``, ``grad_norm``, ``separable``: None when the fit does not say).
       rules: the per-rule summary rows (:meth:`RuleRow.to_dict` of each), with the joint
         bootstrap's accuracy intervals.
       correlation: the entropy-accuracy correlation (``available`` False with a reason when
         undefined).
       subsets: subset name -> number of eval pairs.
       rewardbench_safety: the count table used, or None without RewardBench's subsets.
+      tie_effect: ENCORE - uniform under both tie rules, the two tie rates, and
+        ``tie_rates_differ`` (whether any two method rows' tie rates differ).
     """
 
     num_pairs: int
@@ -116,6 +140,7 @@ class ComparisonReport(NamedTuple):
     correlation: dict[str, Any]
     subsets: dict[str, int]
     rewardbench_safety: dict[str, Any] | None
+    tie_effect: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a JSON-able dict keyed by field name."""
@@ -139,7 +164,7 @@ def compare_methods(
     top_k: int | None = None,
     fit_bt: bool = True,
     bt_options: Mapping[str, Any] | None = None,
-    tie: str = "loss",
+    tie: str = "half",
     rule_tie: str = "half",
     num_resamples: int = 1000,
     confidence: float = 0.95,
@@ -148,6 +173,8 @@ def compare_methods(
     estimator: str = "plugin",
     disagreement: float = 0.5,
     weightings: Mapping[str, Weighting | str] | None = None,
+    groups: ArrayLike | None = None,
+    missing_groups: str = "error",
 ) -> ComparisonReport:
     """Evaluates ENCORE and its baselines on held-out pairs.
 
@@ -185,11 +212,13 @@ def compare_methods(
         row["accuracy"], row["encore_minus"], row["uniform_minus"]
 
     Intervals are conditional on the weights fitted on the train split: the bootstrap
-    resamples eval pairs with every weighting (BT fit, entropies, best single rule, extra
-    weightings) held fixed, so they do not include the variability of the fit itself.
+    resamples eval pairs (eval groups, with ``groups``) with every weighting (BT fit,
+    entropies, best single rule, extra weightings) held fixed, so they do not include the
+    variability of the fit itself.
 
     The split, entropy source and interval protocol are in this module's docstring. Key use
-    (so that results are reproducible): ``fold_in(key, 0)`` the split (:func:`holdout_split`),
+    (so that results are reproducible): ``fold_in(key, 0)`` the split (:func:`holdout_split`,
+    or :func:`~encore_jax.workflows.protocol.group_holdout_split` with ``groups``),
     ``1`` the random weights, ``2`` random tie credits of the methods, ``3`` the bootstrap
     (methods and per-rule accuracies paired; ``fold_in(fold_in(key, 3), g + 1)`` for
     subset ``g``), ``4`` random tie credits of the rules, ``5`` the fair coins of the
@@ -210,14 +239,18 @@ def compare_methods(
       rule_names: ``K`` names (default ``rule_0..``).
       train: optional separate training pairs (same rules) for BT, entropies and selections;
         all of ``pairs`` are then eval pairs.
-      split: optional explicit ``(train_indices, eval_indices)`` into ``pairs``, disjoint.
-      test_fraction: eval fraction of the random split (when neither ``train`` nor ``split``).
+      split: optional explicit ``(train_indices, eval_indices)`` into ``pairs``, disjoint
+        (and, with ``groups``, no group on both sides).
+      test_fraction: eval fraction of the random split (when neither ``train`` nor
+        ``split``): of each subset's pairs, or of its groups with ``groups``; ``1`` (with
+        ``fit_bt=False``) evaluates on all pairs (module docstring).
       calibration, calibration_mask: optional wide ratings ``[M, K]`` (and mask) for entropies.
       temperature: ``tau`` of the headline ENCORE row; ``temperatures``: the sweep.
       num_random: Dirichlet seeds. top_k: lowest-entropy rules kept (default ``min(3, K)``).
       fit_bt: fit and evaluate the BT baseline. bt_options: keyword arguments for
         ``fit_bt_weights`` (e.g. ``num_steps``, ``l2``, ``parameterization``).
-      tie: tie policy of the composite accuracies (``"loss"``, RewardBench's, by default).
+      tie: tie policy of the composite accuracies: ``"half"`` (default, a tie counts 1/2),
+        ``"loss"`` (RewardBench's) or ``"random"``.
       rule_tie: tie policy of the per-rule accuracies in ``rules`` / ``correlation``
         (``"half"``; see :func:`encore_jax.metrics.rule_summary`).
       num_resamples, confidence: of every bootstrap interval.
@@ -227,6 +260,12 @@ def compare_methods(
         returning ``[K]`` weights (non-negative unless marked by
         :func:`encore_jax.weightings.signed_weighting`), or an import spec ``"module:function"``;
         a name of a row compare always reports is an error.
+      groups: optional group id per pair of ``pairs`` ``[N]`` (e.g. the prompt): the split
+        and every interval use whole groups. With ``train`` the groups are those of
+        ``pairs`` (all eval); keeping the train file's groups apart is the caller's duty.
+      missing_groups: ``"error"`` (default: a missing id, ``None`` / NaN / empty, raises
+        naming the rows) or ``"own"`` (each such pair is its own group, counted in
+        ``protocol["groups"]``).
 
     Returns:
       A :class:`ComparisonReport` (``report.to_dict()`` is the JSON document). Each method
@@ -258,6 +297,15 @@ def compare_methods(
     keys = [jax.random.fold_in(key, i) for i in range(6)]
     if train is not None and split is not None:
         raise ValueError("give either train or split, not both")
+    num_missing_groups = 0
+    if groups is not None:
+        codes, num_missing_groups = checked_groups(groups, num_pairs, missing=missing_groups)
+        data = data._replace(groups=codes)
+    in_sample = train is None and split is None and test_fraction == 1
+    if in_sample and fit_bt:
+        raise ValueError("test_fraction=1 evaluates on every pair, which leaves no pair to "
+                         "fit Bradley-Terry on; pass fit_bt=False (CLI: --no-bt), or a "
+                         "test_fraction below 1")
     if train is not None:
         train_data = _rated_pairs(train, num_levels, "train")
         if train_data.chosen.shape[1] != num_rules:
@@ -265,8 +313,20 @@ def compare_methods(
                              f"{num_rules}")
         eval_data = data
         protocol = "all given pairs are eval pairs; BT, entropies and selections use `train`"
+    elif in_sample:
+        train_data = eval_data = data
+        protocol = ("every pair evaluated (test_fraction=1, no BT): entropies and label-free "
+                    "weightings from all pairs' ratings (no label); the best single rule is "
+                    "picked on the same pairs (in-sample)")
     else:
-        if split is None:
+        if split is None and data.groups is not None:
+            train_idx, eval_idx = group_holdout_split(keys[0], data.groups,
+                                                      test_fraction=test_fraction,
+                                                      strata=data.subset)
+            protocol = (f"random holdout by group: {test_fraction:g} of each subset's groups "
+                        "evaluated (no group on both sides), the rest used to fit BT, estimate "
+                        "entropies and pick the best single rule")
+        elif split is None:
             train_idx, eval_idx = holdout_split(keys[0], num_pairs, test_fraction=test_fraction,
                                                 strata=data.subset)
             protocol = (f"random holdout: {test_fraction:g} of each subset evaluated, the rest "
@@ -274,6 +334,10 @@ def compare_methods(
         else:
             train_idx, eval_idx = _checked_split(split, num_pairs)
             protocol = "explicit split: BT, entropies and selections on train, all methods on eval"
+            if data.groups is not None and np.intersect1d(data.groups[train_idx],
+                                                          data.groups[eval_idx]).size:
+                raise ValueError("split puts pairs of one group on both sides; with groups, "
+                                 "every group must be wholly in train or wholly in eval")
         train_data, eval_data = data.take(train_idx), data.take(eval_idx)
     del data  # only the split copies are used from here on
 
@@ -311,12 +375,17 @@ def compare_methods(
         fit = fit_bt_weights(jnp.asarray(train_data.diffs, jnp.float32),
                              **dict(bt_options or {}))
         bt_w = jnp.asarray(fit.weights, jnp.float32)
+        separable = getattr(fit, "separable", None)
         bt_report = {
             "fitted": True,
             "num_train_pairs": int(train_data.chosen.shape[0]),
-            "options": {k: _jsonable(v) for k, v in dict(bt_options or {}).items()},
+            "options": {k: jsonable(v) for k, v in dict(bt_options or {}).items()},
             "final_loss": float(np.asarray(fit.loss_history)[-1]),
-            "weights": _floats(bt_w),
+            "weights": floats(bt_w),
+            "steps_taken": int(fit.steps_taken),
+            "converged": bool(fit.converged),
+            "grad_norm": float(fit.grad_norm),
+            "separable": None if separable is None else bool(separable),
         }
     weights = weight_rows(entropies, jnp.asarray((temperature, *temperatures), jnp.float32),
                           lowest_w, keys[1], num_random, bt_w)  # [M, K]
@@ -338,16 +407,17 @@ def compare_methods(
                   offsets[:-1].tolist(), strict=True))
     rows: list[tuple[str, str, dict[int, float], list[float] | None]] = [
         ("encore", f"ENCORE (tau={temperature:g})", {at["encore"]: 1.0},
-         _floats(host_weights[at["encore"]])),
-        ("uniform", "uniform", {at["uniform"]: 1.0}, _floats(host_weights[at["uniform"]])),
+         floats(host_weights[at["encore"]])),
+        ("uniform", "uniform", {at["uniform"]: 1.0}, floats(host_weights[at["uniform"]])),
         ("random", f"random Dirichlet (mean of {num_random})",
          {at["random"] + s: 1.0 / num_random for s in range(num_random)}, None),
         ("single_mean", f"single rule (mean of {num_rules})",
          {at["single"] + k: 1.0 / num_rules for k in range(num_rules)}, None),
-        ("single_best", f"single rule (best on train: {names[best_rule]})",
-         {at["single"] + best_rule: 1.0}, _floats(host_weights[at["single"] + best_rule])),
+        ("single_best", f"single rule (best {'in-sample' if in_sample else 'on train'}: "
+                        f"{names[best_rule]})",
+         {at["single"] + best_rule: 1.0}, floats(host_weights[at["single"] + best_rule])),
         ("lowest_entropy", f"lowest-entropy top-{top_k}", {at["lowest"]: 1.0},
-         _floats(lowest_w)),
+         floats(lowest_w)),
     ]
     if fit_bt:
         rows.append(("bradley_terry", "Bradley-Terry fit (on train pairs)", {at["bt"]: 1.0},
@@ -355,17 +425,22 @@ def compare_methods(
     for j, name in enumerate(extra):
         rows.append((name, extension_label(name, name in user_weightings),
                      {at["extra"] + j: 1.0},
-                     _floats(host_weights[at["extra"] + j])))
+                     floats(host_weights[at["extra"] + j])))
     num_methods = len(rows)
     rows += [(f"encore_tau_{t:g}", f"ENCORE (tau={t:g})", {at["sweep"] + j: 1.0},
-              _floats(host_weights[at["sweep"] + j])) for j, t in enumerate(temperatures)]
+              floats(host_weights[at["sweep"] + j])) for j, t in enumerate(temperatures)]
     selector = np.zeros((len(rows), weights.shape[0]), np.float32)
     for r, (_, _, picks, _) in enumerate(rows):
         for m, share in picks.items():
             selector[r, m] = share
+    method_key = jax.random.fold_in(keys[2], 0)
     values, tie_rate, seed_accuracy = method_values(
-        eval_data.diffs, weights, jnp.asarray(selector), jax.random.fold_in(keys[2], 0), tie,
-        at["random"], num_random)
+        eval_data.diffs, weights, jnp.asarray(selector), method_key, tie, at["random"],
+        num_random)
+    # The method rows' credits under the other deterministic tie rule(s), for the tie effect.
+    by_tie = {rule: method_values(eval_data.diffs, weights, jnp.asarray(selector[:num_methods]),
+                                  method_key, rule, at["random"], num_random)[0]
+              for rule in ("half", "loss") if rule != tie}
 
     # Intervals, conditional on the weights fitted on the train split: eval pairs are
     # resampled, the weights are not refitted. Overall, the R reported rows and the K rules'
@@ -378,13 +453,21 @@ def compare_methods(
     rated = np.where(rated.any(axis=1)[:, None], rated, True)
     num_eval = values.shape[1]
     everything = np.ones((len(rows), num_eval), bool)
-    boot = dict(num_resamples=num_resamples, confidence=confidence)
+    clusters = None
+    if eval_data.groups is not None:  # eval groups recoded 0..G_eval-1
+        clusters = np.unique(eval_data.groups, return_inverse=True)[1].astype(np.int32)
+    boot = dict(num_resamples=num_resamples, confidence=confidence, clusters=clusters)
     overall = bootstrap_rows(keys[3], values, everything, **boot)
     overall_rules = bootstrap_rows(keys[3], rule_credit, rated, **boot)
     del rule_credit
-    # Paired: the differences are bootstrapped as per-pair differences.
+    # Paired: the differences are bootstrapped as per-pair (per-group) differences.
     encore_minus = paired_differences(keys[3], values, 0, **boot)
     uniform_minus = paired_differences(keys[3], values, 1, **boot)
+    encore_by_tie = {tie: encore_minus} if tie != "random" else {}
+    encore_by_tie.update(tie_rule_differences(keys[3], by_tie, 0, **boot))
+    uniform_by_tie = {tie: uniform_minus} if tie != "random" else {}
+    uniform_by_tie.update(tie_rule_differences(keys[3], by_tie, 1, **boot))
+    del by_tie
     subset_names = [] if eval_data.subset is None else _unique_in_order(eval_data.subset)
     per_subset = {}
     for g, name in enumerate(subset_names):
@@ -396,17 +479,15 @@ def compare_methods(
     safety_report = None
     safety: list[dict[str, float] | None] = [None] * len(rows)
     if set(REWARDBENCH_SAFETY_SUBSETS) <= set(subset_names):
-        point = rewardbench_safety({s: per_subset[s][0].estimate for s in per_subset},
-                                   safety_counts)
         # Stratified bootstrap: subsets resample independently, then aggregate replicates.
-        replicated = rewardbench_safety({s: per_subset[s][0].replicates for s in per_subset},
-                                        safety_counts)
-        tail = (1.0 - confidence) / 2.0
-        low, high = np.quantile(np.asarray(replicated.score), [tail, 1.0 - tail], axis=-1)
-        score = np.asarray(point.score)
-        safety = [_interval(score[r], low[r], high[r]) for r in range(len(rows))]
-        safety_report = {"counts_version": point.counts_version, "counts": point.counts,
-                         "subsets": list(REWARDBENCH_SAFETY_SUBSETS)}
+        safety, safety_report = safety_intervals(
+            per_subset, len(rows), safety_counts, confidence,
+            resampled=groups_nest_in(eval_data.groups, eval_data.subset))
+
+    def by_rule(cis: dict[str, Any], r: int, baseline: int) -> dict[str, Any] | None:
+        if r == baseline or r >= num_methods:
+            return None
+        return {rule: row_interval(cis[rule], r) for rule in ("half", "loss")}
 
     def method_row(r: int) -> dict[str, Any]:
         name, label, _, w = rows[r]
@@ -414,17 +495,15 @@ def compare_methods(
             "name": name,
             "label": label,
             "weights": w,
-            "accuracy": _interval(overall.estimate[r], overall.low[r], overall.high[r]),
+            "accuracy": row_interval(overall, r),
             "tie_rate": float(tie_rate[r]),
-            "subsets": {
-                s: {**_interval(ci.estimate[r], ci.low[r], ci.high[r]), "num_pairs": n}
-                for s, (ci, n) in per_subset.items()
-            },
+            "subsets": {s: {**row_interval(ci, r), "num_pairs": n}
+                        for s, (ci, n) in per_subset.items()},
             "safety": safety[r],
-            "encore_minus": None if r == 0 else _interval(
-                encore_minus.estimate[r], encore_minus.low[r], encore_minus.high[r]),
-            "uniform_minus": None if r == 1 else _interval(
-                uniform_minus.estimate[r], uniform_minus.low[r], uniform_minus.high[r]),
+            "encore_minus": None if r == 0 else row_interval(encore_minus, r),
+            "uniform_minus": None if r == 1 else row_interval(uniform_minus, r),
+            "encore_minus_by_tie": by_rule(encore_by_tie, r, 0),
+            "uniform_minus_by_tie": by_rule(uniform_by_tie, r, 1),
             "kind": method_kind(name, name in user_weightings),
         }
     rules = [row.to_dict() for row in rule_summary(
@@ -450,7 +529,11 @@ def compare_methods(
             "entropy_source": entropy_source,
             "tie": tie,
             "rule_tie": rule_tie,
-            "interval": f"percentile bootstrap, {num_resamples} resamples of eval pairs, "
+            "groups": _groups_protocol(train_data.groups, eval_data.groups, num_missing_groups,
+                                       missing_groups, train is not None),
+            "group_column": None,
+            "interval": f"percentile bootstrap, {num_resamples} resamples of eval "
+                        f"{'groups (whole groups)' if clusters is not None else 'pairs'}, "
                         f"confidence {confidence:g}; conditional on the weights fitted on "
                         "the train split (BT, entropies, best single rule and the extra "
                         "weightings are not refitted per resample)",
@@ -463,7 +546,7 @@ def compare_methods(
             "pairs_without_ratings": 0 if eval_data.observed is None else int(
                 (~eval_data.observed.any(axis=1)).sum()),
         },
-        entropies=_floats(entropies),
+        entropies=floats(entropies),
         methods=[method_row(r) for r in range(num_methods)],
         temperature_sweep=[method_row(r) for r in range(num_methods, len(rows))],
         random_spread={
@@ -476,36 +559,33 @@ def compare_methods(
                           "train_accuracy": float(train_rule_acc[best_rule])},
         bradley_terry=bt_report,
         rules=rules,
-        correlation=_correlation_report(entropies, rules, confidence),
+        correlation=correlation_report(entropies, rules, confidence),
         subsets={s: n for s, (_, n) in per_subset.items()},
         rewardbench_safety=safety_report,
+        tie_effect={
+            "tie": tie,
+            "tie_rates_differ": bool(np.ptp(tie_rate[:num_methods]) > 0),
+            "encore_tie_rate": float(tie_rate[0]),
+            "uniform_tie_rate": float(tie_rate[1]),
+            "encore_minus_uniform": by_rule(encore_by_tie, 1, 0),
+            "explanation": "each paired difference under ties 1/2 exceeds the one under ties "
+                           "as losses by half the difference of the two rows' tie rates",
+        },
     )
 
 
-def _correlation_report(entropies: jax.Array, rules: list[dict[str, Any]],
-                        confidence: float) -> dict[str, Any]:
-    accuracies = np.array([r["accuracy"] for r in rules], np.float32)
-    try:
-        c = entropy_accuracy_correlation(entropies, accuracies, confidence=confidence)
-    except ValueError as err:
-        return {"available": False, "reason": str(err)}
+def _groups_protocol(train_groups: np.ndarray | None, eval_groups: np.ndarray | None,
+                     num_missing: int, missing: str, separate_train: bool) -> dict[str, Any]:
+    """The resampling unit and group counts recorded in the protocol."""
+    if eval_groups is None:
+        return {"unit": "pair", "note": "no groups: pairs are treated as independent units "
+                "(pass groups / --group-column when a prompt contributes several pairs)"}
     return {
-        "available": True,
-        "num_rules": c.num_rules,
-        "pearson": _interval(c.pearson, c.pearson_low, c.pearson_high)
-        | {"pvalue": float(c.pearson_pvalue)},
-        "spearman": _interval(c.spearman, c.spearman_low, c.spearman_high)
-        | {"pvalue": float(c.spearman_pvalue)},
-        "accuracy": "per-rule eval accuracy, tie policy as rule_tie",
+        "unit": "group",
+        "num_eval_groups": int(np.unique(eval_groups).size),
+        "num_train_groups": None if separate_train else int(np.unique(train_groups).size),
+        "missing_group_ids": num_missing,
+        "missing_groups": missing,
+        "note": (f"{num_missing} pair(s) without a group id, each its own group"
+                 if num_missing else "every pair has a group id"),
     }
-
-
-def _floats(x: Any) -> list[float]:
-    return [float(v) for v in np.asarray(x).reshape(-1)]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bool | int | float | str) or value is None:
-        return value
-    return repr(value)
-

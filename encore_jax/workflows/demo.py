@@ -46,11 +46,12 @@ from encore_jax.weightings import (
     unlabelled_pairs,
 )
 from encore_jax.workflows.diagnose import PremiseReport, diagnose_premise
-from encore_jax.workflows.protocol import holdout_split
+from encore_jax.workflows.protocol import checked_groups, group_holdout_split
+from encore_jax.workflows.row_bootstrap import bootstrap_rows, paired_differences
 
 __all__ = ["DEFAULT_FAMILY", "DemoResult", "FamilySpec", "FamilySummary", "Interval",
            "MethodAccuracy", "OASST1_VALUE_UNIT", "RealStory", "SimulatedStory", "demo",
-           "grouped_accuracy", "oasst1_story", "simulate_family", "simulated_story"]
+           "oasst1_story", "simulate_family", "simulated_story"]
 
 OASST1_VALUE_UNIT = 1680
 """Every OASST1 label value is a multiple of ``1 / 1680`` (means of 1 to 8 annotators'
@@ -394,32 +395,22 @@ def _value_units(values: np.ndarray) -> np.ndarray:
     return units
 
 
-def grouped_accuracy(key: jax.Array, credits: np.ndarray, groups: np.ndarray, *,
-                     num_resamples: int, confidence: float
-                     ) -> tuple[list[Interval], list[Interval]]:
+def _grouped_intervals(key: jax.Array, credits: np.ndarray, groups: np.ndarray, *,
+                       num_resamples: int, confidence: float
+                       ) -> tuple[list[Interval], list[Interval]]:
     """Accuracy of each row of ``credits [M, N]`` and its difference with row 1 (uniform),
-    with percentile intervals from a bootstrap that resamples whole groups (``groups [N]``),
-    paired across rows: a resample's accuracy is its credit sum over its pairs count."""
-    labels, inverse = np.unique(groups, return_inverse=True)
-    sums = np.zeros((credits.shape[0], labels.size))
-    np.add.at(sums.T, inverse, credits.T)
-    counts = np.bincount(inverse, minlength=labels.size).astype(np.float64)
-    # Item draws over groups (documented, so tests replay them); a ratio of resampled sums.
-    ci = bootstrap_ci(key, jnp.asarray(np.vstack([sums, counts]), jnp.float32),
-                      num_resamples=num_resamples, confidence=confidence, method="draws")
-    rep = np.asarray(ci.replicates, np.float64)
-    acc_rep = rep[:-1] / rep[-1]
-    estimate = credits.mean(axis=1)
-    tail = 100 * (1 - confidence) / 2
-
-    def interval(point: float, reps: np.ndarray) -> Interval:
-        low, high = np.percentile(reps, [tail, 100 - tail])
-        return Interval(float(point), float(low), float(high))
-
-    accuracy = [interval(estimate[m], acc_rep[m]) for m in range(credits.shape[0])]
-    minus = [interval(estimate[m] - estimate[1], acc_rep[m] - acc_rep[1])
-             for m in range(credits.shape[0])]
-    return accuracy, minus
+    with the percentile intervals of ``compare``'s group bootstrap
+    (:func:`~encore_jax.workflows.row_bootstrap.bootstrap_rows` with ``clusters``: whole
+    groups resampled, a replicate is the resampled groups' credit sum over their pairs)."""
+    values = np.asarray(credits, np.float32)
+    boot = dict(num_resamples=num_resamples, confidence=confidence, clusters=groups)
+    acc = bootstrap_rows(key, values, np.ones(values.shape, bool), **boot)
+    minus = paired_differences(key, -values, 1, **boot)  # (-uniform) - (-row) = row - uniform
+    estimate = np.asarray(credits, np.float64).mean(axis=1)  # exact point estimates
+    return ([Interval(float(estimate[m]), float(acc.low[m]), float(acc.high[m]))
+             for m in range(values.shape[0])],
+            [Interval(float(estimate[m] - estimate[1]), float(minus.low[m]),
+                      float(minus.high[m])) for m in range(values.shape[0])])
 
 
 def _credits(units_diffs: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -448,9 +439,11 @@ def oasst1_story(key: jax.Array, *, temperature: float = 2.0, test_fraction: flo
       levels serve only the entropies. Label-free weightings (uniform, ENCORE, the research
       extensions) see the ratings of all replies and the unlabelled pairs (sides swapped by
       a fair coin), never a preference. BT is fitted on the pairs of a random half of the
-      prompts (:func:`holdout_split` over prompts) and every method is evaluated on the
-      other half; all label-free methods are also scored on all complete pairs.
-      Intervals resample whole prompts; they are conditional on the fitted weights.
+      prompts (:func:`~encore_jax.workflows.protocol.group_holdout_split`, the split of
+      ``compare --group-column``) and every method is evaluated on the other half; all
+      label-free methods are also scored on all complete pairs. Intervals resample whole
+      prompts with ``compare``'s group bootstrap; they are conditional on the fitted
+      weights.
 
     Key use: ``fold_in(key, 0)`` the premise bootstrap, ``1`` the prompt split, ``2`` and
     ``3`` the bootstraps on all pairs and on the held-out pairs, ``4`` the coin that hides
@@ -471,7 +464,7 @@ def oasst1_story(key: jax.Array, *, temperature: float = 2.0, test_fraction: flo
     complete = data.complete_pairs
     units = _value_units(data.values)
     diffs = (units[data.chosen] - units[data.rejected])[complete]  # exact integers
-    groups = data.pair_group_ids[complete]
+    groups, _ = checked_groups(data.pair_group_ids[complete], int(complete.sum()))
     pair_a, pair_b, _ = unlabelled_pairs(keys[4], data.chosen_levels[complete],
                                          data.rejected_levels[complete])
     weighting_data = WeightingData(jnp.asarray(data.levels), jnp.asarray(data.mask),
@@ -482,21 +475,23 @@ def oasst1_story(key: jax.Array, *, temperature: float = 2.0, test_fraction: flo
     # uniform first: grouped_accuracy's differences are against row 1, so prepend a copy.
     free_w = np.stack([np.asarray(label_free[n], np.float64) for n in order])
 
-    prompt_labels = np.unique(groups)
-    train_g, eval_g = holdout_split(keys[1], prompt_labels.size, test_fraction=test_fraction)
-    in_train = np.isin(groups, prompt_labels[train_g])
+    train_idx, _ = group_holdout_split(keys[1], groups, test_fraction=test_fraction)
+    in_train = np.isin(np.arange(groups.size), train_idx)
+    num_groups = int(groups.max()) + 1
+    num_train_groups = int(np.unique(groups[in_train]).size)
     fit = fit_bt_weights(jnp.asarray(diffs[in_train] / OASST1_VALUE_UNIT, jnp.float32))
     bt_w = np.asarray(fit.weights, np.float64)
     all_w = np.vstack([free_w, bt_w])
     names = (*order, "bradley_terry")
 
     rows_all = np.vstack([free_w[:1], free_w])  # row 1 = uniform for the differences
-    acc_all, minus_all = grouped_accuracy(
+    acc_all, minus_all = _grouped_intervals(
         keys[2], _credits(diffs, rows_all), groups, num_resamples=num_resamples,
         confidence=confidence)
     rows_eval = np.vstack([all_w[:1], all_w])
-    acc_eval, minus_eval = grouped_accuracy(
-        keys[3], _credits(diffs[~in_train], rows_eval), groups[~in_train],
+    eval_groups = np.unique(groups[~in_train], return_inverse=True)[1].astype(np.int32)
+    acc_eval, minus_eval = _grouped_intervals(
+        keys[3], _credits(diffs[~in_train], rows_eval), eval_groups,
         num_resamples=num_resamples, confidence=confidence)
     methods = tuple(
         MethodAccuracy(
@@ -511,19 +506,24 @@ def oasst1_story(key: jax.Array, *, temperature: float = 2.0, test_fraction: flo
                      "exactly); levels only for entropies",
         "label_free_weights": "ratings of all 1,243 replies and the complete pairs with "
                               "their sides swapped by a fair coin (no preference labels)",
-        "split": f"holdout_split over prompts: {test_fraction:g} of the prompts held out; BT "
-                 "fitted on the others' pairs",
+        "split": f"group_holdout_split over prompts: {test_fraction:g} of the prompts held "
+                 "out; BT fitted on the others' pairs",
+        "group_column": "group_id (the prompt)",
         "bradley_terry": {"converged": bool(fit.converged),
+                          "steps_taken": int(fit.steps_taken),
+                          "separable": (None if getattr(fit, "separable", None) is None
+                                        else bool(fit.separable)),
                           "final_loss": float(np.asarray(fit.loss_history)[-1])},
         "tie": "a composite tie (zero margin in exact arithmetic) counts 1/2",
         "confidence": confidence,
-        "interval": f"percentile bootstrap over prompts, {num_resamples} resamples, "
-                    f"confidence {confidence:g}; paired across methods; conditional on the "
+        "interval": f"percentile bootstrap over prompts (compare's group bootstrap), "
+                    f"{num_resamples} resamples, confidence {confidence:g}; differences "
+                    "bootstrapped as per-prompt differences (paired); conditional on the "
                     "weights (BT is not refitted per resample)",
     }
-    return RealStory(premise, methods, int(complete.sum()), int(prompt_labels.size),
-                     int(in_train.sum()), int(train_g.size), int((~in_train).sum()),
-                     int(eval_g.size), protocol)
+    return RealStory(premise, methods, int(complete.sum()), num_groups,
+                     int(in_train.sum()), num_train_groups, int((~in_train).sum()),
+                     num_groups - num_train_groups, protocol)
 
 
 def demo(key: jax.Array | None = None, spec: FamilySpec = DEFAULT_FAMILY, *,

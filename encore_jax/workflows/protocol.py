@@ -22,7 +22,12 @@ from jaxtyping import ArrayLike, PRNGKeyArray
 from encore_jax import _checks
 from encore_jax._checks import validated_pairs
 
-__all__ = ["Pairs", "compact_pairs", "holdout_split"]
+__all__ = ["MISSING_GROUP_POLICIES", "Pairs", "checked_groups", "compact_pairs",
+           "group_holdout_split", "holdout_split"]
+
+MISSING_GROUP_POLICIES = ("error", "own")
+"""What a missing group id (``None``, NaN or an empty string) does: ``"error"`` (the
+default) raises naming the rows; ``"own"`` makes each such pair a group of its own."""
 
 
 class Pairs(NamedTuple):
@@ -84,6 +89,89 @@ def holdout_split(
     return train_indices, eval_indices
 
 
+def _is_missing(labels: np.ndarray) -> np.ndarray:
+    """``True`` where a group id is missing: ``None``, NaN, or empty / blank text."""
+    if labels.dtype.kind == "f":
+        return np.isnan(labels)
+    if labels.dtype.kind in "iub":
+        return np.zeros(labels.shape, bool)
+    return np.array([v is None or (isinstance(v, float) and math.isnan(v))
+                     or (isinstance(v, str | bytes) and not v.strip()) for v in labels.tolist()],
+                    bool)
+
+
+def checked_groups(groups: Any, num_pairs: int, *, missing: str = "error",
+                   what: str = "groups") -> tuple[np.ndarray, int]:
+    """Group ids ``[N]`` (e.g. the prompt of each pair) as integer codes ``0..G-1`` in order
+    of first appearance, and the number of missing ids.
+
+    A missing id (``None``, NaN, empty text) is an error naming the first rows
+    (``missing="error"``) or becomes a group of its own (``missing="own"``); missing ids
+    are never pooled into one group.
+    """
+    _checks.check_choice("missing_groups", missing, MISSING_GROUP_POLICIES)
+    labels = np.asarray(groups)
+    if labels.dtype.kind not in "iufbUSO":
+        labels = labels.astype(object)
+    if labels.shape != (num_pairs,):
+        raise ValueError(f"{what} must have one id per pair, shape ({num_pairs},), got "
+                         f"{labels.shape}")
+    absent = _is_missing(labels)
+    num_missing = int(absent.sum())
+    if num_missing and missing == "error":
+        rows = np.flatnonzero(absent)
+        shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if rows.size > 5 else "")
+        raise ValueError(
+            f"{what} has {num_missing} missing group id(s) (rows {shown}; 0-based); fill "
+            "them in, or pass missing_groups='own' (CLI: --missing-groups own) to make each "
+            "such pair a group of its own")
+    text = np.array([str(v) for v in labels.tolist()], dtype=object)
+    text[absent] = [f"\0missing:{r}" for r in np.flatnonzero(absent)]
+    _, first, inverse = np.unique(text, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    return rank[inverse].astype(np.int32), num_missing
+
+
+def group_holdout_split(
+    key: PRNGKeyArray,
+    groups: np.ndarray,
+    *,
+    test_fraction: float = 0.5,
+    strata: Sequence[str] | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random train / eval split of the pairs by whole groups: no group has pairs on both
+    sides.
+
+    Each group takes the stratum of its first pair, and :func:`holdout_split` splits the
+    ``G`` groups (``test_fraction`` of each stratum's *groups* to eval, at least one) with
+    ``key``; a pair goes where its group goes.
+
+    Args:
+      key: PRNG key.
+      groups: integer group codes ``[N]`` in ``0..G-1`` (:func:`checked_groups`).
+      test_fraction: fraction of each stratum's groups held out, in ``(0, 1)``.
+      strata: optional label per pair ``[N]``.
+
+    Returns:
+      ``(train_indices, eval_indices)`` of pairs: sorted, disjoint, together ``range(N)``.
+    """
+    groups = np.asarray(groups)
+    num_groups = int(groups.max()) + 1 if groups.size else 0
+    if num_groups < 2:
+        raise ValueError(f"a split by groups needs at least 2 groups, got {num_groups}; "
+                         "give more groups, or no groups (pairs as independent units)")
+    _, first = np.unique(groups, return_index=True)
+    group_strata = None if strata is None else _labels(strata, groups.size, "strata")[first]
+    try:
+        train_g, _ = holdout_split(key, num_groups, test_fraction=test_fraction,
+                                   strata=group_strata)
+    except ValueError as err:
+        raise ValueError(f"{err} (the split is over {num_groups} groups)") from None
+    in_train = np.isin(groups, train_g)
+    return np.flatnonzero(in_train), np.flatnonzero(~in_train)
+
+
 def _labels(strata: Any, num_pairs: int, name: str) -> np.ndarray:
     if strata is None:
         return np.zeros(num_pairs, dtype="<U1")
@@ -110,6 +198,7 @@ class _RatedPairs(NamedTuple):
     observed: np.ndarray | None
     diffs: np.ndarray
     subset: np.ndarray | None
+    groups: np.ndarray | None = None  # integer group codes [N] (checked_groups)
 
     def take(self, rows: np.ndarray) -> _RatedPairs:
         return _RatedPairs(*(None if a is None else a[rows] for a in self))

@@ -7,6 +7,10 @@ in blocks of resamples, so memory never holds ``resamples x R x N`` draws. Rows 
 paired with each other: a difference between two rows is bootstrapped as its own row of
 per-pair differences (:func:`paired_differences`), which is what pairing means for a
 difference of means, and is exact in distribution on the cells path.
+
+With ``clusters`` (integer group codes ``[N]``, e.g. the prompt of each pair) every row
+resamples whole groups (``bootstrap_ci(..., clusters=...)``): a replicate is the sum of
+the resampled groups' values over their number of counted pairs.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class HostCI(NamedTuple):
 
 
 def bootstrap_rows(key: object, values: np.ndarray, masks: np.ndarray, *, num_resamples: int,
-                   confidence: float) -> HostCI:
+                   confidence: float, clusters: np.ndarray | None = None) -> HostCI:
     """Bootstrap intervals of the masked mean of each row of ``values [R, N]``.
 
     Args:
@@ -45,10 +49,12 @@ def bootstrap_rows(key: object, values: np.ndarray, masks: np.ndarray, *, num_re
       values: host float32 ``[R, N]`` per-pair values.
       masks: host boolean ``[R, N]`` (``True`` = pair counted), at least one per row.
       num_resamples, confidence: of the intervals.
+      clusters: optional integer group codes ``[N]`` (non-negative): resample whole groups.
 
     Returns:
       :class:`HostCI` with ``[R]`` estimates and intervals and ``[R, B]`` replicates; row
-      ``r``'s equal those of ``bootstrap_ci(key, values[r], mask=masks[r])``.
+      ``r``'s equal those of ``bootstrap_ci(key, values[r], mask=masks[r],
+      clusters=clusters)``.
     """
     num_rows, num_pairs = values.shape
     estimate = np.empty(num_rows, np.float32)
@@ -56,20 +62,25 @@ def bootstrap_rows(key: object, values: np.ndarray, masks: np.ndarray, *, num_re
     high = np.empty(num_rows, np.float32)
     replicates = np.empty((num_rows, num_resamples), np.float32)
     batch = max(1, ELEMENTS_PER_STEP // num_pairs)
+    groups = None if clusters is None else jnp.asarray(clusters, jnp.int32)
     for r in range(num_rows):
         ci = bootstrap_ci(key, jnp.asarray(values[r]), mask=jnp.asarray(masks[r]),
                           num_resamples=num_resamples, confidence=confidence,
-                          batch_size=batch)
+                          batch_size=batch, clusters=groups)
         estimate[r], low[r], high[r] = ci.estimate, ci.low, ci.high
         replicates[r] = np.asarray(ci.replicates)
     return HostCI(estimate, low, high, replicates)
 
 
-def paired_differences(key: object, values: np.ndarray, baseline: int, *,
-                       num_resamples: int, confidence: float) -> HostCI:
+def paired_differences(key: object, values: np.ndarray, baseline: int | np.ndarray, *,
+                       num_resamples: int, confidence: float,
+                       clusters: np.ndarray | None = None) -> HostCI:
     """``baseline - row`` for every row of ``values [R, N]`` (every pair counted): the
     bootstrap of the per-pair differences ``values[baseline] - values[r]``, so each
-    difference is resampled pair by pair (paired) whatever the rows' own resamples."""
-    differences = values[baseline][None, :] - values
+    difference is resampled pair by pair (or group by group with ``clusters``), paired,
+    whatever the rows' own resamples. ``baseline`` is a row index or a row ``[N]``."""
+    base = values[baseline] if isinstance(baseline, int | np.integer) else baseline
+    differences = base[None, :] - values
     return bootstrap_rows(key, differences, np.ones(differences.shape, bool),
-                          num_resamples=num_resamples, confidence=confidence)
+                          num_resamples=num_resamples, confidence=confidence,
+                          clusters=clusters)
