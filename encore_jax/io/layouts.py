@@ -27,7 +27,7 @@ import numpy as np
 from encore_jax.io.sources import Source
 from encore_jax.io.tables import DataError, check_unique
 
-__all__ = ["RuleColumn", "pair_columns", "to_levels", "to_scores", "wide_columns"]
+__all__ = ["RuleColumn", "pair_columns", "pair_excludes", "to_levels", "to_scores", "wide_columns"]
 
 _INT32 = np.iinfo(np.int32)
 
@@ -198,6 +198,31 @@ def wide_columns(
     return result
 
 
+def pair_excludes(source: Source, exclude: Sequence[str] | None, chosen_prefix: str,
+                  rejected_prefix: str) -> list[str]:
+    """The columns ``exclude`` leaves out of a pairs table: an entry is a column name or a
+    base ``x`` of ``<chosen_prefix>x`` / ``<rejected_prefix>x``; either side of a pair of
+    rating columns leaves out both (a rule is read from both responses or from neither)."""
+    if isinstance(exclude, str):
+        raise TypeError(f"exclude must be a sequence of names, got {exclude!r}")
+    names = set(source.names)
+    out: list[str] = []
+    for entry in exclude or ():
+        base = None
+        for prefix in (chosen_prefix, rejected_prefix):
+            if entry.startswith(prefix) and entry[len(prefix):]:
+                base = entry[len(prefix):] if entry in names else base
+        if entry in names and base is None:
+            out.append(entry)
+            continue
+        base = entry if base is None else base
+        found = [p + base for p in (chosen_prefix, rejected_prefix) if p + base in names]
+        if not found:
+            require_columns(source, [entry])
+        out.extend(found)
+    return list(dict.fromkeys(out))
+
+
 def pair_columns(
     source: Source,
     *,
@@ -218,6 +243,7 @@ def pair_columns(
         raise ValueError(f"chosen_prefix and rejected_prefix must be two different non-empty "
                          f"strings, got {chosen_prefix!r} and {rejected_prefix!r}")
     check_unique(source.name, source.names, "column name")
+    exclude = pair_excludes(source, exclude, chosen_prefix, rejected_prefix)
     taken = _kept_columns(source, id_column, subset_column, text_columns, exclude)
     text = list(text_columns or ())
 
