@@ -134,8 +134,9 @@ class CsvSource(Source):
         return self._head
 
     def _options(self, columns, numeric, text, stage):
-        """Stage 0: integer columns (as inferred) as int64, others float64; stage 1: every
-        number column float64; stage 2: number columns as text, for the converter to name
+        """Stage 0: integer columns (as inferred) as int64, boolean columns (``true`` /
+        ``false``, read as 1 / 0) as booleans, others float64; stage 1: every number column
+        float64 (booleans stay so); stage 2: number columns as text, for the converter to name
         the bad cell (or take an all-space cell as missing)."""
         import pyarrow.csv as pacsv
 
@@ -144,7 +145,8 @@ class CsvSource(Source):
         types = {}
         for c in numeric:
             inferred = self.schema.field(c).type
-            types[raw[c]] = (pa.string() if stage == 2 else pa.int64()
+            types[raw[c]] = (pa.string() if stage == 2 else pa.bool_()
+                             if pa.types.is_boolean(inferred) else pa.int64()
                              if stage == 0 and pa.types.is_integer(inferred) else pa.float64())
         types.update({raw[c]: pa.string() for c in text})
         return pacsv.ConvertOptions(include_columns=[raw[c] for c in columns],
@@ -442,6 +444,8 @@ class ParquetSource(Source):
                 schema = self.file.schema_arrow
         except (pa.ArrowException, OSError, ValueError) as err:
             raise DataError(f"{path}: not a readable parquet file ({short(err)})") from None
+        if path.is_dir():
+            _same_columns(path, self.dataset.files)
         super().__init__(str(path), schema)
 
     def num_rows(self) -> int:
@@ -485,6 +489,26 @@ class ParquetSource(Source):
                 yield self.file.read(columns=list(columns))
         except (pa.ArrowException, OSError, ValueError) as err:
             raise DataError(f"{self.path}: not a readable parquet file ({short(err)})") from None
+
+
+def _same_columns(path: Path, files: Sequence[str]) -> None:
+    """Every parquet file of a directory must hold the same column names (a dataset would
+    read the first file's columns and fill or drop the others silently)."""
+    import pyarrow.parquet as pq
+
+    first = pq.read_schema(files[0]).names
+    for name in files[1:]:
+        try:
+            names = pq.read_schema(name).names
+        except (_pa().ArrowException, OSError) as err:
+            raise DataError(f"{name}: not a readable parquet file ({short(err)})") from None
+        if set(names) != set(first):
+            only_first = [c for c in first if c not in names]
+            only_this = [c for c in names if c not in first]
+            raise DataError(f"{path}: the parquet files {Path(files[0]).name} and "
+                            f"{Path(name).name} hold different columns (only in the first: "
+                            f"{only_first}; only in the other: {only_this}); write them with "
+                            "one set of columns, or read them one file at a time")
 
 
 def _in_memory_table(data: Any) -> tuple[Any, str] | None:

@@ -106,20 +106,40 @@ def _rule_column(source: Source, column: str, display: str,
                     f"(or a list / struct of numbers); leave it out with --exclude {column}")
 
 
+#: Cells that stand for "no value" in some exports (compared after trimming spaces, case
+#: ignored). They are never read as missing (only an empty cell is): a rule column holding
+#: one is an error naming the column and the marker, never a column silently taken as text.
+NULL_MARKERS = frozenset({"-", "--", "?", ".", "na", "n/a", "#n/a", "nan", "null", "none",
+                          "missing"})
+_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^$|^(?i:true|false)$"
+
+
 def _text_holds_numbers(source: Source, column: str) -> bool:
-    """Whether an inferred text column holds numbers (with blank cells: a rule column). One
-    whose first values are mostly, not all, numbers is a rule column with a stray marker
-    (``n/a``, ``-``): an error with the fix, never a silently skipped rule."""
+    """Whether an inferred text column holds numbers (with blank cells: a rule column),
+    judged on its first rows. One that holds only numbers and :data:`NULL_MARKERS` (``-``,
+    ``n/a``, ...), or mostly numbers, is a rule column with a stray marker: an error with the
+    fix, never a silently skipped rule."""
     import pyarrow.compute as pc
 
     values = source.head().column(column).drop_null()
     if len(values) == 0:
         return False
     trimmed = pc.utf8_trim_whitespace(values.cast(_pa().string()))
-    numeric = pc.match_substring_regex(
-        trimmed, r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^$").to_numpy(zero_copy_only=False)
+    numeric = pc.match_substring_regex(trimmed, _NUMBER).to_numpy(zero_copy_only=False)
     if numeric.all():
         return True
+    lowered = pc.utf8_lower(trimmed).to_pylist()
+    marker = np.array([v in NULL_MARKERS for v in lowered], dtype=bool)
+    if (numeric | marker).all():
+        i = int(np.argmax(marker))
+        cell = values[i].as_py()
+        count = int(marker.sum())
+        raise DataError(
+            f"{source.where(i, column)}: {cell!r} in a column of numbers ({count} of its "
+            f"first {len(values)} cells are markers such as {cell!r}, the others numbers); "
+            f"only an empty cell is a missing value: replace {cell.strip()!r} with an empty "
+            f"cell, or, if {column!r} is text, add --text-columns {column} (or --exclude "
+            f"{column})")
     if numeric.mean() < 0.5:
         return False
     i = int(np.argmin(numeric))
@@ -302,6 +322,9 @@ def _number_array(source: Source, column: Any, name: str, start: int
     if kind == "text":
         column = pc.utf8_trim_whitespace(column.cast(pa.string()))
         column = pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+        lowered = pc.utf8_lower(column)  # true / false are 1 / 0, as booleans elsewhere
+        column = pc.if_else(pc.equal(lowered, "true"), "1",
+                            pc.if_else(pc.equal(lowered, "false"), "0", column))
         try:
             column = pc.cast(column, pa.float64())
         except pa.ArrowInvalid:
