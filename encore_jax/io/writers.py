@@ -249,6 +249,9 @@ def _write_csv_chunk(handle: Any, table: Any) -> None:
 
     buffer = io.BytesIO()
     try:
+        if table.num_columns == 1 and table.column(0).null_count:
+            # a blank line would be skipped by CSV readers: the csv module writes ""
+            raise pa.ArrowInvalid("a missing value alone on its row")
         pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(
             include_header=False, quoting_style="none"))
     except pa.ArrowInvalid:
