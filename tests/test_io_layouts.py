@@ -287,3 +287,27 @@ def test_a_late_odd_cell_neither_repeats_nor_loses_rows(tmp_path, monkeypatch):
         np.testing.assert_array_equal(scores[observed], expected[observed])
     with pytest.raises(io.DataError, match=r"row 2801, column 'a': 4\.5 is not an integer"):
         ej.read_ratings(path)
+
+
+def test_rule_bases_find_struct_fields_and_named_list_elements(tmp_path):
+    """The columns holding rules named by a weights file: struct fields by their names, list
+    elements by ``list_names`` (or positionally as ``x[i]``), plain columns by their base."""
+    from encore_jax.io.formats import open_source
+    from encore_jax.io.pair_stream import iter_pair_tables, rule_bases
+
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({
+        "chosen_s": [{"harmless": 1.0, "honest": 0.0}, {"harmless": 0.5, "honest": 1.0}],
+        "rejected_s": [{"harmless": 0.0, "honest": 1.0}, {"harmless": 0.5, "honest": 0.0}],
+        "chosen_l": [[0.1, 0.2], [0.3, 0.4]], "rejected_l": [[0.4, 0.3], [0.2, 0.1]],
+        "chosen_n": [1.0, 2.0], "rejected_n": [2.0, 1.0]}), path)
+    source = open_source(path)
+    names = {"l": ["x", "y"]}
+    assert rule_bases(source, ["honest", "y", "n", "harmless"], "chosen_",
+                      list_names=names) == ["s", "l", "n"]
+    assert rule_bases(source, ["l[1]"], "chosen_") == ["l"]
+    with pytest.raises(io.DataError, match=r"no column 'chosen_y' for rule 'y'"):
+        rule_bases(source, ["y"], "chosen_")
+    table = next(iter_pair_tables(path, rules=["y", "honest", "n"], list_names=names))
+    np.testing.assert_array_equal(table.chosen, [[0.2, 0.0, 1.0], [0.4, 1.0, 2.0]])
+    np.testing.assert_array_equal(table.rejected, [[0.3, 1.0, 2.0], [0.1, 0.0, 1.0]])

@@ -2227,3 +2227,326 @@ def test_compose_interrupted_midway_leaves_no_partial_output(tmp_path: Path) -> 
             assert left == []
         else:
             assert len(left) == 1 and left[0].endswith(".partial.csv"), left
+
+
+# ------------------------------------------------------------------------------------------
+# Real files in (issue 20): long cells and multi-line text, marker columns, booleans, mixed
+# schemas, --mask-value nan, NPZ bombs, deep JSON, named rules on pair files
+# ------------------------------------------------------------------------------------------
+
+
+def plugin_entropies_of(levels: np.ndarray, num_levels: int) -> np.ndarray:
+    """The oracle: plug-in entropy (nats) of each column of ``levels`` ``[N, K]`` (SciPy)."""
+    return np.array([scipy.stats.entropy(np.bincount(column, minlength=num_levels))
+                     for column in levels.T])
+
+
+def level_counts_of(levels: np.ndarray, num_levels: int) -> np.ndarray:
+    """The oracle: ``[K, L]`` counts of each level in each column (NumPy)."""
+    return np.stack([np.bincount(column, minlength=num_levels) for column in levels.T])
+
+
+def multiline_csv(path: Path, levels: np.ndarray, *, long_row: int, long_bytes: int) -> None:
+    """A CSV of three-line quoted prompts (with commas and doubled quotes) beside ``levels``;
+    row ``long_row``'s prompt is about ``long_bytes`` long, all newlines."""
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["prompt", *(f"r{k}" for k in range(levels.shape[1]))])
+        for i, row in enumerate(levels.tolist()):
+            text = (f"question {i}\nwith a comma, and \"quotes\"\nthird line" if i != long_row
+                    else "x\n" * (long_bytes // 2))
+            writer.writerow([text, *row])
+
+
+@pytest.fixture(scope="module")
+def long_text_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, np.ndarray]:
+    """A 3 MB CSV of multi-line prompts with one 1 MB cell, and a JSONL with a 1 MB line."""
+    tmp = tmp_path_factory.mktemp("long_text")
+    levels = np.random.default_rng(20).integers(0, 5, (40_000, 3))
+    multiline_csv(tmp / "long.csv", levels, long_row=7, long_bytes=1 << 20)
+    with (tmp / "long.jsonl").open("w", encoding="utf-8") as handle:
+        for i, row in enumerate(levels[:2000].tolist()):
+            prompt = "y" * (1 << 20) if i == 3 else f"line {i}\nnext"
+            handle.write(json.dumps({"prompt": prompt, "r0": row[0], "r1": row[1],
+                                     "r2": row[2]}) + "\n")
+    return tmp / "long.csv", tmp / "long.jsonl", levels
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_io_long_cells_and_multiline_text(long_text_files: tuple[Path, Path, np.ndarray],
+                                          streamed: bool,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (issue 20): a CSV whose prompts hold quoted newlines was refused past about
+    1 MB, a cell of about 200 KB failed with Arrow's "straddling object". Read whole (files up
+    to 64 MiB) and streamed (forced here, with 64 KiB first blocks so that the 1 MB cell
+    makes the block grow), the entropies equal SciPy's over the generated levels."""
+    import encore_jax.io.chunks as chunks_module
+    import encore_jax.io.formats as formats_module
+    from encore_jax.io.chunks import iter_rating_chunks
+    from encore_jax.workflows.file_weights import file_entropies
+
+    csv_path, jsonl_path, levels = long_text_files
+    if streamed:
+        monkeypatch.setattr(chunks_module, "SMALL_TEXT_BYTES", 0)
+        monkeypatch.setattr(formats_module, "_BLOCK_BYTES", 1 << 16)
+    result = file_entropies(csv_path, 5, chunk_rows=8192)
+    np.testing.assert_array_equal(result.counts.counts, level_counts_of(levels, 5))
+    # The entropy is a float32 sum of L = 5 terms -p log p: each term is within a few u of
+    # exact and the sum adds L - 1 roundings, so 16 u relative is a safe bound.
+    np.testing.assert_allclose(result.entropies, plugin_entropies_of(levels, 5), rtol=16 * U32)
+    assert result.counts.num_rows == levels.shape[0]
+    tables = list(iter_rating_chunks(csv_path, chunk_rows=16_384, text_columns=["prompt"]))
+    prompts = np.concatenate([t.text["prompt"] for t in tables])
+    assert prompts[7] == "x\n" * (1 << 19) and prompts[8].count("\n") == 2
+    np.testing.assert_array_equal(np.concatenate([t.ratings for t in tables]), levels)
+    jsonl = file_entropies(jsonl_path, 5, chunk_rows=512, exclude=["prompt"])
+    np.testing.assert_array_equal(jsonl.counts.counts, level_counts_of(levels[:2000], 5))
+    np.testing.assert_allclose(jsonl.entropies, plugin_entropies_of(levels[:2000], 5),
+                               rtol=16 * U32)
+
+
+def test_io_row_longer_than_the_largest_block_is_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row longer than MAX_BLOCK_BYTES (lowered here to 256 KiB) is an error naming the
+    file and the limit, not Arrow's message."""
+    import encore_jax.io.formats as formats_module
+    from encore_jax.io.readers import read_ratings
+
+    monkeypatch.setattr(formats_module, "MAX_BLOCK_BYTES", 1 << 18)
+    path = file(tmp_path, "huge.csv", 'p,a\n"' + "z" * (1 << 19) + '",1\nq,2\n')
+    with pytest.raises(DataError, match=r"huge\.csv: a row longer than 0 MiB.*MAX_BLOCK_BYTES"):
+        read_ratings(path)
+
+
+def test_io_marker_columns_are_errors_naming_column_and_marker(tmp_path: Path) -> None:
+    """Regression (issue 20): a rating column whose first rows are mostly a marker such as
+    ``-`` was inferred as text and dropped without a word. Now: an error naming the column and
+    the marker, whether the marker leads (CSV head), comes later (CSV body) or is a JSON
+    string; naming the column as text keeps it as text."""
+    from encore_jax.io.readers import read_ratings
+
+    lead = "a,b\n" + "".join(f"-,{i % 3}\n" for i in range(40)) + "1,2\n2,1\n"
+    with pytest.raises(DataError, match=r"row 2, column 'a': '-' in a column of numbers"):
+        read_ratings(file(tmp_path, "lead.csv", lead))
+    only = "a,b\n" + "".join(f"n/a,{i % 3}\n" for i in range(5))
+    with pytest.raises(DataError, match=r"row 2, column 'a': 'n/a' is not a number"):
+        read_ratings(file(tmp_path, "only.csv", only))
+    late = "a,b\n" + "".join(f"{i % 3},{i % 2}\n" for i in range(3000)) + "NA,1\n"
+    with pytest.raises(DataError, match=r"row 3002, column 'a': 'NA' is not a number"):
+        read_ratings(file(tmp_path, "late.csv", late))
+    jsonl = '{"a": 1, "b": 0}\n{"a": "-", "b": 1}\n'
+    with pytest.raises(DataError, match=r"line 2, column 'a': '-' is not a number"):
+        read_ratings(file(tmp_path, "m.jsonl", jsonl))
+    kept = read_ratings(tmp_path / "lead.csv", text_columns=["a"])
+    assert kept.rule_names == ("b",) and kept.text["a"][0] == "-"
+
+
+def test_io_csv_booleans_read_as_0_1_as_in_parquet_and_jsonl(tmp_path: Path) -> None:
+    """Regression (issue 20): CSV ``true``/``false`` columns were refused while the same
+    booleans in parquet and JSONL read as 0/1. A column mixing them with levels reads too."""
+    from encore_jax.io.readers import read_ratings
+
+    flags = [True, False, True, True]
+    csv_table = read_ratings(file(tmp_path, "b.csv", "a,b\n" + "".join(
+        f"{str(f).lower()},{i % 2}\n" for i, f in enumerate(flags))))
+    pq.write_table(pa.table({"a": flags, "b": [i % 2 for i in range(4)]}), tmp_path / "b.parquet")
+    jsonl = "".join(json.dumps({"a": f, "b": i % 2}) + "\n" for i, f in enumerate(flags))
+    for other in (read_ratings(tmp_path / "b.parquet"),
+                  read_ratings(file(tmp_path, "b.jsonl", jsonl))):
+        np.testing.assert_array_equal(csv_table.ratings, other.ratings)
+    np.testing.assert_array_equal(csv_table.ratings[:, 0], [1, 0, 1, 1])
+    mixed = read_ratings(file(tmp_path, "mixed.csv", "a\nTRUE\nfalse\n2\n"))
+    np.testing.assert_array_equal(mixed.ratings[:, 0], [1, 0, 2])
+
+
+def test_io_parquet_directory_with_different_columns_is_an_error(tmp_path: Path) -> None:
+    """Regression (issue 20): a parquet directory whose files had different columns
+    silently ignored the later files' columns. Now an error naming both files and columns;
+    the same columns in another order read as one table."""
+    from encore_jax.io.readers import read_ratings
+
+    (tmp_path / "d").mkdir()
+    pq.write_table(pa.table({"a": [1, 2], "b": [0, 1]}), tmp_path / "d" / "p1.parquet")
+    pq.write_table(pa.table({"a": [1, 2], "c": [0, 1]}), tmp_path / "d" / "p2.parquet")
+    with pytest.raises(DataError, match=r"p1\.parquet and p2\.parquet hold different columns "
+                       r"\(only in the first: \['b'\]; only in the other: \['c'\]\)"):
+        read_ratings(tmp_path / "d")
+    (tmp_path / "d" / "p2.parquet").unlink()
+    pq.write_table(pa.table({"b": [2, 2], "a": [0, 0]}), tmp_path / "d" / "p2.parquet")
+    table = read_ratings(tmp_path / "d")
+    assert sorted(map(tuple, table.ratings.tolist())) == [(0, 2), (0, 2), (1, 0), (2, 1)]
+
+
+def strict_json(path: Path) -> Any:
+    """``path`` parsed as standard JSON (NaN / Infinity literals refused)."""
+    def refuse(literal: str) -> Any:
+        raise ValueError(f"{path}: non-standard JSON literal {literal}")
+
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+def test_io_mask_value_nan_end_to_end(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (issue 20): ``--mask-value nan`` was accepted by the reader, then broke the
+    JSON writer. ``weights`` and ``compose`` now run; every JSON they write is standard JSON
+    with the mask value as the string "NaN"; entropies and composites match NumPy with the
+    NaN cells left out."""
+    values = np.array([[0, 1], [2, np.nan], [1, 2], [np.nan, 0], [2, 2]])
+    path = file(tmp_path, "n.csv", "a,b\n" + "".join(
+        ",".join("nan" if np.isnan(v) else str(int(v)) for v in row) + "\n" for row in values))
+    code, _, err, _ = run_command(["weights", path, "--levels", "3", "--mask-value", "nan",
+                                   "--out", tmp_path / "w.json"], capsys)
+    assert code == 0, err
+    document = strict_json(tmp_path / "w.json")
+    assert document["metadata"]["mask_value"] == "NaN"
+    expected = [scipy.stats.entropy(np.bincount(c[~np.isnan(c)].astype(int), minlength=3))
+                for c in values.T]
+    np.testing.assert_allclose(document["entropies"], expected, rtol=1e-6)
+    code, _, err, _ = run_command(["compose", path, "--weights", tmp_path / "w.json",
+                                   "--mask-value", "nan", "--out", tmp_path / "c.csv"], capsys)
+    assert code == 0, err
+    assert strict_json(tmp_path / "c.csv.meta.json")["mask_value"] == "NaN"
+    from pyarrow import csv as pacsv
+
+    # Regression: a null composite alone on its row was a blank line, which readers skip.
+    column = pacsv.read_csv(tmp_path / "c.csv")["composite"]
+    composite = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    oracle = values @ np.asarray(document["weights"])
+    np.testing.assert_array_equal(np.isnan(composite), np.isnan(oracle))
+    np.testing.assert_allclose(composite[~np.isnan(oracle)], oracle[~np.isnan(oracle)],
+                               rtol=1e-6)
+
+
+def test_io_npz_bombs_and_foreign_members(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (issue 20): an NPZ of 1.9 MB that inflated past 3 GB, and one with a member
+    that is not ``.npy``, ended in tracebacks. The archive's directory and ``.npy`` headers
+    are checked before anything loads: declared sizes over MAX_NPZ_BYTES (lowered here to
+    1 MiB; 2 GiB by default), a foreign member, and a header whose shape does not fit in its
+    member are one-line errors. (The 3.2 GB case, 3.1 MB on disk, is refused the same way.)"""
+    import io
+    import zipfile
+
+    import encore_jax.io.npz as npz_module
+    from encore_jax.io.readers import read_ratings
+
+    monkeypatch.setattr(npz_module, "MAX_NPZ_BYTES", 1 << 20)
+    np.savez_compressed(tmp_path / "bomb.npz", ratings=np.zeros((4096, 1024), np.int8))
+    assert (tmp_path / "bomb.npz").stat().st_size < 20_000
+    with pytest.raises(DataError, match=r"bomb\.npz: its members declare 4194\d+ bytes "
+                       r"uncompressed, over the NPZ limit of 1048576 bytes"):
+        read_ratings(tmp_path / "bomb.npz")
+    with zipfile.ZipFile(tmp_path / "foreign.npz", "w") as archive:
+        buffer = io.BytesIO()
+        np.save(buffer, np.zeros((2, 2), np.int8))
+        archive.writestr("ratings.npy", buffer.getvalue())
+        archive.writestr("run.py", "print('hi')")
+    with pytest.raises(DataError, match=r"member 'run\.py' is not a \.npy array"):
+        read_ratings(tmp_path / "foreign.npz")
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**9, 10)})
+    with zipfile.ZipFile(tmp_path / "liar.npz", "w") as archive:
+        archive.writestr("ratings.npy", header.getvalue() + b"\0" * 64)
+    with pytest.raises(DataError, match=r"member 'ratings\.npy' declares shape "
+                       r"\(1000000000, 10\) \(80000000000 bytes\)"):
+        read_ratings(tmp_path / "liar.npz")
+    np.savez(tmp_path / "fine.npz", ratings=np.array([[0, 1], [2, 1]]))
+    np.testing.assert_array_equal(read_ratings(tmp_path / "fine.npz").ratings, [[0, 1], [2, 1]])
+
+
+def test_io_weights_json_depth_is_checked_before_parsing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (issue 20): a deeply nested weights JSON ended in a RecursionError
+    traceback. Depth is counted before parsing (brackets inside strings do not count)."""
+    from encore_jax.io.writers import MAX_JSON_DEPTH, check_json_depth, read_weights_json
+
+    deep = weights_json(tmp_path, '{"rules": ["a"], "weights": [1], "x": '
+                        + "[" * 200_000 + "]" * 200_000 + "}", name="deep.json")
+    with pytest.raises(DataError, match=r"deep\.json: JSON nested 200001 levels deep; a "
+                       rf"weights file holds at most {MAX_JSON_DEPTH}"):
+        read_weights_json(deep)
+    check_json_depth('{"a": "[[[[\\"{{{{", "b": [[1]]}', "x", limit=3)
+    with pytest.raises(DataError, match="nested 4 levels"):
+        check_json_depth('{"a": [[[1]]]}', "x", limit=3)
+    path = ratings_file(tmp_path)
+    code, _, err, _ = run_command(["compose", path, "--weights", deep, "--out",
+                                   tmp_path / "o.csv"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "nested 200001 levels" in err, err
+
+
+@pytest.fixture(scope="module")
+def named_pair_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Pairs in the Hugging Face layout: rule scores in a list column per side (named only
+    by --list-names) and the same scores in a struct column per side (named by its fields)."""
+    tmp = tmp_path_factory.mktemp("named_pairs")
+    rng = np.random.default_rng(4)
+    names = ["harmless", "honest", "polite", "safe"]
+    chosen, rejected = rng.integers(0, 4, (64, 4)) / 3, rng.integers(0, 4, (64, 4)) / 3
+    text = {"prompt": [f"q{i}" for i in range(64)], "chosen": [f"A{i}" for i in range(64)],
+            "rejected": [f"B{i}" for i in range(64)]}
+    pq.write_table(pa.table({**text, "chosen_scores": chosen.tolist(),
+                             "rejected_scores": rejected.tolist()}), tmp / "lists.parquet")
+
+    def struct(values: np.ndarray) -> Any:
+        return pa.array([dict(zip(names, row, strict=True)) for row in values.tolist()])
+
+    pq.write_table(pa.table({**text, "chosen_rules": struct(chosen),
+                             "rejected_rules": struct(rejected)}), tmp / "structs.parquet")
+    return {"dir": tmp, "names": names, "chosen": chosen, "rejected": rejected}
+
+
+@pytest.mark.parametrize("layout", ["lists", "structs"])
+def test_io_named_rules_on_pair_files(named_pair_files: dict[str, Any], layout: str,
+                                      tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (issue 20): a weights file written from a pairs file with --list-names or
+    struct fields could not compose or label that file (``no column 'chosen_harmless' for
+    rule 'harmless'``). Now both run without extra options; the margins equal
+    ``w . (chosen - rejected)`` in NumPy and label's ``a_preferred`` is the margin's sign."""
+    source = named_pair_files["dir"] / f"{layout}.parquet"
+    names = named_pair_files["names"]
+    extra = ["--list-names", "scores=" + ",".join(names)] if layout == "lists" else []
+    code, _, err, _ = run_command(["weights", source, "--layout", "pairs", "--bin-range", 0, 1,
+                                   "--levels", 4, "--out", tmp_path / "w.json", *extra], capsys)
+    assert code == 0, err
+    weights = json.loads((tmp_path / "w.json").read_text())
+    assert weights["rules"] == names
+    w = np.asarray(weights["weights"])
+    code, _, err, _ = run_command(["compose", source, "--layout", "pairs", "--weights",
+                                   tmp_path / "w.json", "--out", tmp_path / "m.parquet"], capsys)
+    assert code == 0, err
+    margins = pq.read_table(tmp_path / "m.parquet")["margin"].to_numpy()
+    oracle = (named_pair_files["chosen"] - named_pair_files["rejected"]) @ w
+    np.testing.assert_allclose(margins, oracle, atol=4 * 4 * 2.0**-24)
+    code, _, err, _ = run_command(["label", source, "--weights", tmp_path / "w.json",
+                                   "--selection", "all", "--ties", "drop",
+                                   "--out", tmp_path / "l.parquet"], capsys)
+    assert code == 0, err
+    labels = pq.read_table(tmp_path / "l.parquet").to_pydict()
+    decided = np.abs(oracle) > 1e-5
+    np.testing.assert_array_equal(np.asarray(labels["a_preferred"])[decided], oracle[decided] > 0)
+
+
+def test_io_exclude_means_the_same_on_pair_files(tmp_path: Path) -> None:
+    """Regression (issue 20): ``diagnose --exclude`` was silently ignored on pairs files.
+    ``exclude`` takes a base ``x`` or either of ``chosen_x`` / ``rejected_x`` (both sides go),
+    in the pairs reader, the pair stream and the diagnose chunk reader alike."""
+    from encore_jax.io.pair_stream import iter_pair_tables
+    from encore_jax.io.readers import read_rating_pairs
+    from encore_jax.workflows.pair_chunks import iter_pair_chunks
+
+    path = file(tmp_path, "p.csv", "chosen_a,chosen_b,chosen_c,rejected_a,rejected_b,"
+                "rejected_c\n0,1,2,1,1,0\n2,0,1,0,2,2\n")
+    for exclude in (["b"], ["chosen_b"], ["rejected_b"], ["chosen_b", "rejected_b"]):
+        pairs = read_rating_pairs(path, exclude=exclude)
+        assert pairs.rule_names == ("a", "c"), exclude
+        np.testing.assert_array_equal(pairs.chosen, [[0, 2], [2, 1]])
+        assert next(iter_pair_tables(path, exclude=exclude)).rule_names == ("a", "c")
+        names, chunks = iter_pair_chunks(path, 3, chunk_rows=8, exclude=exclude)
+        assert names == ("a", "c")
+        np.testing.assert_array_equal(next(chunks).rejected, [[1, 0], [0, 2]])
+    with pytest.raises(DataError, match=r"no column 'z'"):
+        read_rating_pairs(path, exclude=["z"])

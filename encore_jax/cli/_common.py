@@ -324,6 +324,7 @@ def input_settings(args: argparse.Namespace) -> dict[str, Any]:
         "mask_value": getattr(args, "mask_value", None),
         "missing": getattr(args, "missing", "mask"),
         "pool": getattr(args, "pool", None),
+        "list_names": {c: list(n) for c, n in (getattr(args, "list_names", None) or ())} or None,
     }
 
 

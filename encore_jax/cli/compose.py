@@ -63,7 +63,7 @@ def _weights_for(args: argparse.Namespace) -> dict[str, Any]:
         loaded = read_weights_json(args.weights)
         return {"rules": loaded.rule_names, "weights": loaded.weights,
                 "weights_file": str(args.weights), "method": loaded.method,
-                "weights_metadata": loaded.metadata}
+                "weights_metadata": loaded.metadata, "list_names": loaded.list_names}
     if args.levels is None:
         raise UsageError("compose needs --weights FILE, or --levels L to compute ENCORE "
                          "weights from FILE itself")
@@ -155,6 +155,8 @@ def run_pairs(args: argparse.Namespace, spec: dict[str, Any]) -> int:
     for name in ("layout", "bin_range", "level_offset", "rule_columns", "missing", "pool",
                  "rule_column", "rating_column"):
         options.pop(name, None)
+    if spec.get("list_names") and not options.get("list_names"):  # named as the weights were
+        options["list_names"] = dict(spec["list_names"])
     prefixes = pair_prefix_options(args)
     rules = list(spec["rules"])
     metadata = output_metadata(

@@ -124,7 +124,7 @@ def _report(args: argparse.Namespace) -> Any:
             chunk_rows=args.chunk_rows, rule_columns=options.get("rule_columns"),
             mask_value=options.get("mask_value"), bin_range=options.get("bin_range"),
             file_format=options.get("file_format"), chosen_prefix=args.chosen_prefix,
-            rejected_prefix=args.rejected_prefix, **common)
+            rejected_prefix=args.rejected_prefix, exclude=options.get("exclude"), **common)
     from encore_jax.io import read_rating_pairs, read_ratings
 
     if args.group_column is not None and options.get("pair_index") is not None:

@@ -101,9 +101,13 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
         loaded = read_weights_json(args.weights)
         weights = loaded.weights.astype(np.float32)
         options["rule_columns"] = list(loaded.rule_names)
-        if args.pair_index is None:  # names may be list elements x[i]: read their columns
-            options["rule_columns"] = rule_bases(open_source(args.file, args.file_format),
-                                                 loaded.rule_names, args.chosen_prefix)
+        if loaded.list_names and not options.get("list_names"):  # named as the weights were
+            options["list_names"] = dict(loaded.list_names)
+        if args.pair_index is None:  # names may be list elements or struct fields
+            options["rule_columns"] = rule_bases(
+                open_source(args.file, args.file_format), loaded.rule_names, args.chosen_prefix,
+                args.rejected_prefix, list_names=options.get("list_names"),
+                exclude=options.get("exclude"))
     options.pop("level_offset", None)
     pairs = read_score_pairs(args.file, **pair_prefix_options(args), **options)
     if weights is not None and pairs.rule_names != loaded.rule_names:

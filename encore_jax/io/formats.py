@@ -28,7 +28,30 @@ __all__ = ["DEFAULT_CHUNK_ROWS", "FORMATS", "Source", "detect_format", "open_sou
 FORMATS = ("csv", "jsonl", "parquet", "npz")
 _SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
              ".pq": "parquet", ".npz": "npz"}
-_BLOCK_BYTES = 1 << 22
+#: Bytes per block of a streamed CSV / JSONL read (grows for a longer row, see below). Arrow's
+#: streaming readers read blocks ahead in the background: measured on a 140 MB CSV, the
+#: resident memory of a streamed read grows by about 60 MB with 1 MiB blocks (whatever the
+#: file's size: also 60 MB for 70 MB) and by 160 MB with 4 MiB blocks.
+_BLOCK_BYTES = 1 << 20
+_HEAD_BLOCK_BYTES = 1 << 16  # the first block, read to infer the columns' types
+_WHOLE_BLOCK_BYTES = 1 << 20  # blocks of a whole (multi-threaded) read
+#: The largest block a CSV / JSONL read grows to: a row (a JSON line, or a CSV record with its
+#: quoted newlines) must fit in one block, so this bounds the longest row (1 GiB).
+MAX_BLOCK_BYTES = 1 << 30
+
+
+def _straddles(err: BaseException) -> bool:
+    """Arrow's error for a row longer than the read's block size."""
+    return "straddling" in str(err) or "straddles" in str(err)
+
+
+def _grown(block: int, err: BaseException, path: Path) -> int:
+    """The next block size after ``err`` (a row longer than ``block``), or the error."""
+    if block >= MAX_BLOCK_BYTES:
+        raise DataError(f"{path}: a row longer than {MAX_BLOCK_BYTES >> 20} MiB (the longest "
+                        f"row a read takes, encore_jax.io.formats.MAX_BLOCK_BYTES): "
+                        f"{short(err)}") from None
+    return min(block * 4, MAX_BLOCK_BYTES)
 
 
 def detect_format(path: str | Path, file_format: str | None = None) -> str:
@@ -56,7 +79,12 @@ def detect_format(path: str | Path, file_format: str | None = None) -> str:
 
 class CsvSource(Source):
     """A CSV file: a header row of column names, read by ``pyarrow.csv``; only empty (or
-    all-space) cells are missing values (``NA``, ``nan`` and the like are not)."""
+    all-space) cells are missing values (``NA``, ``nan`` and the like are not).
+
+    Quoted cells may hold newlines and be of any length: a file holding a ``"`` is parsed with
+    ``newlines_in_values``, and a read whose block is shorter than a row is read again with a
+    block 4 times larger (rows already yielded are skipped), up to :data:`MAX_BLOCK_BYTES`;
+    memory stays ``O(block)``, about the longest row, not the file."""
 
     row_base = 2
 
@@ -64,16 +92,29 @@ class CsvSource(Source):
         import pyarrow.csv as pacsv
 
         self.path = path
-        try:
-            reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16))
-            first = reader.read_next_batch()
-            self._head = _pa().Table.from_batches([first])
-        except StopIteration:
-            self._head = None
-        except UnicodeDecodeError:
-            raise DataError(f"{path}: {_first_bad_utf8_row(path)}") from None
-        except (_pa().ArrowInvalid, OSError) as err:
-            raise _csv_error(path, err) from None
+        self._parse = pacsv.ParseOptions(newlines_in_values=_check_quotes(path))
+        self._block = _BLOCK_BYTES
+        self._whole_block = _WHOLE_BLOCK_BYTES
+        block = _HEAD_BLOCK_BYTES
+        while True:
+            try:
+                reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block),
+                                        parse_options=self._parse)
+                first = reader.read_next_batch()
+                self._head = _pa().Table.from_batches([first])
+                break
+            except _pa().ArrowInvalid as err:
+                if not _straddles(err):
+                    raise _csv_error(path, err) from None
+                block = _grown(block, err, path)
+                self._block = self._whole_block = max(self._block, block)
+            except StopIteration:
+                self._head = None
+                break
+            except UnicodeDecodeError:
+                raise DataError(f"{path}: {_first_bad_utf8_row(path)}") from None
+            except OSError as err:
+                raise _csv_error(path, err) from None
         try:  # decodes the column names
             _ = self._head.schema.names if self._head is not None else reader.schema.names
         except UnicodeDecodeError:
@@ -90,7 +131,6 @@ class CsvSource(Source):
         self.raw_names = tuple(self._head.schema.names)
         if any(_pa().types.is_binary(f.type) for f in self._head.schema):
             raise DataError(f"{path}: {_first_bad_utf8_row(path)}")
-        _check_quotes(path)
         self._head = self._head.rename_columns(renamed)
         super().__init__(str(path), self._head.schema)
 
@@ -98,8 +138,9 @@ class CsvSource(Source):
         return self._head
 
     def _options(self, columns, numeric, text, stage):
-        """Stage 0: integer columns (as inferred) as int64, others float64; stage 1: every
-        number column float64; stage 2: number columns as text, for the converter to name
+        """Stage 0: integer columns (as inferred) as int64, boolean columns (``true`` /
+        ``false``, read as 1 / 0) as booleans, others float64; stage 1: every number column
+        float64 (booleans stay so); stage 2: number columns as text, for the converter to name
         the bad cell (or take an all-space cell as missing)."""
         import pyarrow.csv as pacsv
 
@@ -108,7 +149,8 @@ class CsvSource(Source):
         types = {}
         for c in numeric:
             inferred = self.schema.field(c).type
-            types[raw[c]] = (pa.string() if stage == 2 else pa.int64()
+            types[raw[c]] = (pa.string() if stage == 2 else pa.bool_()
+                             if pa.types.is_boolean(inferred) else pa.int64()
                              if stage == 0 and pa.types.is_integer(inferred) else pa.float64())
         types.update({raw[c]: pa.string() for c in text})
         return pacsv.ConvertOptions(include_columns=[raw[c] for c in columns],
@@ -119,11 +161,13 @@ class CsvSource(Source):
                 whole=False):
         # Integer columns are read as int64 only when the whole file is read at once: a
         # stream cannot take back blocks already yielded when a later one holds 2.5.
-        done = 0  # rows yielded; a retry at a later stage skips them
-        for stage in (0, 1, 2) if whole else (1, 2):
+        # A row longer than the block is read again with a larger block (same skipping).
+        done = 0  # rows yielded; a retry (a later stage, a larger block) skips them
+        stages = [0, 1, 2] if whole else [1, 2]
+        while stages:
             skip = done
             try:
-                for batch in self._read(columns, numeric, text, whole, stage):
+                for batch in self._read(columns, numeric, text, whole, stages[0]):
                     if skip >= batch.num_rows:
                         skip -= batch.num_rows
                         continue
@@ -132,8 +176,15 @@ class CsvSource(Source):
                     yield batch
                 return
             except _pa().ArrowInvalid as err:
-                if "conversion error" not in str(err) or stage == 2:
+                if _straddles(err):
+                    if whole:
+                        self._whole_block = _grown(self._whole_block, err, self.path)
+                    else:
+                        self._block = _grown(self._block, err, self.path)
+                    continue
+                if "conversion error" not in str(err) or stages[0] == 2:
                     raise _csv_error(self.path, err) from None
+                stages.pop(0)
 
     def _read(self, columns, numeric, text, whole, stage):
         import pyarrow.csv as pacsv
@@ -141,32 +192,34 @@ class CsvSource(Source):
         convert = self._options(columns, numeric, text, stage)
         names = {raw: name for name, raw in zip(self.names, self.raw_names, strict=True)}
         if whole:
-            batches = [pacsv.read_csv(self.path, convert_options=convert)]
-        else:
-            batches = pacsv.open_csv(self.path, convert_options=convert,
-                                     read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES))
-        for batch in batches:
+            table = pacsv.read_csv(self.path, convert_options=convert, parse_options=self._parse,
+                                   read_options=pacsv.ReadOptions(block_size=self._whole_block))
+            yield table.rename_columns([names[n] for n in table.schema.names])
+            return
+        for batch in pacsv.open_csv(self.path, convert_options=convert,
+                                    parse_options=self._parse,
+                                    read_options=pacsv.ReadOptions(block_size=self._block)):
             yield batch.rename_columns([names[n] for n in batch.schema.names])
 
 
-def _check_quotes(path: Path) -> None:
-    """An odd number of ``"`` means a quote never closed (a truncated file), which Arrow's
-    parser would accept as a value running to the end of the file."""
-    import mmap
-
-    if path.stat().st_size == 0:
-        return
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
-        if m.find(b'"') < 0:
-            return
-        step = 1 << 24
-        quotes = sum(m[start:start + step].count(b'"') for start in range(0, len(m), step))
-        if quotes % 2 == 0:
-            return
-        last = m.rfind(b'"')
-        row = sum(m[start:min(start + step, last)].count(b"\n")
-                  for start in range(0, last, step)) + 1
-    raise DataError(f"{path}: row {row}: a quote is never closed (is the file truncated?)")
+def _check_quotes(path: Path) -> bool:
+    """Whether the file holds a ``"`` (its quoted cells may then hold newlines). An odd
+    number of ``"`` means a quote never closed (a truncated file), which Arrow's parser would
+    accept as a value running to the end of the file: an error. Read in 16 MiB pieces (a
+    memory map would count the whole file in the resident memory)."""
+    quotes = lines = 0
+    last_quote_line = 0
+    with path.open("rb") as handle:
+        while piece := handle.read(1 << 24):
+            found = piece.count(b'"')
+            if found:
+                quotes += found
+                last_quote_line = lines + piece.count(b"\n", 0, piece.rfind(b'"'))
+            lines += piece.count(b"\n")
+    if quotes % 2 == 0:
+        return quotes > 0
+    raise DataError(f"{path}: row {last_quote_line + 1}: a quote is never closed (is the file "
+                    "truncated?)")
 
 
 def _first_bad_utf8_row(path: Path) -> str:
@@ -200,7 +253,8 @@ def _csv_error(path: Path, err: BaseException) -> DataError:
 
 class JsonlSource(Source):
     """A JSON lines file (one object per line), read by ``pyarrow.json``; a ``null`` or an
-    absent key is a missing value."""
+    absent key is a missing value. Lines may be of any length: a read whose block is shorter
+    than a line is read again with a block 4 times larger (as :class:`CsvSource`)."""
 
     row_word = "line"
     row_base = 1
@@ -209,14 +263,25 @@ class JsonlSource(Source):
         import pyarrow.json as pajson
 
         self.path = path
-        if path.stat().st_size == 0 or not path.read_bytes()[:65536].strip():
+        self._block = _BLOCK_BYTES
+        self._whole_block = _WHOLE_BLOCK_BYTES
+        if path.stat().st_size == 0 or _starts_blank(path):
             raise DataError(f"{path}: empty file (expected one JSON object per line)")
-        try:
-            reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=1 << 16))
-            self._head = _pa().Table.from_batches([reader.read_next_batch()])
-            _ = self._head.schema.names  # decodes the keys
-        except (_pa().ArrowInvalid, StopIteration, UnicodeDecodeError) as err:
-            raise self._error(err, ()) from None
+        block = _HEAD_BLOCK_BYTES
+        while True:
+            try:
+                reader = pajson.open_json(path,
+                                          read_options=pajson.ReadOptions(block_size=block))
+                self._head = _pa().Table.from_batches([reader.read_next_batch()])
+                _ = self._head.schema.names  # decodes the keys
+                break
+            except _pa().ArrowInvalid as err:
+                if not _straddles(err):
+                    raise self._error(err, ()) from None
+                block = _grown(block, err, path)
+                self._block = self._whole_block = max(self._block, block)
+            except (StopIteration, UnicodeDecodeError) as err:
+                raise self._error(err, ()) from None
         super().__init__(str(path), self._head.schema)
 
     def head(self) -> Any:
@@ -236,21 +301,39 @@ class JsonlSource(Source):
 
     def batches(self, columns, *, numeric=(), text=(), batch_rows=DEFAULT_CHUNK_ROWS,
                 whole=False):
+        parse_schema = self._schema(columns, numeric, text)
+        done = 0  # rows yielded; a retry with a larger block skips them
+        while True:
+            skip = done
+            try:
+                for batch in self._read(parse_schema, whole):
+                    if skip >= batch.num_rows:
+                        skip -= batch.num_rows
+                        continue
+                    batch, skip = batch.slice(skip), 0
+                    done += batch.num_rows
+                    yield batch.select(list(columns))
+                return
+            except _pa().ArrowInvalid as err:
+                if not _straddles(err):
+                    raise self._error(err, numeric, columns) from None
+                if whole:
+                    self._whole_block = _grown(self._whole_block, err, self.path)
+                else:
+                    self._block = _grown(self._block, err, self.path)
+
+    def _read(self, parse_schema, whole):
         import pyarrow.json as pajson
 
-        parse = pajson.ParseOptions(explicit_schema=self._schema(columns, numeric, text),
+        parse = pajson.ParseOptions(explicit_schema=parse_schema,
                                     unexpected_field_behavior="error")
-        try:
-            if whole:
-                batches = [pajson.read_json(self.path, parse_options=parse)]
-            else:
-                batches = pajson.open_json(
-                    self.path, parse_options=parse,
-                    read_options=pajson.ReadOptions(block_size=_BLOCK_BYTES))
-            for batch in batches:
-                yield batch.select(list(columns))
-        except _pa().ArrowInvalid as err:
-            raise self._error(err, numeric, columns) from None
+        if whole:
+            yield pajson.read_json(
+                self.path, parse_options=parse,
+                read_options=pajson.ReadOptions(block_size=self._whole_block))
+            return
+        yield from pajson.open_json(self.path, parse_options=parse,
+                                    read_options=pajson.ReadOptions(block_size=self._block))
 
     def _error(self, err: BaseException, numeric: Sequence[str],
                columns: Sequence[str] | None = None) -> DataError:
@@ -263,6 +346,12 @@ class JsonlSource(Source):
         if "UTF8" in text or "UTF-8" in text:
             return DataError(f"{self.path}: not UTF-8 text ({text}); save the file as UTF-8")
         return DataError(f"{self.path}: not readable JSON lines ({text})")
+
+
+def _starts_blank(path: Path) -> bool:
+    """Whether the first 64 KiB of the file are only white space (read, not the file)."""
+    with path.open("rb") as handle:
+        return not handle.read(65536).strip()
 
 
 def _float_type(kind: Any) -> Any:
@@ -357,6 +446,8 @@ class ParquetSource(Source):
                 schema = self.file.schema_arrow
         except (pa.ArrowException, OSError, ValueError) as err:
             raise DataError(f"{path}: not a readable parquet file ({short(err)})") from None
+        if path.is_dir():
+            _same_columns(path, self.dataset.files)
         super().__init__(str(path), schema)
 
     def num_rows(self) -> int:
@@ -400,6 +491,26 @@ class ParquetSource(Source):
                 yield self.file.read(columns=list(columns))
         except (pa.ArrowException, OSError, ValueError) as err:
             raise DataError(f"{self.path}: not a readable parquet file ({short(err)})") from None
+
+
+def _same_columns(path: Path, files: Sequence[str]) -> None:
+    """Every parquet file of a directory must hold the same column names (a dataset would
+    read the first file's columns and fill or drop the others silently)."""
+    import pyarrow.parquet as pq
+
+    first = pq.read_schema(files[0]).names
+    for name in files[1:]:
+        try:
+            names = pq.read_schema(name).names
+        except (_pa().ArrowException, OSError) as err:
+            raise DataError(f"{name}: not a readable parquet file ({short(err)})") from None
+        if set(names) != set(first):
+            only_first = [c for c in first if c not in names]
+            only_this = [c for c in names if c not in first]
+            raise DataError(f"{path}: the parquet files {Path(files[0]).name} and "
+                            f"{Path(name).name} hold different columns (only in the first: "
+                            f"{only_first}; only in the other: {only_this}); write them with "
+                            "one set of columns, or read them one file at a time")
 
 
 def _in_memory_table(data: Any) -> tuple[Any, str] | None:

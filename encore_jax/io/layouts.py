@@ -27,7 +27,7 @@ import numpy as np
 from encore_jax.io.sources import Source
 from encore_jax.io.tables import DataError, check_unique
 
-__all__ = ["RuleColumn", "pair_columns", "to_levels", "to_scores", "wide_columns"]
+__all__ = ["RuleColumn", "pair_columns", "pair_excludes", "to_levels", "to_scores", "wide_columns"]
 
 _INT32 = np.iinfo(np.int32)
 
@@ -106,20 +106,40 @@ def _rule_column(source: Source, column: str, display: str,
                     f"(or a list / struct of numbers); leave it out with --exclude {column}")
 
 
+#: Cells that stand for "no value" in some exports (compared after trimming spaces, case
+#: ignored). They are never read as missing (only an empty cell is): a rule column holding
+#: one is an error naming the column and the marker, never a column silently taken as text.
+NULL_MARKERS = frozenset({"-", "--", "?", ".", "na", "n/a", "#n/a", "nan", "null", "none",
+                          "missing"})
+_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^$|^(?i:true|false)$"
+
+
 def _text_holds_numbers(source: Source, column: str) -> bool:
-    """Whether an inferred text column holds numbers (with blank cells: a rule column). One
-    whose first values are mostly, not all, numbers is a rule column with a stray marker
-    (``n/a``, ``-``): an error with the fix, never a silently skipped rule."""
+    """Whether an inferred text column holds numbers (with blank cells: a rule column),
+    judged on its first rows. One that holds only numbers and :data:`NULL_MARKERS` (``-``,
+    ``n/a``, ...), or mostly numbers, is a rule column with a stray marker: an error with the
+    fix, never a silently skipped rule."""
     import pyarrow.compute as pc
 
     values = source.head().column(column).drop_null()
     if len(values) == 0:
         return False
     trimmed = pc.utf8_trim_whitespace(values.cast(_pa().string()))
-    numeric = pc.match_substring_regex(
-        trimmed, r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^$").to_numpy(zero_copy_only=False)
+    numeric = pc.match_substring_regex(trimmed, _NUMBER).to_numpy(zero_copy_only=False)
     if numeric.all():
         return True
+    lowered = pc.utf8_lower(trimmed).to_pylist()
+    marker = np.array([v in NULL_MARKERS for v in lowered], dtype=bool)
+    if (numeric | marker).all():
+        i = int(np.argmax(marker))
+        cell = values[i].as_py()
+        count = int(marker.sum())
+        raise DataError(
+            f"{source.where(i, column)}: {cell!r} in a column of numbers ({count} of its "
+            f"first {len(values)} cells are markers such as {cell!r}, the others numbers); "
+            f"only an empty cell is a missing value: replace {cell.strip()!r} with an empty "
+            f"cell, or, if {column!r} is text, add --text-columns {column} (or --exclude "
+            f"{column})")
     if numeric.mean() < 0.5:
         return False
     i = int(np.argmin(numeric))
@@ -198,6 +218,31 @@ def wide_columns(
     return result
 
 
+def pair_excludes(source: Source, exclude: Sequence[str] | None, chosen_prefix: str,
+                  rejected_prefix: str) -> list[str]:
+    """The columns ``exclude`` leaves out of a pairs table: an entry is a column name or a
+    base ``x`` of ``<chosen_prefix>x`` / ``<rejected_prefix>x``; either side of a pair of
+    rating columns leaves out both (a rule is read from both responses or from neither)."""
+    if isinstance(exclude, str):
+        raise TypeError(f"exclude must be a sequence of names, got {exclude!r}")
+    names = set(source.names)
+    out: list[str] = []
+    for entry in exclude or ():
+        base = None
+        for prefix in (chosen_prefix, rejected_prefix):
+            if entry.startswith(prefix) and entry[len(prefix):]:
+                base = entry[len(prefix):] if entry in names else base
+        if entry in names and base is None:
+            out.append(entry)
+            continue
+        base = entry if base is None else base
+        found = [p + base for p in (chosen_prefix, rejected_prefix) if p + base in names]
+        if not found:
+            require_columns(source, [entry])
+        out.extend(found)
+    return list(dict.fromkeys(out))
+
+
 def pair_columns(
     source: Source,
     *,
@@ -218,6 +263,7 @@ def pair_columns(
         raise ValueError(f"chosen_prefix and rejected_prefix must be two different non-empty "
                          f"strings, got {chosen_prefix!r} and {rejected_prefix!r}")
     check_unique(source.name, source.names, "column name")
+    exclude = pair_excludes(source, exclude, chosen_prefix, rejected_prefix)
     taken = _kept_columns(source, id_column, subset_column, text_columns, exclude)
     text = list(text_columns or ())
 
@@ -276,6 +322,9 @@ def _number_array(source: Source, column: Any, name: str, start: int
     if kind == "text":
         column = pc.utf8_trim_whitespace(column.cast(pa.string()))
         column = pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+        lowered = pc.utf8_lower(column)  # true / false are 1 / 0, as booleans elsewhere
+        column = pc.if_else(pc.equal(lowered, "true"), "1",
+                            pc.if_else(pc.equal(lowered, "false"), "0", column))
         try:
             column = pc.cast(column, pa.float64())
         except pa.ArrowInvalid:

@@ -1,6 +1,10 @@
 """NPZ archives as Arrow tables, read with ``numpy.load`` (no hand-written ``.npy`` parsing).
 
 Members are loaded whole, one archive at a time (an NPZ member cannot be memory-mapped).
+Before anything is loaded the archive's directory is checked: every member must be a ``.npy``
+array, their declared uncompressed sizes must sum to at most :data:`MAX_NPZ_BYTES` (2 GiB:
+a larger data set belongs in parquet, which is streamed), and each ``.npy`` header's shape
+must fit in its member's declared size (so a small archive cannot inflate past the limit).
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import numpy as np
 from encore_jax.io.sources import TableSource, _pa, short
 from encore_jax.io.tables import DataError
 
-__all__ = ["NpzSource"]
+__all__ = ["MAX_NPZ_BYTES", "NpzSource", "check_npz_archive"]
+
+#: The most bytes the members of an NPZ archive may declare, uncompressed, summed (2 GiB).
+MAX_NPZ_BYTES = 1 << 31
 
 
 class NpzSource(TableSource):
@@ -29,6 +36,7 @@ class NpzSource(TableSource):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        check_npz_archive(path)
         try:
             with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files}
@@ -39,6 +47,52 @@ class NpzSource(TableSource):
         if meta is not None:
             table = table.replace_schema_metadata({"encore_jax": str(meta)})
         super().__init__(table, str(path))
+
+
+def check_npz_archive(path: Path, limit: int | None = None) -> None:
+    """Checks an NPZ archive's directory and ``.npy`` headers without loading any array.
+
+    Raises:
+      DataError: not a zip archive, a member that is not ``.npy``, declared sizes summing
+        past ``limit`` bytes, or a header whose shape needs more bytes than its member holds.
+    """
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise DataError(f"{path}: not a readable NPZ archive ({short(err)})") from None
+    limit = MAX_NPZ_BYTES if limit is None else limit
+    with archive:
+        infos = archive.infolist()
+        for info in infos:
+            if not info.filename.endswith(".npy"):
+                raise DataError(f"{path}: member {info.filename!r} is not a .npy array (an NPZ "
+                                "archive holds only .npy members, as numpy.savez writes)")
+        total = sum(info.file_size for info in infos)
+        if total > limit:
+            raise DataError(f"{path}: its members declare {total} bytes uncompressed, over the "
+                            f"NPZ limit of {limit} bytes (encore_jax.io.npz.MAX_NPZ_BYTES); "
+                            "write data this large as parquet, which is streamed")
+        for info in infos:
+            try:
+                with archive.open(info) as member:
+                    version = npy.read_magic(member)
+                    read = {(1, 0): npy.read_array_header_1_0,
+                            (2, 0): npy.read_array_header_2_0}.get(version)
+                    if read is None:  # version 3.0 (utf-8 field names): the same layout
+                        shape, _, dtype = npy._read_array_header(member, version)
+                    else:
+                        shape, _, dtype = read(member)
+            except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+                raise DataError(f"{path}: member {info.filename!r} is not a readable .npy "
+                                f"array ({short(err)})") from None
+            need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if need > info.file_size:
+                raise DataError(f"{path}: member {info.filename!r} declares shape {shape} "
+                                f"({need} bytes) in {info.file_size} bytes: a broken archive")
 
 
 def _matrix_columns(path: Path, arrays: dict[str, np.ndarray], key: str, prefix: str,

@@ -27,20 +27,44 @@ _LIST_ELEMENT = re.compile(r"^(?P<column>.+)\[(?P<index>\d+)\]$")
 _SMALL_TEXT_BYTES = 1 << 26  # as the wide reader: small CSV / JSONL files parsed at once
 
 
-def rule_bases(source: Any, rules: Sequence[str], chosen_prefix: str) -> list[str]:
-    """The column bases ``x`` (``<chosen_prefix><x>``) that hold the named rules."""
+def rule_bases(source: Any, rules: Sequence[str], chosen_prefix: str,
+               rejected_prefix: str = "rejected_", *,
+               list_names: Mapping[str, Sequence[str]] | None = None,
+               exclude: Sequence[str] | None = None) -> list[str]:
+    """The column bases ``x`` (``<chosen_prefix><x>``) that hold the named rules, in the
+    rules' order of first appearance.
+
+    A name is found, in this order, as a rule of the pair columns (a number column ``x``, a
+    field of a struct column, an element of a list column named by ``list_names`` or the
+    file's metadata), as a column base ``x``, or as ``x[i]``, element ``i`` of the list
+    column ``<chosen_prefix>x``.
+    """
+    owners: dict[str, str] = {}
+    try:
+        chosen, _ = pair_columns(source, chosen_prefix=chosen_prefix,
+                                 rejected_prefix=rejected_prefix, list_names=list_names,
+                                 exclude=exclude, keep_text=False)
+        for rc in chosen.rules:
+            for name in rc.names:
+                owners.setdefault(name, rc.column[len(chosen_prefix):])
+    except DataError:  # the pairs reader gives the header's error, for the columns it reads
+        pass
     bases: list[str] = []
     for name in rules:
         match = _LIST_ELEMENT.match(name)
-        if chosen_prefix + name in source.names:
+        if name in owners:
+            base = owners[name]
+        elif chosen_prefix + name in source.names:
             base = name
         elif match and chosen_prefix + match["column"] in source.names:
             base = match["column"]
         else:
             shown = ", ".join(repr(c) for c in source.names[:12])
+            known = ", ".join(repr(n) for n in list(owners)[:12])
             raise DataError(f"{source.name}: no column {chosen_prefix + name!r} for rule "
-                            f"{name!r} (columns: {shown}); check --chosen-prefix / "
-                            "--rejected-prefix, or the weights file's rules")
+                            f"{name!r} (rules: {known or 'none'}; columns: {shown}); check "
+                            "--chosen-prefix / --rejected-prefix, the weights file's rules, "
+                            "or name list elements with --list-names")
         if base not in bases:
             bases.append(base)
     return bases
@@ -91,7 +115,8 @@ def iter_pair_tables(
     if kind not in ("ratings", "scores"):
         raise ValueError(f"kind must be 'ratings' or 'scores', got {kind!r}")
     source = open_source(data, file_format)
-    bases = None if rules is None else rule_bases(source, rules, chosen_prefix)
+    bases = None if rules is None else rule_bases(source, rules, chosen_prefix, rejected_prefix,
+                                                  list_names=list_names, exclude=exclude)
     blocks = pair_columns(source, chosen_prefix=chosen_prefix, rejected_prefix=rejected_prefix,
                           rule_columns=bases, id_column=id_column, subset_column=subset_column,
                           text_columns=text_columns, exclude=exclude, list_names=list_names)

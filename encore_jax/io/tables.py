@@ -148,13 +148,17 @@ class PairTable:
 
 @dataclasses.dataclass(frozen=True)
 class WeightsFile:
-    """A weights JSON file: rule names, weights ``[K]``, the method and its metadata."""
+    """A weights JSON file: rule names, weights ``[K]``, the method and its metadata;
+    ``list_names`` (``{column: names}``, from the metadata's ``list_names``) names the rules
+    held in list columns of the file the weights came from, so that the same layout reads
+    them by name without ``--list-names``."""
 
     rule_names: tuple[str, ...]
     weights: np.ndarray
     method: str
     metadata: dict[str, Any]
     source: str
+    list_names: dict[str, tuple[str, ...]] | None = None
 
 
 def pooled_pair_table(pairs: PairTable) -> RatingTable | ScoreTable:

@@ -4,6 +4,11 @@ Outputs carry the settings that change their numbers (levels, binning range, tem
 estimator, missing-value policy, ...) as metadata: in the parquet schema metadata (key
 ``encore_jax``), in an NPZ ``__metadata__`` entry, or in a JSON sidecar ``<file>.meta.json``
 next to CSV and JSONL files.
+
+JSON has no NaN or infinity: in metadata and JSON documents (weights files, sidecars) a
+non-finite number is written as the string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``
+(``float()`` reads each back), e.g. ``mask_value = NaN`` (``--mask-value nan``). Data rows
+never hold one (the readers refuse NaN).
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from encore_jax.io.formats import detect_format, open_source, short
 from encore_jax.io.tables import DataError, RatingTable, ScoreTable, WeightsFile, check_unique
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "METADATA_KEY",
     "WEIGHTS_FORMAT",
     "TableWriter",
+    "check_json_depth",
     "embeds_metadata",
+    "json_safe",
     "output_metadata",
     "read_metadata",
     "read_weights_json",
@@ -56,14 +64,32 @@ def output_metadata(**settings: Any) -> dict[str, Any]:
     (values must be JSON-serialisable; tuples become lists)."""
     from encore_jax._version import __version__
 
-    metadata = {"encore_jax_version": __version__, **settings}
+    metadata = json_safe({"encore_jax_version": __version__, **settings})
     json.dumps(metadata, allow_nan=False)  # fail early on what JSON cannot hold
     return metadata
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (in dicts, lists and tuples, at any depth)
+    replaced by ``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` (JSON has no such numbers);
+    tuples become lists."""
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return "NaN"
+        if np.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, Mapping):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def write_json(path: str | Path, document: Mapping[str, Any]) -> None:
-    """Writes a JSON document (indented, finite numbers only, trailing newline)."""
-    text = json.dumps(document, indent=2, allow_nan=False)
+    """Writes a JSON document (indented, trailing newline); a non-finite number is written as
+    a string (see :func:`json_safe`)."""
+    text = json.dumps(json_safe(document), indent=2, allow_nan=False)
     Path(path).write_text(text + "\n", encoding="utf-8")
 
 
@@ -120,7 +146,7 @@ class TableWriter:
         self.path = Path(path)
         self.format = detect_format(path, file_format)
         self.meta_text = (None if metadata is None
-                          else json.dumps(dict(metadata), allow_nan=False))
+                          else json.dumps(json_safe(dict(metadata)), allow_nan=False))
         self.names: list[str] | None = None
         self.schema: Any = None
         self.rows = 0
@@ -223,6 +249,9 @@ def _write_csv_chunk(handle: Any, table: Any) -> None:
 
     buffer = io.BytesIO()
     try:
+        if table.num_columns == 1 and table.column(0).null_count:
+            # a blank line would be skipped by CSV readers: the csv module writes ""
+            raise pa.ArrowInvalid("a missing value alone on its row")
         pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(
             include_header=False, quoting_style="none"))
     except pa.ArrowInvalid:
@@ -390,7 +419,9 @@ def read_weights_json(path: str | Path) -> WeightsFile:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        check_json_depth(text, str(path))
+        document = json.loads(text)
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not UTF-8 text ({err.reason})") from None
     except ValueError as err:
@@ -410,5 +441,41 @@ def read_weights_json(path: str | Path) -> WeightsFile:
     if not np.isfinite(values).all():
         raise DataError(f"{path}: 'weights' must be finite")
     metadata = document.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise DataError(f"{path}: 'metadata' must be a JSON object")
     return WeightsFile(tuple(rules), values, str(document.get("method", "unknown")),
-                       dict(metadata), str(path))
+                       dict(metadata), str(path), _list_names(path, metadata))
+
+
+def _list_names(path: Path, metadata: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
+    """The metadata's ``list_names`` ``{column: [rule names]}``, checked, or ``None``."""
+    names = metadata.get("list_names")
+    if names is None:
+        return None
+    if not isinstance(names, dict) or not all(
+            isinstance(v, list) and all(isinstance(n, str) for n in v) for v in names.values()):
+        raise DataError(f"{path}: metadata 'list_names' must map each list column to a list of "
+                        "rule names")
+    return {str(column): tuple(v) for column, v in names.items()}
+
+
+#: The deepest nesting of ``[`` / ``{`` a weights JSON may hold (a weights file needs 3).
+MAX_JSON_DEPTH = 64
+
+
+def check_json_depth(text: str, name: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuses JSON text nested deeper than ``limit`` before it is parsed (Python's parser
+    would fail with a ``RecursionError`` far below what a file can hold).
+
+    Raises:
+      DataError: naming ``name``, the depth reached and the limit.
+    """
+    import re
+    from itertools import accumulate
+
+    brackets = re.sub(r'"(?:[^"\\]|\\.)*"', "", text)
+    steps = [1 if c in "[{" else -1 for c in brackets if c in "[]{}"]
+    depth = max(accumulate(steps), default=0)
+    if depth > limit:
+        raise DataError(f"{name}: JSON nested {depth} levels deep; a weights file holds at "
+                        f"most {limit} (encore_jax.io.writers.MAX_JSON_DEPTH)")

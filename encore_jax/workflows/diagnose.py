@@ -498,6 +498,7 @@ def diagnose_file(
     calibration_format: str | None = None,
     chosen_prefix: str = "chosen_",
     rejected_prefix: str = "rejected_",
+    exclude: Sequence[str] | None = None,
     weightings: Mapping[str, Any] | None = None,
     temperature: float = 2.0,
     num_resamples: int = 1000,
@@ -526,7 +527,7 @@ def diagnose_file(
         as the rules) whose level counts give the entropies; streamed too.
       calibration_group_column: its group column (same ids as ``group_column``).
       chunk_rows, rule_columns, mask_value, bin_range, file_format, calibration_format,
-        chosen_prefix, rejected_prefix: as the :mod:`encore_jax.io` readers
+        chosen_prefix, rejected_prefix, exclude: as the :mod:`encore_jax.io` readers
         (``rule_columns`` without the prefixes).
       weightings: extra weightings; they take whole arrays, so with any, the ratings they
         see (calibration, else the pairs) are held in memory.
@@ -541,7 +542,7 @@ def diagnose_file(
                                      group_column=group_column, rule_columns=rule_columns,
                                      mask_value=mask_value, bin_range=bin_range,
                                      file_format=file_format, chosen_prefix=chosen_prefix,
-                                     rejected_prefix=rejected_prefix)
+                                     rejected_prefix=rejected_prefix, exclude=exclude)
     k = len(names)
     calibrated = calibration_path is not None
     totals = _Totals(key, k, num_levels, num_resamples, calibrated)

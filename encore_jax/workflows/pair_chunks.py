@@ -21,7 +21,7 @@ class PairChunk(NamedTuple):
 
 
 def _pair_rule_names(path: str | Path, file_format: str | None, rule_columns: Any,
-                     chosen_prefix: str, rejected_prefix: str
+                     chosen_prefix: str, rejected_prefix: str, exclude: Any = None
                      ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(rule names, column bases)``: ``<prefix><base>`` holds the rule(s); a list or struct
     column gives several rule names for one base."""
@@ -30,7 +30,8 @@ def _pair_rule_names(path: str | Path, file_format: str | None, rule_columns: An
     from encore_jax.io.layouts import pair_columns
 
     chosen, _ = pair_columns(open_source(path, file_format), chosen_prefix=chosen_prefix,
-                             rejected_prefix=rejected_prefix, rule_columns=rule_columns)
+                             rejected_prefix=rejected_prefix, rule_columns=rule_columns,
+                             exclude=exclude)
     return chosen.rule_names, tuple(rc.column[len(chosen_prefix):] for rc in chosen.rules)
 
 
@@ -39,15 +40,16 @@ def iter_pair_chunks(path: str | Path, num_levels: int, *, chunk_rows: int,
                      mask_value: float | None = None,
                      bin_range: tuple[float, float] | None = None,
                      file_format: str | None = None, chosen_prefix: str = "chosen_",
-                     rejected_prefix: str = "rejected_"
+                     rejected_prefix: str = "rejected_", exclude: Sequence[str] | None = None
                      ) -> tuple[tuple[str, ...], Iterator[PairChunk]]:
     """``(rule names, chunks)`` of a one-row-per-pair file (``<chosen_prefix><rule>`` and
-    ``<rejected_prefix><rule>`` columns), streamed ``chunk_rows`` rows at a time with
+    ``<rejected_prefix><rule>`` columns; ``exclude`` as in
+    :func:`encore_jax.io.layouts.pair_columns`), streamed ``chunk_rows`` rows at a time with
     :func:`encore_jax.io.iter_rating_chunks`."""
     from encore_jax.io import iter_rating_chunks
 
     names, bases = _pair_rule_names(path, file_format, rule_columns, chosen_prefix,
-                                    rejected_prefix)
+                                    rejected_prefix, exclude)
     columns = [chosen_prefix + x for x in bases] + [rejected_prefix + x for x in bases]
     k = len(names)
 
