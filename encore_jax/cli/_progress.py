@@ -74,7 +74,8 @@ class _DelayedBar:
         with self._lock:
             if self._closed:
                 return
-            target = Console(file=self.file) if self.file is not None else Console(stderr=True)
+            target = (Console(stderr=True) if self.file is None
+                      else Console(file=self.file, force_terminal=True))
             bar = Progress(TextColumn("{task.description}"), BarColumn(),
                            MofNCompleteColumn(), TimeElapsedColumn(), console=target,
                            transient=True)
