@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="encore-jax",
         description="Compose multi-head safety reward models: entropy-penalised ENCORE "
         "weights, Bradley-Terry checks and data-adaptive rule selection.",
+        epilog="An output is never written over an input (not even with --force). "
+        "--weighting module:function imports that module and runs its code: pass only "
+        "modules you trust. Exit codes: 0 ok, 2 bad usage or input, 130 SIGINT, 143 SIGTERM.",
     )
     parser.add_argument(
         "--no-compile-cache", action="store_true",
