@@ -92,10 +92,15 @@ class _DelayedBar:
 
     def close(self) -> None:
         self._timer.cancel()
-        with self._lock:
+        # A signal raised in the main thread while it held the lock must not hang the exit.
+        locked = self._lock.acquire(timeout=2.0)
+        try:
             self._closed = True
             if self._bar is not None:
                 self._bar.stop()
+        finally:
+            if locked:
+                self._lock.release()
 
 
 @contextmanager
