@@ -2321,6 +2321,9 @@ CLI_SAFETY_ROWS = [
     Row("encore-jax compare", "--resamples past the memory (regression: MemoryError)",
         lambda t: ["compare", file(t, "p.csv", PAIRS_CSV), "--levels", "3", "--resamples",
                    INT32_PAST - 1], Exits(r"use --resamples \d+ or fewer")),
+    Row("encore-jax demo", "--resamples past the memory",
+        lambda t: ["demo", "--no-figures", "--resamples", INT32_PAST - 1],
+        Exits(r"--resamples 2147483647 needs about .* use --resamples \d+ or fewer")),
 ]
 
 
