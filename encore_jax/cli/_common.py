@@ -16,7 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_all", "progress"]  # for the commands
+from encore_jax.cli._paths import check_paths, declare_paths
+from encore_jax.cli._progress import console, progress, progress_callback, progress_enabled
+
+__all__ = ["atomic_write", "atomic_write_all", "check_paths", "console", "declare_paths",
+           "progress", "progress_callback", "progress_enabled"]  # for the commands
 
 
 # The I/O layer's writers and progress bar, imported when a command runs (importing
@@ -34,13 +38,6 @@ def atomic_write_all(items: Sequence[tuple[str | Path, Any]], *, force: bool = F
     from encore_jax.io.atomic import atomic_write_all as write_all
 
     return write_all(items, force=force)
-
-
-def progress(iterable: Any, **options: Any) -> Any:
-    """:func:`encore_jax.io.progress.progress`."""
-    from encore_jax.io.progress import progress as bar
-
-    return bar(iterable, **options)
 
 MISSING_CHOICES = ("mask", "drop", "error")  # encore_jax.io.missing.MISSING_POLICIES
 POOL_CHOICES = ("mean", "median", "majority")  # encore_jax.io.long.POOLS
@@ -90,8 +87,8 @@ def _fixed(value: float) -> str:
 
 
 def print_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
-    """A rich table of ``rows`` (dicts) with the given columns; floats to 4 decimals."""
-    from rich.console import Console
+    """A rich table of ``rows`` (dicts) with the given columns; floats to 4 decimals, printed
+    in full when stdout is not a terminal (see :func:`console`)."""
     from rich.table import Table
 
     table = Table(title=title)
@@ -102,7 +99,7 @@ def print_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) 
         table.add_row(*(
             _fixed(row[c]) if isinstance(row[c], float) else str(row[c]) for c in columns
         ))
-    Console().print(table)
+    console().print(table)
 
 
 def comma_list(text: str) -> tuple[str, ...]:
@@ -154,29 +151,53 @@ def fraction(text: str) -> float:
     return value
 
 
-def _int_at_least(minimum: int, text: str) -> int:
+# Bounds of the integer options, checked at parsing (a one-line argparse error, never an
+# overflow deep inside NumPy or JAX):
+MAX_COUNT = 2**31 - 1
+"""Largest count option (--resamples, --k, --chunk-rows, steps, ...): JAX's default int32."""
+MAX_LEVELS = 2**16
+"""Largest --levels: 65,536 rating levels (level counts are ``[K, L]`` arrays)."""
+MAX_LEVEL_OFFSET = 2**24
+"""Largest |--level-offset|: every integer up to 2**24 is exact in float32."""
+MAX_SEED = 2**63 - 1
+"""Largest --seed: a non-negative 64-bit integer (what ``jax.random.key`` accepts)."""
+
+
+def _int_between(minimum: int, maximum: int, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
     if value < minimum:
         raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise argparse.ArgumentTypeError(f"must be <= {maximum}, got {value}")
     return value
 
 
 def levels_int(text: str) -> int:
-    """argparse type: an int >= 2 (a number of rating levels)."""
-    return _int_at_least(2, text)
+    """argparse type: an int in 2..MAX_LEVELS (a number of rating levels)."""
+    return _int_between(2, MAX_LEVELS, text)
 
 
 def positive_int(text: str) -> int:
-    """argparse type: an int >= 1."""
-    return _int_at_least(1, text)
+    """argparse type: an int in 1..MAX_COUNT."""
+    return _int_between(1, MAX_COUNT, text)
 
 
 def nonnegative_int(text: str) -> int:
-    """argparse type: an int >= 0."""
-    return _int_at_least(0, text)
+    """argparse type: an int in 0..MAX_COUNT."""
+    return _int_between(0, MAX_COUNT, text)
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a PRNG seed, an int in 0..MAX_SEED."""
+    return _int_between(0, MAX_SEED, text)
+
+
+def level_offset_int(text: str) -> int:
+    """argparse type: a level offset, an int in -MAX_LEVEL_OFFSET..MAX_LEVEL_OFFSET."""
+    return _int_between(-MAX_LEVEL_OFFSET, MAX_LEVEL_OFFSET, text)
 
 
 def add_input_options(parser: argparse.ArgumentParser, *, pairs: bool = False,
@@ -252,13 +273,15 @@ def add_binning_options(parser: argparse.ArgumentParser, *, levels_required: boo
     --level-offset (e.g. 1 for a 1..L scale)."""
     parser.add_argument("--levels", type=levels_int, required=levels_required,
                         default=None,
-                        help="number of rating levels L; ratings must be in 0..L-1")
+                        help=f"number of rating levels L (2..{MAX_LEVELS}); ratings must be "
+                        "in 0..L-1")
     parser.add_argument("--bin-range", type=finite_float, nargs=2, default=None,
                         metavar=("LOW", "HIGH"),
                         help="the values are continuous scores: bin them into L equal-width "
                         "levels over [LOW, HIGH] (never clipped: a score outside is an error)")
-    parser.add_argument("--level-offset", type=int, default=0, metavar="N",
-                        help="subtract N from every rating (1 reads a 1..L scale as 0..L-1)")
+    parser.add_argument("--level-offset", type=level_offset_int, default=0, metavar="N",
+                        help="subtract N from every rating (1 reads a 1..L scale as 0..L-1; "
+                        f"|N| <= {MAX_LEVEL_OFFSET})")
 
 
 def add_estimator_options(parser: argparse.ArgumentParser) -> None:
@@ -336,7 +359,8 @@ def file_count_options(args: argparse.Namespace) -> dict[str, Any]:
     layout = options.pop("layout", "wide")
     if layout == "pairs":
         options.update(pair_prefix_options(args))
-    return {**options, "layout": layout, "chunk_rows": getattr(args, "chunk_rows", None)}
+    return {**options, "layout": layout, "chunk_rows": getattr(args, "chunk_rows", None),
+            "progress": progress_enabled()}
 
 
 def entropy_settings(args: argparse.Namespace, counts: Any) -> dict[str, Any]:
@@ -448,3 +472,94 @@ def missing_note(missing: dict[str, Any]) -> str:
     if missing["policy"] == "drop":
         return f"{missing['cells']} missing ratings; {missing['rows_dropped']} rows dropped"
     return f"{missing['cells']} missing ratings, masked (never filled)"
+
+
+# --resamples against memory. The bootstrap keeps its replicates (float32 or float64 per
+# resample and per reported quantity) and copies them for the percentiles. The estimates
+# below are bytes per resample, known before the data is read: K is the number of
+# <chosen-prefix> columns of FILE's header (at least 1; a list column counts once), no
+# subsets. Measured on a 3-pair file with K = 2, L = 3 (peak RSS growth from 1e5 to 1e6
+# resamples, /usr/bin/time): diagnose 195 bytes per resample (estimate 192), compare 229
+# (estimate 376); demo's is the measured slope itself. A command may check again with its
+# data's K via
+# check_resamples(num_resamples, bytes_per_resample).
+def _header_rules(args: argparse.Namespace) -> int:
+    """Rules K seen in FILE's header (``<chosen-prefix>`` columns), at least 1; 1 when the
+    header cannot be read (the command then reports why)."""
+    if getattr(args, "pair_index", None) is not None:
+        return 1
+    try:
+        from encore_jax.io import open_source
+
+        names = open_source(args.file, getattr(args, "file_format", None)).names
+    except Exception:  # noqa: BLE001 - the command itself reports a bad file
+        return 1
+    prefix = getattr(args, "chosen_prefix", "chosen_")
+    return max(1, sum(name.startswith(prefix) for name in names))
+
+
+def _compare_bytes(args: argparse.Namespace) -> int:
+    """compare: float32 replicates of 3 (M + K) + K rows (methods M >= 8 + the
+    temperature sweep, their two paired differences, K per-rule rows), sorted copy x2."""
+    methods = (8 + len(getattr(args, "temperatures", ()) or ())
+               + len(getattr(args, "weighting", None) or ()))
+    rules = _header_rules(args)
+    return 4 * 2 * (3 * (methods + rules) + rules)
+
+
+def _diagnose_bytes(args: argparse.Namespace) -> int:
+    """diagnose: float64 ``[B, K, L]`` level histograms and ``[B, 3, K]`` pair sums (the
+    totals of :mod:`encore_jax.workflows.diagnose`), and a copy x2."""
+    return 2 * 8 * _header_rules(args) * ((args.levels or 2) + 3)
+
+
+def _demo_bytes(args: argparse.Namespace) -> int:
+    """demo: measured, not derived: peak RSS grew by 33,200 bytes per resample from 1e4 to
+    2e5 resamples with the default --ensembles 200 (``/usr/bin/time``, ``demo --no-figures
+    --json``); taken as 168 bytes per ensemble and resample (linear in --ensembles assumed)."""
+    return 168 * (getattr(args, "ensembles", None) or 200)
+
+
+RESAMPLE_BYTES = {"compare": _compare_bytes, "diagnose": _diagnose_bytes, "demo": _demo_bytes}
+"""Per command, an estimate of the bytes each bootstrap resample needs."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``, else free pages), or None."""
+    import os
+
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_resamples(num_resamples: int, bytes_per_resample: int, *,
+                    available: int | None = None, option: str = "--resamples") -> None:
+    """Refuses ``num_resamples`` when ``num_resamples * bytes_per_resample`` exceeds half
+    of ``available`` memory (default :func:`available_memory`), suggesting the largest value
+    that fits. Unknown available memory: no check."""
+    available = available_memory() if available is None else available
+    if available is None:
+        return
+    need, budget = num_resamples * bytes_per_resample, available // 2
+    if need > budget:
+        fits = max(1, budget // bytes_per_resample)
+        raise UsageError(
+            f"{option} {num_resamples} needs about {need / 2**30:.1f} GiB for the bootstrap "
+            f"(an estimated {bytes_per_resample} bytes per resample), more than half of the "
+            f"{available / 2**30:.1f} GiB of memory available; use {option} {fits} or fewer")
+
+
+def check_resample_memory(args: argparse.Namespace) -> None:
+    """:func:`check_resamples` with the command's lower bound (:data:`RESAMPLE_BYTES`)."""
+    estimate = RESAMPLE_BYTES.get(getattr(args, "command", ""))
+    if estimate is not None and getattr(args, "resamples", None):
+        check_resamples(args.resamples, estimate(args))

@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from encore_jax.cli._common import console as shared_console
+from encore_jax.cli._common import seed_int
 from encore_jax.cli._common import (
     UsageError,
     add_output_options,
@@ -70,7 +72,8 @@ def add_comparison_options(parser: argparse.ArgumentParser) -> None:
     stats.add_argument("--safety-counts", choices=("v1", "v1-xstest-swapped"), default="v1",
                        help="RewardBench Safety example counts (default: v1, 154 / 250 "
                        "XSTest); v1-xstest-swapped is the older 250 / 154 table")
-    stats.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
+    stats.add_argument("--seed", type=seed_int, default=0,
+                       help="PRNG seed, 0..2**63-1 (default: 0)")
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the JSON report, no table")
     add_output_options(out, help="also write the JSON report to PATH (atomically)")
@@ -184,12 +187,9 @@ def footer_lines(report: dict[str, Any]) -> list[str]:
 
 def print_report(report: dict[str, Any], *, title: str) -> None:
     """The comparison as terminal tables: methods, the temperature sweep, rules."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    if not console.is_terminal:  # a file or pipe: no need to wrap at 80 columns
-        console = Console(width=max(console.width, 150))
+    console = shared_console()  # a file or pipe: printed in full, never cut
     protocol = report["protocol"]
     has_safety = report["rewardbench_safety"] is not None
     table = Table(title=title, caption=(

@@ -17,6 +17,7 @@ from encore_jax.cli._common import (
     add_json_option,
     add_output_options,
     atomic_write_all,
+    declare_paths,
     input_settings,
     missing_note,
     pair_prefix_options,
@@ -24,6 +25,7 @@ from encore_jax.cli._common import (
     print_json,
     print_table,
     progress,
+    progress_enabled,
     reader_options,
 )
 
@@ -76,7 +78,7 @@ def _weights_for(args: argparse.Namespace) -> dict[str, Any]:
         options.update(pair_prefix_options(args))
     result = file_weights(args.file, args.levels, temperature=args.temperature, base=args.base,
                           estimator=args.estimator, layout=layout, chunk_rows=args.chunk_rows,
-                          **options)
+                          progress=progress_enabled(), **options)
     metadata = output_metadata(
         command="weights", method="encore", file=str(args.file), num_levels=args.levels,
         temperature=args.temperature, estimator=args.estimator,
@@ -170,7 +172,8 @@ def run_pairs(args: argparse.Namespace, spec: dict[str, Any]) -> int:
     summary = compose_pairs_to_file(
         args.file, spec["weights"], rules, args.out, chunk_rows=args.chunk_rows,
         missing=args.missing, column=args.column, out_format=args.out_format,
-        metadata=metadata, force=args.force, **prefixes, **options)
+        metadata=metadata, force=args.force, progress=progress_enabled(), **prefixes,
+        **options)
     report = {"file": str(args.file), "out": str(args.out), "layout": "pairs",
               **summary.to_dict(), "missing_counts": summary.missing.to_dict(),
               "method": spec["method"], "weights_file": spec["weights_file"],
@@ -193,8 +196,6 @@ def run_pairs(args: argparse.Namespace, spec: dict[str, Any]) -> int:
 def run(args: argparse.Namespace) -> int:
     from encore_jax.io import detect_format, embeds_metadata, output_metadata, sidecar_path
 
-    if Path(args.out).resolve() == Path(args.file).resolve():
-        raise UsageError("--out must differ from the input file")
     if args.column == (args.id_column or "response_id"):
         raise UsageError(f"--column {args.column!r} clashes with the id column")
     args.out_format = detect_format(args.out, args.out_format)
@@ -277,4 +278,5 @@ def register(commands: Any) -> None:
     parser.add_argument("--column", default="composite",
                         help="name of the composite column (default: composite)")
     add_json_option(parser)
+    declare_paths(parser, tables=("out",))  # --out may be a CSV / JSONL with a sidecar
     parser.set_defaults(run=run)

@@ -6,6 +6,8 @@ import argparse
 import math
 from typing import Any
 
+from encore_jax.cli._common import console as shared_console
+from encore_jax.cli._common import seed_int
 from encore_jax.cli._common import (
     EXIT_OK,
     UsageError,
@@ -84,7 +86,8 @@ def register(commands: Any) -> None:
                         help="bootstrap resamples (default: 1000)")
     method.add_argument("--confidence", type=fraction, default=0.95,
                         help="interval confidence (default: 0.95)")
-    method.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
+    method.add_argument("--seed", type=seed_int, default=0,
+                       help="PRNG seed, 0..2**63-1 (default: 0)")
     parser.add_argument("--json", action="store_true", help="print the JSON report")
     parser.set_defaults(run=run)
 
@@ -184,12 +187,9 @@ def _print_methods(console: Any, document: dict[str, Any]) -> None:
 
 def print_report(document: dict[str, Any]) -> None:
     """The per-rule table, the correlations and the verdict with its reasons."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=max(console.width, 120))
+    console = shared_console()  # a file or pipe: printed in full, never cut
     protocol = document["protocol"]
     table = Table(title=f"ENCORE premise check: {protocol['num_pairs']} pairs"
                   + (f", {protocol['num_groups']} groups" if protocol["num_groups"] else ""),

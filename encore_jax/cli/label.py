@@ -13,6 +13,7 @@ from encore_jax.cli._common import (
     add_json_option,
     add_output_options,
     atomic_write_all,
+    declare_paths,
     finite_float,
     input_settings,
     missing_note,
@@ -21,6 +22,7 @@ from encore_jax.cli._common import (
     print_json,
     print_table,
     reader_options,
+    seed_int,
     table_items,
     write_table_output,
 )
@@ -50,6 +52,32 @@ margin is the label's sum over selected rules of w_k (a_ik - b_ik), exactly 0 on
 rule-preferred response as chosen (texts swapped where the label prefers B); unlabelled pairs
 are left out, tied pairs follow --ties (an error without it), all counted in the report.
 """
+
+
+LABEL_COLUMNS = ("a_preferred", "margin", "selected_rules")  # written as --label-prefix + name
+
+
+def label_columns(args: argparse.Namespace) -> dict[str, str]:
+    """The names of the label, margin and selected-rules output columns."""
+    return {name: args.label_prefix + name for name in LABEL_COLUMNS}
+
+
+def refuse_existing_columns(args: argparse.Namespace) -> None:
+    """An output column named like a column of the input would silently shadow it: refuse,
+    naming --label-prefix (which renames the outputs)."""
+    from encore_jax.io import open_source
+
+    names = set(label_columns(args).values())
+    sources = [(args.file, args.file_format)]
+    if args.pair_index is not None:
+        sources.append((args.pair_index, None))
+    for path, fmt in sources:
+        clash = [name for name in open_source(path, fmt).names if name in names]
+        if clash:
+            raise UsageError(
+                f"{path} already has column(s) {', '.join(map(repr, clash))}, which label "
+                f"writes; pass --label-prefix (e.g. --label-prefix label_) to name the outputs "
+                f"{', '.join('label_' + n for n in LABEL_COLUMNS)}")
 
 
 def _selected_column(names: Any, selected: Any, complete: Any, out_format: str) -> Any:
@@ -155,9 +183,10 @@ def label_report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
     if pairs.subset is not None:
         columns[args.subset_column] = pairs.subset
     columns.update(pairs.text)
-    columns["a_preferred"] = np.ma.masked_array(full_labels, mask=~complete)
-    columns["margin"] = np.ma.masked_array(full_margin, mask=~complete)
-    columns["selected_rules"] = _selected_column(
+    out_names = label_columns(args)
+    columns[out_names["a_preferred"]] = np.ma.masked_array(full_labels, mask=~complete)
+    columns[out_names["margin"]] = np.ma.masked_array(full_margin, mask=~complete)
+    columns[out_names["selected_rules"]] = _selected_column(
         names, selected, complete, detect_format(args.out, args.out_format))
     counts = selected.sum(axis=0)
     report = {
@@ -211,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.k is not None and args.selection == "all":
         raise UsageError("--k has no effect with --selection all; drop it")
+    refuse_existing_columns(args)
     report, columns = label_report(args)
     settings = {key: report[key] for key in ("file", "selection", "k", "alpha",
                                              "relevance_prefix", "weights_file", "tie", "seed",
@@ -220,6 +250,7 @@ def run(args: argparse.Namespace) -> int:
         command="label", rules=[r["rule"] for r in report["rules"]], **settings,
         label="a_preferred: True = response A preferred; missing = a rating was missing",
         margin="sum over selected rules of w_k (a_k - b_k); exactly 0 on a tie",
+        label_prefix=args.label_prefix, label_columns=list(label_columns(args).values()),
     )
     report["metadata"] = metadata
     export = report.pop("preference_export", None)
@@ -278,13 +309,18 @@ def register(commands: Any) -> None:
                         help="weight the selected rules (weights JSON); default: plain sum")
     parser.add_argument("--tie", choices=("b", "a", "random"), default="b",
                         help="label of a tied pair (default: b, as the reference code)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed for --selection random and --tie random (default: 0)")
+    parser.add_argument("--seed", type=seed_int, default=0,
+                        help="seed for --selection random and --tie random, 0..2**63-1 "
+                        "(default: 0)")
     add_input_options(parser, pairs=True, pair_prefixes=True)
     add_output_options(parser, required=True,
                        help="the labels table (.parquet, .csv, .jsonl or .npz)")
     parser.add_argument("--out-format", choices=("csv", "jsonl", "parquet", "npz"),
                         default=None, help="output format (default: from the --out suffix)")
+    parser.add_argument("--label-prefix", default="", metavar="PREFIX",
+                        help="prefix of the output columns a_preferred, margin and "
+                        "selected_rules (default: none); an input column of the same name is "
+                        "an error, never overwritten")
     export = parser.add_argument_group("preference export (TRL RewardTrainer / DPOTrainer)")
     export.add_argument("--export-preference", default=None, metavar="PATH",
                         help="also write prompt, chosen, rejected text columns (.jsonl, "
@@ -299,4 +335,5 @@ def register(commands: Any) -> None:
                         help="tied pairs (margin exactly 0) in the export: drop them, or keep "
                         "the input's order; required when there are ties")
     add_json_option(parser)
+    declare_paths(parser, tables=("out", "export_preference"))  # CSV / JSONL sidecars
     parser.set_defaults(run=run)
