@@ -361,12 +361,13 @@ def _recommend(n: int, names: list[str], needs_labels: list[bool], sums: np.ndar
     low, high = interval(choice_reps[:, best] - choice_reps[:, uniform], confidence)
     diff = choice_mean[best] - choice_mean[uniform]
     pick = best
-    if needs_labels[best] and low <= 0 <= high:
+    contains_zero = low is None or low <= 0 <= high  # undefined: as uninformative as 0
+    if needs_labels[best] and contains_zero:
         free = [i for i, needs in enumerate(needs_labels) if not needs]
         pick = free[int(np.argmax(choice_mean[free]))]
         reason = (f"{names[best]} had the best mean accuracy on the choice halves "
                   f"({choice_mean[best]:.4f}) but needs labels and its difference with uniform "
-                  f"{diff:+.4f} [{low:+.4f}, {high:+.4f}] contains 0, so the best label-free "
+                  f"{diff:+.4f} {_bounds(low, high)} contains 0, so the best label-free "
                   f"method, {names[pick]} ({choice_mean[pick]:.4f}), is recommended")
     elif names[best] == "uniform":
         reason = (f"uniform had the best mean accuracy on the choice halves "
@@ -374,7 +375,7 @@ def _recommend(n: int, names: list[str], needs_labels: list[bool], sums: np.ndar
     else:
         reason = (f"{names[best]} had the best mean accuracy on the choice halves "
                   f"({choice_mean[best]:.4f}); difference with uniform {diff:+.4f} "
-                  f"[{low:+.4f}, {high:+.4f}]")
+                  f"{_bounds(low, high)}")
     report_mean, report_reps = half_stats(draws.report)
     r_low, r_high = interval(report_reps[:, pick], confidence)
     return {"labels": n, "method": names[pick], "reason": reason,
@@ -531,6 +532,10 @@ def learning_curve(
     }
     return LearningCurve(curve, recommendation, protocol,
                          {name: [float(x) for x in w] for name, w in free.items()}, choices)
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    return "[undefined]" if low is None else f"[{low:+.4f}, {high:+.4f}]"
 
 
 def _counts(values: list[str]) -> dict[str, int]:

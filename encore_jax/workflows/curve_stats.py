@@ -44,11 +44,18 @@ def replicate_accuracies(sums: np.ndarray, counts: np.ndarray, u: np.ndarray,
     ok = den > 0
     acc = np.where(ok[:, None, :], num / np.where(ok, den, 1.0)[:, None, :], 0.0)
     weight = v.T * ok  # [R, B]
-    return np.einsum("rmb,rb->bm", acc, weight) / weight.sum(axis=0)[:, None]
+    total = weight.sum(axis=0)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.einsum("rmb,rb->bm", acc, weight) / total  # NaN: no draw defined
 
 
-def interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
-    """The percentile interval of ``replicates [B]`` at ``confidence``."""
+def interval(replicates: np.ndarray, confidence: float) -> tuple[float | None, float | None]:
+    """The percentile interval of ``replicates [B]`` at ``confidence``, over the replicates
+    that are defined (a resample can miss every held-out group of every drawn draw, which
+    only happens with a handful of held-out groups); ``(None, None)`` when none is."""
     tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(replicates, [tail, 1.0 - tail])
+    defined = replicates[np.isfinite(replicates)]
+    if defined.size == 0:
+        return None, None
+    low, high = np.quantile(defined, [tail, 1.0 - tail])
     return float(low), float(high)
