@@ -92,8 +92,16 @@ class Problem(NamedTuple):
             count = jnp.sum(self.mask).astype(params.dtype)
         hessian = (self.diffs * (curvature / count)[:, None]).T @ self.diffs
         eye = jnp.eye(params.shape[0], dtype=params.dtype)
-        jitter = jnp.finfo(params.dtype).eps * jnp.maximum(jnp.max(jnp.diag(hessian)), 1)
-        return jax.scipy.linalg.solve(hessian + (self.ridge + jitter) * eye, grad, assume_a="pos")
+        # Cholesky's backward error is about K eps max|H|: a jitter of that size keeps a
+        # rank-deficient H (more rules than pairs, l2 = 0) positive definite in float32.
+        num_rules = params.shape[0]
+        jitter = (4 * num_rules * jnp.finfo(params.dtype).eps
+                  * jnp.maximum(jnp.max(jnp.diag(hessian)), 1))
+        direction = jax.scipy.linalg.solve(hessian + (self.ridge + jitter) * eye, grad,
+                                           assume_a="pos")
+        # Should the factorisation still fail, fall back on the gradient (a descent step).
+        usable = jnp.all(jnp.isfinite(direction)) & (jnp.dot(grad, direction) > 0)
+        return jnp.where(usable, direction, grad)
 
 
 def backtrack(

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from strategies import LBFGS
 
 import encore_jax as ej
-from encore_jax import bradley_terry
+from encore_jax import bradley_terry, bt_separation
 
 # Shared shapes and settings: the fit loop is compiled once per configuration.
 NUM_PAIRS, NUM_RULES = 256, 4
@@ -216,8 +216,8 @@ def test_step_limit_stops_unconverged():
     assert float(fit.grad_norm) > TOL
     np.testing.assert_allclose(fit.grad_norm, np.abs(ej.bt_gradient(fit.weights, diffs)).max(),
                                rtol=1e-3)
-    old_name = ej.fit_bt_weights(diffs, num_steps=2, record_every=1)
-    np.testing.assert_array_equal(old_name.weights, fit.weights)
+    with pytest.raises(TypeError, match="num_steps"):  # the old name is gone (issue 24)
+        bradley_terry.fit_bt_weights(diffs, num_steps=2)
 
 
 def test_simplex_fit_stays_on_the_simplex_and_beats_uniform():
@@ -316,7 +316,7 @@ def test_repeated_and_retuned_calls_do_not_recompile():
 SHARDED_SCRIPT = textwrap.dedent("""
     import numpy as np, jax
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
-    from encore_jax import bradley_terry
+    from encore_jax import bradley_terry, bt_separation
     diffs = np.load(DIFFS)
     mask = np.arange(4096) < 4000
     mesh = Mesh(np.array(jax.devices()), ("data",))
@@ -356,8 +356,7 @@ def test_integer_diffs_are_accepted():
     [
         (dict(parameterization="softmax"), ValueError, "parameterization"),
         (dict(max_steps=0), ValueError, "max_steps"),
-        (dict(num_steps=0), ValueError, "num_steps"),
-        (dict(num_steps=5, max_steps=6), ValueError, "num_steps"),
+        (dict(check_separable="lp"), ValueError, "check_separable"),
         (dict(record_every=0), ValueError, "record_every"),
         (dict(l2=-1.0), ValueError, "l2"),
         (dict(l2=np.nan), ValueError, "l2"),
@@ -521,3 +520,102 @@ def test_prior_strength_is_per_included_pair_under_a_mask():
 def test_prior_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         bradley_terry.fit_bt_weights(np.ones((8, 4), np.float32), **kwargs)
+
+
+# --- Separable pairs (issue 19 item 5) -----------------------------------------------------
+
+def stiemke_feasible(diffs):
+    """Independent oracle (the dual of the separation LP): the pairs are NOT separable iff
+    some y > 0 has D^T y = 0 (Stiemke's theorem); scaled, y >= 1. A feasibility LP."""
+    d = diffs.astype(np.float64)
+    res = scipy.optimize.linprog(np.zeros(len(d)), A_eq=d.T, b_eq=np.zeros(d.shape[1]),
+                                 bounds=[(1, None)] * len(d), method="highs")
+    assert res.status in (0, 2)
+    return res.status == 0
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 12), st.integers(1, 4),
+       st.sampled_from((1, 2, 6)))
+def test_exact_separability_matches_the_stiemke_dual(seed, num_pairs, num_rules, levels):
+    rng = np.random.default_rng(seed)
+    diffs = rng.integers(-levels, levels + 1, size=(num_pairs, num_rules)).astype(np.float32)
+    assert bt_separation.pairs_separable(diffs) == (not stiemke_feasible(diffs))
+
+
+def separated_problem(seed, num_pairs=NUM_PAIRS):
+    """Gaussian differences oriented by the sign of a fixed direction: completely separable."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(num_pairs, NUM_RULES))
+    beta = np.array([1.0, -0.5, 0.25, 0.0])
+    return np.where((x @ beta > 0)[:, None], x, -x).astype(np.float32)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "newton"])
+def test_separable_pairs_are_reported_and_never_converged_without_a_penalty(optimizer):
+    diffs = separated_problem(0)
+    assert not stiemke_feasible(diffs)
+    fit = bradley_terry.fit_bt_weights(diffs, optimizer=optimizer)
+    assert bool(fit.separable) and not bool(fit.converged)
+    assert np.all(np.isfinite(np.asarray(fit.weights)))
+    # The fit's own certificate finds the complete separation too (pure JAX, under jit).
+    by_fit = jax.jit(lambda d: bradley_terry.fit_bt_weights(d, optimizer=optimizer))(diffs)
+    assert bool(by_fit.separable) and not bool(by_fit.converged)
+    # A ridge makes the optimum finite: converged, still reported separable.
+    ridge = bradley_terry.fit_bt_weights(diffs, optimizer=optimizer, l2=1e-2)
+    assert bool(ridge.separable) and bool(ridge.converged)
+    prior = bradley_terry.fit_bt_weights(diffs, optimizer=optimizer, prior=PRIOR,
+                                         prior_strength=10.0)
+    assert bool(prior.separable) and bool(prior.converged)
+
+
+def test_quasi_complete_separation_needs_the_exact_check():
+    # Rule 0 is never against the chosen side and favours it on some pairs: u = e_0
+    # separates quasi-completely, while the other rules keep the rest of the fit finite.
+    _, diffs = random_problem(9)
+    diffs[:, 0] = np.abs(diffs[:, 0])
+    assert not stiemke_feasible(diffs)
+    fit = bradley_terry.fit_bt_weights(diffs)
+    assert bool(fit.separable) and not bool(fit.converged)
+    assert bt_separation.pairs_separable(diffs)
+
+
+def test_non_separable_pairs_converge_and_are_not_flagged():
+    diffs = well_conditioned_problem()
+    assert stiemke_feasible(diffs)
+    for check in ("auto", "exact", "fit"):
+        fit = bradley_terry.fit_bt_weights(diffs, check_separable=check)
+        assert not bool(fit.separable) and bool(fit.converged)
+    # Zero rows order nothing; an all-zero rule is a flat direction, not a separation.
+    padded = np.concatenate([diffs[:64], np.zeros((8, NUM_RULES), np.float32)])
+    padded[:, 3] = 0.0
+    assert stiemke_feasible(padded[:64, :3]) == (not bt_separation.pairs_separable(padded))
+
+
+def test_separability_respects_the_mask():
+    diffs = well_conditioned_problem()[:NUM_PAIRS]
+    mask = diffs[:, 1] > 0  # keeps only pairs that rule 1 orders the chosen way
+    fit = bradley_terry.fit_bt_weights(diffs, mask=mask)
+    assert bool(fit.separable) and not bool(fit.converged)
+    assert not bool(bradley_terry.fit_bt_weights(diffs).separable)
+
+
+def test_more_rules_than_pairs_gives_finite_newton_weights_or_an_error():
+    rng = np.random.default_rng(10)
+    diffs = rng.integers(-3, 4, size=(20, 40)).astype(np.float32)  # NaN before the jitter
+    for optimizer in ("newton", "lbfgs"):
+        fit = bradley_terry.fit_bt_weights(diffs, optimizer=optimizer)
+        assert np.all(np.isfinite(np.asarray(fit.weights)))
+        assert bool(fit.separable) and not bool(fit.converged)
+        ridge = bradley_terry.fit_bt_weights(diffs, optimizer=optimizer, l2=0.1)
+        assert bool(ridge.converged)
+    # Weights that overflow are an error naming the remedy, never NaN returned silently.
+    with pytest.raises(ValueError, match="non-finite weights.*l2"):
+        bradley_terry.fit_bt_weights(diffs[:, :NUM_RULES], optimizer="adam",
+                                     learning_rate=3e38, init=np.full(NUM_RULES, 3e38, np.float32),
+                                     max_steps=5)
+
+
+def test_exact_check_needs_concrete_inputs():
+    diffs = well_conditioned_problem()[:NUM_PAIRS]
+    with pytest.raises(ValueError, match="check_separable='fit'"):
+        jax.jit(lambda d: bradley_terry.fit_bt_weights(d, check_separable="exact"))(diffs)

@@ -437,7 +437,7 @@ def test_fit_bt_reports_and_exports_the_library_fit(tmp_path, capsys, known):
     assert not complete.all()
     # --missing mask (default): a missing rule's difference is 0 in its pair's margin
     diffs = np.where(mask[:12] & mask[12:], chosen - rejected, 0).astype(np.float32)
-    fit = fit_bt_weights(diffs, num_steps=40, record_every=40)
+    fit = fit_bt_weights(diffs, max_steps=40, record_every=40)
     np.testing.assert_allclose([r["weight"] for r in report["rules"]], fit.weights, rtol=1e-6)
     both = np.concatenate([chosen, rejected])
     both_mask = np.concatenate([mask[:12], mask[12:]])
@@ -453,7 +453,7 @@ def test_fit_bt_reports_and_exports_the_library_fit(tmp_path, capsys, known):
     assert code == 0 and "Bradley-Terry weights" in stdout
     assert "2 missing ratings, masked" in stdout
     dropped = run_json(capsys, "fit-bt", path, "--steps", 40, "--missing", "drop")
-    fit = fit_bt_weights(diffs[complete], num_steps=40, record_every=40)
+    fit = fit_bt_weights(diffs[complete], max_steps=40, record_every=40)
     np.testing.assert_allclose([r["weight"] for r in dropped["rules"]], fit.weights, rtol=1e-6)
     assert dropped["fitted_pairs"] == int(complete.sum())
     assert dropped["missing_counts"] == {"policy": "drop", "cells": 2, "rows_dropped": 2}

@@ -63,7 +63,7 @@ def test_step_limit_prints_a_warning_and_reports_unconverged(pairs_csv, capsys):
     fit = bradley_terry.fit_bt_weights(diffs, optimizer="sgd", learning_rate=0.01, max_steps=3,
                                        record_every=3, mask=np.ones(NUM_PAIRS, bool))
     np.testing.assert_allclose([r["weight"] for r in report["rules"]], fit.weights, rtol=1e-6)
-    code, out, err = run(capsys, "fit-bt", path, "--optimizer", "sgd", "--steps", 3)
+    code, out, err = run(capsys, "fit-bt", path, "--optimizer", "sgd", "--max-steps", 3)
     assert code == 0 and "NOT converged" in out and err.startswith("warning:")
 
 
@@ -92,3 +92,38 @@ def test_cli_choices_mirror_the_library():
 def test_learning_rate_needs_a_first_order_optimizer(pairs_csv, capsys):
     code, _, err = run(capsys, "fit-bt", pairs_csv[0], "--learning-rate", 0.1)
     assert code != 0 and "--learning-rate" in err
+
+
+def test_default_run_reports_the_pairs_not_separable(pairs_csv, capsys):
+    report = json.loads(run(capsys, "fit-bt", pairs_csv[0], "--json")[1])
+    assert report["separable"] is False and report["separability_check"] == "auto"
+
+
+def write_pairs(path, chosen, rejected):
+    header = [f"chosen_{r}" for r in RULES] + [f"rejected_{r}" for r in RULES]
+    body = np.concatenate([chosen, rejected], axis=1)
+    path.write_text(",".join(header) + "\n" + "\n".join(",".join(map(str, row)) for row in body)
+                    + "\n")
+
+
+def test_separable_pairs_warn_and_suggest_l2(tmp_path, capsys):
+    # Rule "a" never rates the rejected response higher, and higher on some pairs: the
+    # direction (1, 0, 0) separates the pairs (quasi-completely), no finite optimum exists.
+    rng = np.random.default_rng(1)
+    rejected = rng.integers(0, 5, size=(60, 3))
+    chosen = rng.integers(0, 5, size=(60, 3))
+    chosen[:, 0] = np.maximum(chosen[:, 0], rejected[:, 0])
+    path = tmp_path / "separable.csv"
+    write_pairs(path, chosen, rejected)
+    code, out, err = run(capsys, "fit-bt", path, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["separable"] is True and report["converged"] is False
+    assert err.startswith("warning: the pairs are separable") and "--l2" in err
+    code, out, err = run(capsys, "fit-bt", path)
+    text = " ".join(out.split())  # the table title wraps with the terminal width
+    assert "separable pairs: no finite optimum" in text and "pairs separable" in text
+    code, out, err = run(capsys, "fit-bt", path, "--l2", 0.01, "--json")
+    report = json.loads(out)
+    assert report["separable"] is True and report["converged"] is True
+    assert "penalised" in err
+

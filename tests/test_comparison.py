@@ -17,7 +17,7 @@ from encore_jax.metrics import REWARDBENCH_SAFETY_SUBSETS
 
 LEVELS = 5
 K = 10
-OPTIONS = dict(num_resamples=200, num_random=5, bt_options={"num_steps": 100})
+OPTIONS = dict(num_resamples=200, num_random=5, bt_options={"max_steps": 100})
 
 
 @pytest.fixture(scope="module")

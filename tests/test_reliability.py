@@ -546,8 +546,8 @@ BT_ROWS = [
     Row("bt_gradient", "one rule at w = 0",
         lambda t: ej.bt_gradient(np.zeros(1, np.float32), D[:, :1]),
         Gives("-mean(d) / 2", close([-D[:, 0].mean() / 2], atol=1e-7))),
-    Row("fit_bt_weights", "num_steps 0", lambda t: ej.fit_bt_weights(D, num_steps=0),
-        Raises(ValueError, "num_steps must be >= 1")),
+    Row("fit_bt_weights", "max_steps 0", lambda t: ej.fit_bt_weights(D, max_steps=0),
+        Raises(ValueError, "max_steps must be >= 1")),
     Row("fit_bt_weights", "record_every 0", lambda t: ej.fit_bt_weights(D, record_every=0),
         Raises(ValueError, "record_every")),
     Row("fit_bt_weights", "l2 NaN", lambda t: ej.fit_bt_weights(D, l2=math.nan),
@@ -582,7 +582,7 @@ BT_ROWS = [
         lambda t: ej.fit_bt_weights(D, mask=np.zeros(4, bool)),
         Raises(ValueError, "selects no pair")),
     Row("fit_bt_weights", "one rule whose differences are all 0",
-        lambda t: ej.fit_bt_weights(np.zeros((4, 1), np.float32), num_steps=3, record_every=3),
+        lambda t: ej.fit_bt_weights(np.zeros((4, 1), np.float32), max_steps=3, record_every=3),
         Gives("weight 0 (zero gradient), loss log 2",
               lambda fit: (equal([0.0])(fit.weights), close(np.log(2))(fit.loss_history[-1])))),
 ]
@@ -2153,7 +2153,7 @@ def test_same_results_under_jit_and_in_x64_mode() -> None:
         assert np.asarray(got).dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=8 * U32, atol=8 * U32)
     # the shape and settings of the fit row in the table: one compilation for both
-    fit = [ej.fit_bt_weights(D[:, :1], num_steps=3, record_every=3) for _ in range(2)]
+    fit = [ej.fit_bt_weights(D[:, :1], max_steps=3, record_every=3) for _ in range(2)]
     assert same_bits(*fit)  # no key: a fit is a pure function of its inputs
 
 

@@ -87,7 +87,7 @@ def comparison_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "num_random": args.num_random,
         "top_k": args.top_k,
         "fit_bt": args.fit_bt,
-        "bt_options": {"num_steps": args.bt_steps, "l2": args.bt_l2,
+        "bt_options": {"max_steps": args.bt_steps, "l2": args.bt_l2,
                        "parameterization": args.bt_parameterization},
         "tie": args.tie,
         "rule_tie": args.rule_tie,

@@ -27,6 +27,7 @@ from encore_jax.cli._common import (
 
 # Mirrors bradley_terry.OPTIMIZERS (not imported: --help stays free of JAX).
 OPTIMIZERS = ("lbfgs", "newton", "adam", "sgd")
+SEPARABILITY_CHECKS = ("auto", "exact", "fit")
 
 EPILOG = """\
 examples:
@@ -39,7 +40,12 @@ examples:
 Fits w minimising J = L(w) + l2/2 |theta|^2, L(w) = -(1/N) sum_i log sigmoid(w . d_i) with
 d_i = chosen_i - rejected_i, until max |dJ/dtheta| <= --tol (default 1e-5) or --max-steps
 updates (default 500), by L-BFGS unless --optimizer. A fit that stops on the step limit
-prints a warning on stderr and reports converged: false.
+prints a warning on stderr and reports converged: false. Separable pairs (a direction of
+weights orders every pair the chosen way, strictly for one at least: then no finite
+Bradley-Terry weights exist and their scale is set by --tol) are detected (--separability:
+auto = an exact linear programme up to 1e6 pair x rule cells, the fit's own certificate
+above) and reported as separable: true, converged: false (unless --l2 > 0), with a warning
+suggesting --l2.
 "simplex" keeps w >= 0 summing to one, comparable to ENCORE's weights; with --levels the
 table shows each rule's entropy and ENCORE weight over both responses' ratings. Missing
 ratings follow --missing: mask (default) keeps the pair, a rule missing on either side
@@ -76,7 +82,8 @@ def fit_report(args: argparse.Namespace) -> dict[str, Any]:
     fit = bradley_terry.fit_bt_weights(diffs, optimizer=args.optimizer, tol=args.tol,
                                        max_steps=args.max_steps, learning_rate=args.learning_rate,
                                        l2=args.l2, parameterization=args.parameterization,
-                                       record_every=args.max_steps)
+                                       record_every=args.max_steps,
+                                       check_separable=args.separability)
     weights = np.asarray(fit.weights, dtype=np.float64)
     grad = np.asarray(fit.grad_history[-1], dtype=np.float64)
     rows = [{"rule": name, "weight": float(weights[k]), "final_gradient": float(grad[k])}
@@ -107,6 +114,8 @@ def fit_report(args: argparse.Namespace) -> dict[str, Any]:
         "num_steps": args.max_steps,  # the old name of max_steps, kept for existing readers
         "steps_taken": int(fit.steps_taken),
         "converged": bool(fit.converged),
+        "separable": bool(fit.separable),
+        "separability_check": args.separability,
         "final_gradient_norm": float(fit.grad_norm),
         "l2": args.l2,
         "final_loss": float(np.asarray(fit.loss_history)[-1]),
@@ -125,7 +134,14 @@ def run(args: argparse.Namespace) -> int:
     if args.bin_range is not None and args.levels is None:
         raise UsageError("--bin-range needs --levels (the number of bins)")
     report = fit_report(args)
-    if not report["converged"]:
+    if report["separable"]:
+        remedy = ("these weights minimise the penalised loss" if report["l2"] > 0 else
+                  "the weights grow without bound and their scale is set by --tol; pass "
+                  "--l2 (e.g. --l2 1e-3) for finite weights")
+        print(f"warning: the pairs are separable (a direction of weights orders every pair "
+              f"the chosen way, one at least strictly): no finite Bradley-Terry optimum "
+              f"exists without a penalty; {remedy}", file=sys.stderr)
+    elif not report["converged"]:
         print(f"warning: fit-bt stopped on the step limit (--max-steps {report['max_steps']}) "
               f"with max |gradient| {report['final_gradient_norm']:.3g} > --tol "
               f"{report['tol']:g}: the weights are not converged; raise --max-steps, or use "
@@ -139,12 +155,21 @@ def run(args: argparse.Namespace) -> int:
     columns = ("rule", "weight", "final_gradient")
     if args.levels is not None:
         columns += ("entropy", "encore_weight")
-    status = "converged" if report["converged"] else "NOT converged (step limit)"
+    if report["converged"]:
+        status = "converged"
+    elif report["separable"] and report["l2"] == 0:
+        status = "NOT converged (separable pairs: no finite optimum)"
+    else:
+        status = "NOT converged (step limit)"
+    separability = ("separable" if report["separable"] else
+                    "not separable" if args.separability != "fit" else "no separation found")
     title = (f"Bradley-Terry weights ({report['parameterization']}, {report['optimizer']}: "
              f"{status} after {report['steps_taken']} steps, max |gradient| "
              f"{report['final_gradient_norm']:.2g})")
     print_table(title, report["rules"], columns)
-    print(f"fitted {report['fitted_pairs']} pairs; final loss {report['final_loss']:.4f}")
+    print(f"fitted {report['fitted_pairs']} pairs; final loss {report['final_loss']:.4f}; "
+          f"pairs {separability} "
+          f"(--separability {args.separability})")
     print(missing_note(report["missing_counts"]) + (
         "; a missing rule counts 0 in its pair's margin" if args.missing == "mask" else ""))
     if written:
@@ -174,6 +199,10 @@ def register(commands: Any) -> None:
                         default=500, help="step limit (default 500; --steps is the old name)")
     parser.add_argument("--l2", type=finite_float, default=0.0,
                         help="ridge penalty >= 0 (default 0)")
+    parser.add_argument("--separability", choices=SEPARABILITY_CHECKS, default="auto",
+                        help="how separable pairs are detected: exact (linear programme), "
+                        "fit (the fitted weights' certificate; may miss a quasi-complete "
+                        "separation), auto (default: exact up to 1e6 pair x rule cells)")
     parser.add_argument("--parameterization", choices=("free", "simplex"), default="free",
                         help="free weights, or non-negative weights summing to one")
     parser.add_argument("--learning-rate", type=positive_float, default=None,
