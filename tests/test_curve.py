@@ -164,7 +164,7 @@ def test_bt_and_bt_prior_fits_match_scipy(data):
     draws = C._draws(jax.random.key(2), num_groups, 8, 2, 4)
     strengths = np.asarray(C.PRIOR_STRENGTHS, np.float32)
     bt, prior_fit, picked = C._bt_prior(diffs, codes, draws, free_credit, free_weights, tie, 4,
-                                        strengths, 500)
+                                        strengths, 200)
     for r in range(2):
         rows = draws.labelled[r, codes]
         # Centre: the label-free weighting most accurate on the labelled pairs (first on ties).
