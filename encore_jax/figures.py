@@ -14,6 +14,10 @@ state and no display needed); :func:`save_png` writes one.
 * :func:`difference_histogram_figure`: histograms of per-ensemble accuracy differences.
 * :func:`demo_figures`: the four figures of ``encore-jax demo``
   (:func:`encore_jax.workflows.demo.demo`).
+* :func:`curve_figure`: the learning curve of ``encore-jax curve``
+  (:func:`encore_jax.workflows.curve.learning_curve`), accuracy against labelled groups.
+* :func:`premise_check_figure` / :func:`premise_figure`: the premise check
+  (``PremiseReport.to_dict()``), per rule entropy against accuracy and decisive accuracy.
 """
 
 from __future__ import annotations
@@ -28,10 +32,14 @@ __all__ = [
     "DEMO_FIGURE_NAMES",
     "FIGURE_NAMES",
     "comparison_figures",
+    "curve_figure",
     "demo_figures",
     "difference_histogram_figure",
     "entropy_accuracy_figure",
     "method_accuracy_figure",
+    "premise_check_figure",
+    "premise_figure",
+    "save_figure",
     "save_png",
     "weights_vs_entropy_figure",
 ]
@@ -349,3 +357,124 @@ def demo_figures(result: Any) -> dict[str, Any]:
 def save_png(figure: Any, path: str | Path, *, dpi: int = 150) -> None:
     """Writes ``figure`` to ``path`` as PNG (the caller handles overwrite policy)."""
     figure.savefig(Path(path), format="png", dpi=dpi)
+
+
+def save_figure(figure: Any, path: str | Path, *, dpi: int = 150) -> Path:
+    """Writes ``figure`` to ``path``: SVG or PDF when the suffix says so, else PNG."""
+    path = Path(path)
+    suffix = path.suffix.lower().lstrip(".")
+    figure.savefig(path, format=suffix if suffix in ("svg", "pdf") else "png", dpi=dpi)
+    return path
+
+
+def curve_figure(document: Mapping[str, Any]) -> Any:
+    """Held-out accuracy against the number of labelled groups, one line per method with
+    its interval as a band, from :meth:`LearningCurve.to_dict` (``curve`` rows ``labels,
+    method, accuracy, low, high``); recommended methods are ringed at their budget.
+
+    Returns:
+      A ``matplotlib.figure.Figure``.
+    """
+    rows = list(document["curve"])
+    if not rows:
+        raise ValueError("the curve has no rows to draw")
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    figure = _figure(7.5, 4.6)
+    ax = figure.add_subplot()
+    colors = {}
+    for i, method in enumerate(methods):
+        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["labels"])
+        x = np.array([r["labels"] for r in mine], np.float64)
+        acc = np.array([r["accuracy"] for r in mine], np.float64)
+        low = np.array([r["low"] for r in mine], np.float64)
+        high = np.array([r["high"] for r in mine], np.float64)
+        style = "--" if method.startswith("bt") else "-"
+        (line,) = ax.plot(x, acc, style, marker="o", markersize=3, label=method,
+                          color=f"C{i % 10}")
+        colors[method] = line.get_color()
+        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.12, linewidth=0)
+    for rec in document.get("recommendation", []):
+        match = [r for r in rows if r["method"] == rec["method"] and r["labels"] == rec["labels"]]
+        if match:
+            ax.scatter([rec["labels"]], [match[0]["accuracy"]], s=110, facecolors="none",
+                       edgecolors=colors[rec["method"]], linewidths=1.5, zorder=4)
+    protocol = document.get("protocol", {})
+    ties = "1/2" if protocol.get("tie", "half") == "half" else "0"
+    ax.set_xscale("symlog", linthresh=16)
+    budgets = sorted({r["labels"] for r in rows})
+    ax.set_xticks(budgets, [str(b) for b in budgets])
+    ax.set_xlabel("labelled groups n")
+    ax.set_ylabel(f"held-out accuracy (ties {ties})")
+    confidence = protocol.get("confidence", 0.95)
+    ax.set_title(f"Learning curve: mean over {protocol.get('num_repeats', '?')} draws, "
+                 f"{confidence:.0%} bands resample draws and groups\n(ringed: the "
+                 "recommendation, chosen on other held-out groups)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return figure
+
+
+def _corr_text(name: str, corr: Mapping[str, Any] | None) -> str:
+    if corr is None:
+        return f"{name}: undefined"
+    p = corr["pearson"]
+    return f"{name}: Pearson r = {p['estimate']:+.2f} [{p['low']:+.2f}, {p['high']:+.2f}]"
+
+
+def premise_check_figure(report: Mapping[str, Any]) -> Any:
+    """The premise check of ``PremiseReport.to_dict()`` as two panels: per rule, entropy
+    against accuracy (ties 1/2) and against decisive accuracy (pairs not tied), marker area
+    proportional to coverage, rare flags (lower-entropy half, tie rate above the report's
+    ``rare_tie_rate``, the verdict's reading) drawn as crosses; each panel's title gives
+    Pearson's ``r`` with its bootstrap interval. Rules without a decisive pair are left out
+    of the second panel (named in its caption).
+
+    Returns:
+      A ``matplotlib.figure.Figure``.
+    """
+    rules = list(report["rules"])
+    if not rules:
+        raise ValueError("the premise report has no rules to draw")
+    rare_tie_rate = float(report.get("protocol", {}).get("rare_tie_rate", 0.9))
+    order = np.argsort([r["entropy"] for r in rules], kind="stable")
+    lower_half = {rules[i]["rule"] for i in order[: len(rules) // 2]}
+    rare = {r["rule"] for r in rules if r["rule"] in lower_half and r["tie_rate"] > rare_tie_rate}
+    figure = _figure(11.0, 4.6)
+    panels = (("accuracy", "accuracy (ties 1/2)", report.get("correlation")),
+              ("decisive_accuracy", "decisive accuracy (pairs not tied)",
+               report.get("decisive_correlation")))
+    for index, (key, label, corr) in enumerate(panels):
+        ax = figure.add_subplot(1, 2, index + 1)
+        shown = [r for r in rules if r[key] is not None]
+        for is_rare in (False, True):
+            part = [r for r in shown if (r["rule"] in rare) == is_rare]
+            if not part:
+                continue
+            ax.scatter([r["entropy"] for r in part], [r[key] for r in part],
+                       s=[20 + 180 * r["coverage"] for r in part],
+                       marker="X" if is_rare else "o", alpha=0.75,
+                       color="tab:red" if is_rare else "tab:blue",
+                       label=(f"rare flag (lower-entropy half, ties > {rare_tie_rate:.0%})"
+                              if is_rare else "rule"))
+        for r in shown:
+            ax.annotate(r["rule"], (r["entropy"], r[key]), textcoords="offset points",
+                        xytext=(4, 3), fontsize=7)
+        ax.axhline(0.5, color="0.5", linewidth=0.8, linestyle=":")
+        ax.set_xlabel("entropy of the rule's ratings")
+        ax.set_ylabel(label)
+        ax.set_title(_corr_text(f"entropy vs {label.split(' (')[0]}", corr), fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+        left_out = [r["rule"] for r in rules if r[key] is None]
+        if left_out:
+            ax.text(0.01, 0.01, "no decisive pair: " + ", ".join(left_out),
+                    transform=ax.transAxes, fontsize=7)
+    verdict = "holds" if report.get("premise_holds") else "does not hold"
+    figure.suptitle(f"ENCORE premise check: {verdict} (marker area = coverage)", fontsize=10)
+    return figure
+
+
+def premise_figure(report_dict: Mapping[str, Any], path: str | Path) -> Path:
+    """Draws :func:`premise_check_figure` of ``report_dict`` (``PremiseReport.to_dict()``)
+    and writes it to ``path`` (PNG unless the suffix is .svg or .pdf); returns the path."""
+    return save_figure(premise_check_figure(report_dict), path)

@@ -173,6 +173,8 @@ SCORES_CSV = "a,b\n0.5,1.0\n0.0,0.25\n1.0,0.5\n0.75,0.0\n"
 SCORE_ROWS = SCORES_CSV.split("\n", 1)[1]
 PAIRS_CSV = "chosen_a,chosen_b,rejected_a,rejected_b\n" + "".join(
     f"{i % 3},{(2 * i) % 3},{(i + 1) % 3},{i % 2}\n" for i in range(8))
+GROUPED_CSV = "g," + PAIRS_CSV.split("\n", 1)[0] + "\n" + "".join(  # 4 groups of 2 pairs
+    f"g{i // 2},{line}\n" for i, line in enumerate(PAIRS_CSV.splitlines()[1:]))
 LABEL_CSV = "a_x,a_y,b_x,b_y\n" + "".join(f"{i % 3},{(2 * i) % 3},{(i + 1) % 3},{i % 2}\n"
                                           for i in range(8))
 
@@ -1617,6 +1619,15 @@ EXTENSION_ROWS = [
     Row("load_oasst1", "nothing to get wrong: the shipped pairs load complete",
         lambda t: int(ej.load_oasst1().complete_pairs.sum()),
         Gives("997 complete pairs", equal(997))),
+    Row("encore-jax curve", "a pair without a group id",
+        lambda t: ["curve", file(t, "p.csv", GROUPED_CSV.replace("\ng0,", "\n,", 2)
+                                 .replace("\n,", "\ng0,", 1)),
+                   "--levels", 3, "--group-column", "g"],
+        Exits(r"1 pair\(s\) have no group id \(0-based pairs 1\)")),
+    Row("encore-jax curve", "a budget above the groups available",
+        lambda t: ["curve", file(t, "p.csv", GROUPED_CSV), "--levels", 3, "--group-column", "g",
+                   "--labels", "0,16"],
+        Exits("budget 16 = 16 labelled groups is more than the 2 available")),
     Row("encore-jax datasets", "--path of an unknown file",
         lambda t: ["datasets", "--path", "nope"],
         Exits("invalid choice: 'nope'")),

@@ -37,7 +37,7 @@ from encore_jax.cli._compile_cache import DIR_VARIABLE, SWITCH_VARIABLE, configu
 
 # Subcommand modules, in the order `encore-jax --help` lists them.
 COMMAND_MODULES = ("entropy", "weights", "compose", "label", "fit_bt", "compare", "diagnose",
-                   "datasets", "theory", "demo")
+                   "curve", "datasets", "theory", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
