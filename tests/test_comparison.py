@@ -477,12 +477,13 @@ def test_every_pair_evaluated_matches_numpy_with_ties_half(pairs):
     report = compare_methods(jax.random.key(0), pairs, LEVELS, test_fraction=1.0, **NO_BT)
     assert report.num_eval_pairs == report.num_train_pairs == 200
     assert report.protocol["tie"] == "half"
+    # Entropies pool both sides' ratings of the pairs where the rule rated both (as diagnose).
+    observed = pairs.chosen_mask & pairs.rejected_mask
     pooled = np.concatenate([pairs.chosen, pairs.rejected])
-    pooled_mask = np.concatenate([pairs.chosen_mask, pairs.rejected_mask])
+    pooled_mask = np.concatenate([observed, observed])
     entropies = numpy_entropy(pooled, pooled_mask)
     np.testing.assert_allclose(report.entropies, entropies, rtol=1e-5)
     encore = np.exp(-entropies / 2) / np.exp(-entropies / 2).sum()
-    observed = pairs.chosen_mask & pairs.rejected_mask
     diffs = np.where(observed, pairs.chosen - pairs.rejected, 0).astype(np.float64)
     rows = {r["name"]: r for r in report.methods}
     assert rows["encore"]["accuracy"]["estimate"] == pytest.approx(accuracy(diffs, encore),

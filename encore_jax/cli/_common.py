@@ -77,7 +77,11 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 
 def print_json(report: dict[str, Any]) -> None:
-    print(json.dumps(report, indent=2))
+    """Prints ``report`` as JSON; a non-finite number is written as a string ("NaN",
+    "Infinity"), as in every JSON file the library writes (bare NaN is not JSON)."""
+    from encore_jax.io.writers import json_safe
+
+    print(json.dumps(json_safe(report), indent=2, allow_nan=False))
 
 
 def _fixed(value: float) -> str:

@@ -29,7 +29,7 @@ __all__ = ["INPUT_ARGS", "OUTPUT_ARGS", "SIDECAR_SUFFIX", "check_paths", "declar
 INPUT_ARGS = ("file", "weights", "pair_index", "train", "calibration")
 """argparse ``dest`` names of the files a command reads (when the command has them)."""
 
-OUTPUT_ARGS = ("out", "trl", "export_preference")
+OUTPUT_ARGS = ("out", "trl", "export_preference", "figure")
 """argparse ``dest`` names of the files a command writes (when the command has them)."""
 
 SIDECAR_SUFFIX = ".meta.json"  # encore_jax.io.writers.sidecar_path

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Any
 
-from encore_jax.cli._common import console as shared_console
-from encore_jax.cli._common import seed_int
 from encore_jax.cli._common import (
     EXIT_OK,
     UsageError,
@@ -18,8 +17,11 @@ from encore_jax.cli._common import (
     positive_float,
     positive_int,
     print_json,
+    progress,
     reader_options,
+    seed_int,
 )
+from encore_jax.cli._common import console as shared_console
 
 EPILOG = """\
 examples:
@@ -89,6 +91,10 @@ def register(commands: Any) -> None:
     method.add_argument("--seed", type=seed_int, default=0,
                        help="PRNG seed, 0..2**63-1 (default: 0)")
     parser.add_argument("--json", action="store_true", help="print the JSON report")
+    parser.add_argument("--figure", default=None, metavar="PATH",
+                        help="also draw entropy against accuracy per rule to PATH (PNG unless "
+                             "the suffix is .svg or .pdf)")
+    parser.add_argument("--force", action="store_true", help="overwrite --figure")
     parser.set_defaults(run=run)
 
 
@@ -127,7 +133,8 @@ def _report(args: argparse.Namespace) -> Any:
             chunk_rows=args.chunk_rows, rule_columns=options.get("rule_columns"),
             mask_value=options.get("mask_value"), bin_range=options.get("bin_range"),
             file_format=options.get("file_format"), chosen_prefix=args.chosen_prefix,
-            rejected_prefix=args.rejected_prefix, exclude=options.get("exclude"), **common)
+            rejected_prefix=args.rejected_prefix, exclude=options.get("exclude"),
+            progress=lambda chunks: progress(chunks, description="chunks read"), **common)
     from encore_jax.io import read_rating_pairs, read_ratings
 
     if args.group_column is not None and options.get("pair_index") is not None:
@@ -224,7 +231,13 @@ def print_report(document: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.calibration_group_column and not args.calibration:
         raise UsageError("--calibration-group-column needs --calibration")
+    if args.figure is not None and Path(args.figure).exists() and not args.force:
+        raise UsageError(f"{args.figure} exists; pass --force to overwrite it")
     document = _report(args).to_dict()
+    if args.figure is not None:
+        from encore_jax.figures import premise_figure
+
+        premise_figure(document, args.figure)
     if args.json:
         print_json(document)
     else:

@@ -112,7 +112,7 @@ class ComparisonReport(NamedTuple):
       random_spread: ``num_seeds, std, min, max`` of the Dirichlet seeds' accuracies.
       single_best_rule: the rule picked on train and its train accuracy.
       bradley_terry: the BT fit (``fitted``, options, final loss, weights, ``steps_taken``,
-        ``converged``, ``grad_norm``, ``separable``: None when the fit does not say).
+        ``converged``, ``grad_norm``, ``separable``).
       rules: the per-rule summary rows (:meth:`RuleRow.to_dict` of each), with the joint
         bootstrap's accuracy intervals.
       correlation: the entropy-accuracy correlation (``available`` False with a reason when
@@ -248,7 +248,7 @@ def compare_methods(
       temperature: ``tau`` of the headline ENCORE row; ``temperatures``: the sweep.
       num_random: Dirichlet seeds. top_k: lowest-entropy rules kept (default ``min(3, K)``).
       fit_bt: fit and evaluate the BT baseline. bt_options: keyword arguments for
-        ``fit_bt_weights`` (e.g. ``num_steps``, ``l2``, ``parameterization``).
+        ``fit_bt_weights`` (e.g. ``max_steps``, ``l2``, ``parameterization``).
       tie: tie policy of the composite accuracies: ``"half"`` (default, a tie counts 1/2),
         ``"loss"`` (RewardBench's) or ``"random"``.
       rule_tie: tie policy of the per-rule accuracies in ``rules`` / ``correlation``
@@ -352,14 +352,15 @@ def compare_methods(
                                    estimator=estimator)
         entropy_source = f"calibration set ({calibration.shape[0]} rated responses)"
     else:
-        # Pooled counts are the sum of both sides' histograms (no [2N, K] copy).
-        counts = (rating_histogram(train_data.chosen, num_levels, mask=train_data.chosen_mask)
+        # Pooled counts are the sum of both sides' histograms (no [2N, K] copy), over the
+        # pairs where the rule rated both responses: the same ratings as diagnose's.
+        counts = (rating_histogram(train_data.chosen, num_levels, mask=train_data.observed)
                   + rating_histogram(train_data.rejected, num_levels,
-                                     mask=train_data.rejected_mask))
+                                     mask=train_data.observed))
         _checks.check_rules_observed(counts, "the train pairs' ratings")
         entropies = entropy_from_counts(counts, base=base, estimator=estimator)
         entropy_source = (f"train pairs' ratings ({train_data.chosen.shape[0]} pairs, chosen "
-                          "and rejected pooled)")
+                          "and rejected pooled, where the rule rated both)")
 
     # Label-free extra weightings (research extensions, then the user's), before any fit.
     extra = extension_weights(keys[5], user_weightings, temperature, num_levels, train_data,
@@ -375,7 +376,6 @@ def compare_methods(
         fit = fit_bt_weights(jnp.asarray(train_data.diffs, jnp.float32),
                              **dict(bt_options or {}))
         bt_w = jnp.asarray(fit.weights, jnp.float32)
-        separable = getattr(fit, "separable", None)
         bt_report = {
             "fitted": True,
             "num_train_pairs": int(train_data.chosen.shape[0]),
@@ -385,7 +385,7 @@ def compare_methods(
             "steps_taken": int(fit.steps_taken),
             "converged": bool(fit.converged),
             "grad_norm": float(fit.grad_norm),
-            "separable": None if separable is None else bool(separable),
+            "separable": bool(fit.separable),
         }
     weights = weight_rows(entropies, jnp.asarray((temperature, *temperatures), jnp.float32),
                           lowest_w, keys[1], num_random, bt_w)  # [M, K]

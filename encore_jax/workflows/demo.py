@@ -511,8 +511,7 @@ def oasst1_story(key: jax.Array, *, temperature: float = 2.0, test_fraction: flo
         "group_column": "group_id (the prompt)",
         "bradley_terry": {"converged": bool(fit.converged),
                           "steps_taken": int(fit.steps_taken),
-                          "separable": (None if getattr(fit, "separable", None) is None
-                                        else bool(fit.separable)),
+                          "separable": bool(fit.separable),
                           "final_loss": float(np.asarray(fit.loss_history)[-1])},
         "tie": "a composite tie (zero margin in exact arithmetic) counts 1/2",
         "confidence": confidence,

@@ -339,7 +339,6 @@ def extension_weights(key: jax.Array, user: Mapping[str, Weighting], temperature
     builtins = builtin_weightings(temperature)
     weightings = {**{name: builtins[name] for name in EXTENSION_NAMES}, **user}
     data = label_free_data(key, train.chosen, train.rejected, train.observed, num_levels,
-                           side_masks=(train.chosen_mask, train.rejected_mask),
                            calibration=calibration, calibration_mask=calibration_mask)
     return {name: w.astype(np.float32) for name, w in applied_weightings(weightings,
                                                                           data).items()}
