@@ -14,7 +14,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-import encore_jax as ej
+from encore_jax.selection import label_pairs, random_rule_selection, select_rules
+from encore_jax.simulate import simulate_rule_ensemble
 from encore_jax.theory import max_discrepancy_mi as mdmi
 from encore_jax.theory import mi_enumeration as mie
 
@@ -80,7 +81,7 @@ def test_top_discrepancy_subset_maximises_vote_information(case):
     # one select_rules keeps by more than the float64 rounding bound (information_tolerance,
     # derived in its docstring).
     abs_d, eps, k = case
-    mask = np.asarray(ej.select_rules(abs_d[None, :].astype(np.float32),
+    mask = np.asarray(select_rules(abs_d[None, :].astype(np.float32),
                                       np.zeros((1, abs_d.size), np.float32), k))[0]
     chosen = brute_force_information(eps[mask])
     best = max(brute_force_information(eps[list(s)])
@@ -178,12 +179,12 @@ def test_max_discrepancy_beats_random_k_at_a_size_where_it_is_certain():
     delta = exact["max_discrepancy"] - exact["random"]
     assert delta > 0.05  # the theorem's direction, in exact arithmetic
     n = int(math.ceil(2 * math.log(1 / delta_fail) / delta**2))
-    ens = ej.simulate_rule_ensemble(jax.random.key(0), n, informativeness=np.array(beta),
+    ens = simulate_rule_ensemble(jax.random.key(0), n, informativeness=np.array(beta),
                                     spread=np.array(spread))
     a, b, truth = ens.ratings_a, ens.ratings_b, np.asarray(ens.preferred_a)
-    max_disc = np.asarray(ej.label_pairs(a, b, ej.select_rules(a, b, k))) == truth
-    random_k = np.asarray(ej.label_pairs(
-        a, b, ej.random_rule_selection(jax.random.key(1), n, 3, k))) == truth
+    max_disc = np.asarray(label_pairs(a, b, select_rules(a, b, k))) == truth
+    random_k = np.asarray(label_pairs(
+        a, b, random_rule_selection(jax.random.key(1), n, 3, k))) == truth
     assert max_disc.mean() > random_k.mean()
     # The plug-in agreements agree with the exact values: Hoeffding at 1e-9 per method.
     slack = math.sqrt(math.log(2 / delta_fail) / (2 * n))
