@@ -70,8 +70,8 @@ def main() -> None:
     assert np.all(np.abs(grad - np.asarray(bt_gradient(weights, diffs))) <= grad_bound)
     eta, steps = sgd_step(diffs, pairs), 20
     optimizer = optax.sgd(eta)
-    fit = fit_bt_weights(place(diffs), mask=included, optimizer=optimizer, num_steps=steps)
-    expected = fit_bt_weights(diffs, optimizer=optimizer, num_steps=steps)
+    fit = fit_bt_weights(place(diffs), mask=included, optimizer=optimizer, max_steps=steps)
+    expected = fit_bt_weights(diffs, optimizer=optimizer, max_steps=steps)
     gap = np.linalg.norm(np.asarray(fit.weights, np.float64) - np.asarray(expected.weights))
     assert gap <= fit_gap_bound(expected.weights, diffs, pairs, eta, steps)
 

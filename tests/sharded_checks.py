@@ -202,8 +202,8 @@ def bt_fit_within_the_accumulated_bound():
     eta, steps = sgd_step(diffs, mask), 40
     optimizer = optax.sgd(eta)
     got = fit_bt_weights(rows(diffs)[0], mask=rows(mask, fill=False)[0], optimizer=optimizer,
-                            num_steps=steps, record_every=steps)
-    expected = fit_bt_weights(diffs, mask=mask, optimizer=optimizer, num_steps=steps,
+                            max_steps=steps, record_every=steps)
+    expected = fit_bt_weights(diffs, mask=mask, optimizer=optimizer, max_steps=steps,
                                  record_every=steps)
     gap = np.linalg.norm(np.asarray(got.weights, np.float64) - np.asarray(expected.weights))
     bound = fit_gap_bound(expected.weights, diffs, mask, eta, steps)
@@ -243,7 +243,7 @@ def sharded_results_are_deterministic():
         "entropy": lambda key: rating_entropy(ratings, 7, mask=mask),
         "compose": lambda key: compose(diffs, weights),
         "gradient": lambda key: bt_gradient(weights, diffs, mask=pair_mask),
-        "fit": lambda key: fit_bt_weights(diffs, mask=pair_mask, num_steps=5,
+        "fit": lambda key: fit_bt_weights(diffs, mask=pair_mask, max_steps=5,
                                              record_every=5).weights,
         "bootstrap": lambda key: bootstrap_ci(key, values, num_resamples=50,
                                                  mask=pair_mask).replicates,

@@ -101,7 +101,7 @@ def test_fitted_weights_concentrate_on_the_population_weights(rules, seed):
     standard_errors = {}
     for n in (2**12, 2**16):
         diffs = simulated_diffs(seed, n, beta, spread, 3)
-        fit = fit_bt_weights(diffs, optimizer=LBFGS, num_steps=LBFGS_STEPS)
+        fit = fit_bt_weights(diffs, optimizer=LBFGS, max_steps=LBFGS_STEPS)
         w = np.asarray(fit.weights, np.float64)
         se = sandwich_standard_errors(diffs, w)
         np.testing.assert_array_less(np.abs(w - beta), Z_SCORE * se)
@@ -140,7 +140,7 @@ def test_simplex_fit_puts_less_mass_on_noise_than_uniform(rules, seed):
 
     diffs = simulated_diffs(seed, n, beta, spread, num_levels)
     fit = fit_bt_weights(diffs, parameterization="simplex", optimizer=LBFGS,
-                            num_steps=LBFGS_STEPS)
+                            max_steps=LBFGS_STEPS)
     w = np.asarray(fit.weights, np.float64)
     g = np.asarray(fit.grad_history[-1], np.float64)
     # Frank-Wolfe duality gap: F_N(w) - min_simplex F_N <= g.w - min_k g_k (convexity).

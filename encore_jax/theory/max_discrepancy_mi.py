@@ -442,7 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {Path(args.out) / 'report.json'} and {FIGURE_NAME} ({report['seconds']} s)")
     for group in ("within_assumptions", "probes"):
         for name, r in enum[group].items():
-            print(f"  {group:18s} {name:28s} counterexamples {r['counterexamples']:5d} "
+            print(f"  {group:18s} {name:32s} counterexamples {r['counterexamples']:5d} "
                   f"/ {r['draws']:5d}  max gap {r['max_gap']:.3g} nats")
     for name, ens in report["simulation"]["ensembles"].items():
         for vote, dom in (("sum ", ens["max_discrepancy_beats_random"]),
