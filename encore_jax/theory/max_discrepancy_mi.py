@@ -22,10 +22,12 @@ Parts of the check:
    selected subset's. Any subset beating it by more than the float64 rounding bound is a
    counterexample and is reported. Probes *outside* the assumptions are run the same way and
    reported separately: a non-symmetric prior (still covered by the proof), ``eps`` allowed
-   above 1/2, correlated (duplicated) rules, and the information of the majority-vote
-   *label* instead of the vote vector.
+   above 1/2, correlated (duplicated) rules, the information of the majority-vote *label*
+   (``label_pairs(vote="sign")`` when every selected rule votes: the corollary) instead of the
+   vote vector, and the same label when rules with ``d = 0`` abstain (outside the corollary).
 2. Simulated ensembles (``encore_jax.simulate_rule_ensemble``): the agreement of the rule
-   labels (``encore_jax.label_pairs``) with the true preference and the plug-in ``I(label;
+   labels (``encore_jax.label_pairs``, with the default sum vote and with ``vote="sign"``,
+   the labeller the theorem's corollary covers) with the true preference and the plug-in ``I(label;
    Y)`` for maximum-discrepancy, random-``k`` and all-rules selection, with paired
    percentile-bootstrap intervals (``encore_jax.metrics.bootstrap_ci``). Two ensembles: a
    homogeneous one (identical rules: exactly the theorem's model with
