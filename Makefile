@@ -20,9 +20,10 @@ demo: $(VENV)/.installed-test
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
-# Reports and figures go to ./encore-jax-theory/<check>/ (git-ignored); rerunning replaces them.
+# Full-size runs of every theory check; the reports and figures in theory/results/<check>/ are
+# committed (theory/README.md says what each verifies). CPU-heavy: see theory/README.md.
 theory: $(VENV)/.installed-test
-	$(BIN)/encore-jax theory --out-dir encore-jax-theory --force
+	$(BIN)/encore-jax theory --out-dir theory/results --force
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

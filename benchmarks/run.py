@@ -60,6 +60,7 @@ import numpy as np
 
 import encore_jax as ej
 from encore_jax import entropy as entropy_module
+from encore_jax.compose import compose
 
 RULES = 100
 LEVELS = 11
@@ -142,9 +143,9 @@ def bench_compose(n: int, repeats: int) -> list[dict]:
     kernel = jax.jit(lambda s, w: jnp.matmul(w, s.T, precision=jax.lax.Precision.HIGHEST))
     timings = timed({
         "numpy matmul": lambda: scores @ weights,
-        "encore_jax.compose (device input)": lambda: ej.compose(s_dev, w_dev),
+        "encore_jax.compose (device input)": lambda: compose(s_dev, w_dev),
         "bare jitted kernel (no validation)": lambda: kernel(s_dev, w_dev),
-        "encore_jax.compose (NumPy input)": lambda: ej.compose(scores, weights),
+        "encore_jax.compose (NumPy input)": lambda: compose(scores, weights),
     }, repeats)
     reference = timings["numpy matmul"]["result"]
     size = {"rows": n, "rules": RULES, "dtype": "float32", "bytes": int(scores.nbytes)}

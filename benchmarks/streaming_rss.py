@@ -31,13 +31,14 @@ CHILD = r"""
 import json, resource, sys, time
 import numpy as np
 import encore_jax as ej
+from encore_jax.workflows.streaming import streaming_rating_histogram
 import jax
 
 {high_water_kib}
 path, levels, chunk_rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 before = high_water_kib()
 start = time.perf_counter()
-counts = ej.streaming_rating_histogram(path, levels, chunk_rows=chunk_rows)
+counts = streaming_rating_histogram(path, levels, chunk_rows=chunk_rows)
 entropies = ej.entropy_from_counts(counts.astype(np.float32))
 seconds = time.perf_counter() - start
 print(json.dumps({"counts": counts.tolist(), "seconds": seconds,

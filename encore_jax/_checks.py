@@ -32,8 +32,8 @@ TIE_POLICIES = ("loss", "half", "random")
 def is_concrete(x: Any) -> bool:
     """True when ``x`` holds actual values this process can read: not a tracer under
     jit / vmap / grad, nor a multi-host global array whose shards live on other hosts
-    (validate each process's rows before :func:`encore_jax.sharding.shard_rows` assembles
-    them; the deprecated ``sharded_*`` aliases do)."""
+    (validate each process's rows before :func:`encore_jax.mesh.shard_rows` assembles
+    them)."""
     if isinstance(x, jax.core.Tracer):
         return False
     return not isinstance(x, jax.Array) or x.is_fully_addressable

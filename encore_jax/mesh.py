@@ -8,7 +8,16 @@
   :func:`jax.shard_map` (the blocked histogram, the bootstrap's resamples) read off an input's
   sharding.
 
-:mod:`encore_jax.sharding` re-exports these for users; the core kernels import them from here.
+Users import them from here too (``from encore_jax.mesh import data_mesh, shard_rows``).
+Every core function (:func:`encore_jax.entropy.rating_histogram`,
+:func:`~encore_jax.entropy.rating_entropy`,
+:func:`encore_jax.compose.compose`, :func:`~encore_jax.compose.pair_margins`,
+:func:`encore_jax.bradley_terry.bt_loss`, :func:`~encore_jax.bradley_terry.bt_gradient`,
+:func:`~encore_jax.bradley_terry.fit_bt_weights`,
+:func:`encore_jax.metrics.bootstrap.bootstrap_ci`) accepts the row-sharded arrays these place
+and gives the single-device answer. On several hosts call :func:`jax.distributed.initialize`
+first (README section "Scale"); value checks cannot read other processes' rows, so validate
+each process's rows before :func:`shard_rows`.
 """
 
 from __future__ import annotations

@@ -7,17 +7,24 @@ with ratings ``a_ik`` (response A) and ``b_ik`` (response B), the selection scor
     s_ik = rho_ik + alpha * |a_ik - b_ik|
 
 and the pair keeps the ``k`` rules with the largest ``s_ik``. The label prefers A when the
-(optionally weighted) selected ratings of A exceed those of B:
+(optionally weighted) votes of the selected rules favour A:
 
-    label_i = [ sum_k S_ik w_k (a_ik - b_ik) > 0 ]     (ties: to ``tie_winner``)
+    label_i = [ sum_k S_ik w_k v(a_ik - b_ik) > 0 ]     (ties: to ``tie_winner``)
+
+with the vote ``v`` chosen by ``label_pairs(vote=...)``: ``"sum"`` (the default) takes the
+difference itself, ``v(d) = d``, as the reference code sums the selected ratings;
+``"sign"`` takes only its sign, ``v(d) = sign(d)``, so each selected rule casts one vote
+(with unit weights: A iff more selected rules rate A higher than rate B higher). The
+mutual-information theorem in ``encore_jax/theory/THEORY.md`` ("RuleAdapter") is about sign
+votes: it covers ``vote="sign"``, not the default sum of magnitudes.
 
 Paper symbol to argument: relevance ``rho`` -> ``relevance``, the discrepancy coefficient
 -> ``alpha`` (0.5 in the reference code), the subset size -> ``k`` (5 of 100 rules in the
 reference code), selection ``S`` -> ``selected``. The reference code labels by the
 unweighted sum and gives ties to B, which are the defaults here (``weights=None``,
-``tie_winner="b"``); ties of the margin are exact (see :func:`label_pairs`). ENCORE
-weights (:func:`encore_jax.encore_weights`) plug in as ``weights``, so both methods run on
-one rating matrix.
+``vote="sum"``, ``tie_winner="b"``); ties of the margin are exact (see :func:`label_pairs`).
+ENCORE weights (:func:`encore_jax.weights.encore_weights`) plug in as ``weights``, so both
+methods run on one rating matrix.
 
 Baselines: :func:`random_rule_selection` (``k`` rules uniformly at random per pair) and
 :func:`all_rules`.
@@ -26,7 +33,6 @@ Baselines: :func:`random_rule_selection` (``k`` rules uniformly at random per pa
 from __future__ import annotations
 
 import functools
-import warnings
 from typing import Any
 
 import jax
@@ -42,7 +48,8 @@ __all__ = ["all_rules", "label_pairs", "random_rule_selection", "select_rules"]
 DEFAULT_ALPHA = 0.5
 #: Values of ``label_pairs(tie_winner=...)``: which response wins a tied pair.
 TIE_WINNERS = ("b", "a", "random")
-LABEL_TIE_POLICIES = TIE_WINNERS  # the former name, kept for one release
+#: Values of ``label_pairs(vote=...)``: what a selected rule contributes to the margin.
+VOTES = ("sum", "sign")
 # Up to this many indices per row, a mask is built by comparisons instead of a scatter.
 _COMPARE_MAX_INDICES = 8
 
@@ -190,7 +197,7 @@ def select_rules(
     return _select(scores_a, scores_b, relevance, jnp.asarray(alpha), k)
 
 
-@functools.partial(jax.jit, static_argnames="tie_winner")
+@functools.partial(jax.jit, static_argnames=("tie_winner", "vote"))
 def _label(
     scores_a: jax.Array,
     scores_b: jax.Array,
@@ -198,12 +205,15 @@ def _label(
     weights: jax.Array | None,
     key: jax.Array | None,
     tie_winner: str,
+    vote: str,
 ) -> jax.Array:
     arrays = (scores_a, scores_b) if weights is None else (scores_a, scores_b, weights)
     dtype = _checks.common_float_dtype(*arrays)
     # Difference in the float dtype: unsigned integer ratings would wrap around.
     diffs = jnp.where(selected, scores_a.astype(dtype) - scores_b.astype(dtype),
                       jnp.zeros((), dtype))
+    if vote == "sign":
+        diffs = jnp.sign(diffs)  # -1, 0 or +1: exact in any float dtype
     if weights is None:
         weights = jnp.ones(diffs.shape[-1], dtype)
     margin = certified_margins(diffs, weights)
@@ -216,56 +226,50 @@ def _label(
     return jnp.where(margin == 0, on_tie, margin > 0)
 
 
-def _resolved_tie_winner(tie_winner: str, tie: str | None) -> tuple[str, str]:
-    """(argument name, value) of the tie rule; ``tie=`` is the deprecated spelling."""
-    if tie is None:
-        return "tie_winner", tie_winner
-    warnings.warn(
-        "label_pairs(tie=...) is deprecated and will be removed in the next release; use "
-        "tie_winner=... (it names the response that wins a tie, unlike pairwise_accuracy's "
-        "tie=, which names the credit a tie gets)",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    if tie_winner != "b":
-        raise TypeError("pass tie_winner= only (tie= is its deprecated alias), not both")
-    return "tie", tie
-
-
 def label_pairs(
     scores_a: Real[ArrayLike, "N K"],
     scores_b: Real[ArrayLike, "N K"],
     selected: Bool[ArrayLike, "N K"],
     *,
     weights: Float[ArrayLike, " K"] | None = None,
+    vote: str = "sum",
     tie_winner: str = "b",
     key: PRNGKeyArray | None = None,
-    tie: str | None = None,
 ) -> Bool[Array, " N"]:
     """Rule-based preference labels from the selected rules of each pair (RuleAdapter).
 
-        m_i = sum_k S_ik w_k (a_ik - b_ik),   label_i = [m_i > 0]  (A preferred)
+        m_i = sum_k S_ik w_k v(a_ik - b_ik),   label_i = [m_i > 0]  (A preferred)
 
-    with ``w_k = 1`` when ``weights`` is ``None`` (the reference code's plain sum of the
-    selected ratings). A pair with ``m_i = 0`` (including a row with no rule selected) is a
-    tie, and ``tie_winner`` says which response wins it:
+    with ``w_k = 1`` when ``weights`` is ``None``, and the vote ``v`` set by ``vote``:
+
+    * ``vote="sum"``: ``v(d) = d``, the (weighted) sum of the selected differences, as the
+      reference code sums the selected ratings (the default);
+    * ``vote="sign"``: ``v(d) = sign(d)`` in ``{-1, 0, +1}``: each selected rule votes for
+      the response it rates higher, and a rule that rates both alike (``d = 0``) abstains.
+      With unit weights the label is A iff more selected rules vote A than vote B. This is
+      the labeller of the RuleAdapter theorem in ``encore_jax/theory/THEORY.md``: its
+      majority-vote corollary is about this rule when every selected rule votes (no
+      selected ``d = 0``); the default ``"sum"`` is outside the theorem.
+
+    A pair with ``m_i = 0`` (including a row with no rule selected) is a tie, and
+    ``tie_winner`` says which response wins it:
 
     * ``tie_winner="b"``: B is preferred (``False``), as in the reference code (the default);
     * ``tie_winner="a"``: A is preferred (``True``);
     * ``tie_winner="random"``: a fair coin per pair drawn from ``key``.
 
-    (The name differs from :func:`encore_jax.pairwise_accuracy`'s ``tie=``, which is the
-    *credit* a tied margin earns, ``"loss" | "half" | "random"``; here a tie must still
-    produce a label.)
+    (The name differs from :func:`encore_jax.metrics.accuracy.pairwise_accuracy`'s
+    ``tie=``, which is the *credit* a tied margin earns, ``"loss" | "half" | "random"``;
+    here a tie must still produce a label.)
 
-    Ties are exact: ``m_i`` is computed by the kernel of :func:`encore_jax.pair_margins`
-    on the masked differences ``S_ik (a_ik - b_ik)``, so a margin that is zero in exact
-    arithmetic is a tie whatever the rule order (integer ratings with equal weights
-    included), and a decided label always has the sign of the exact margin. A true margin
-    within the float rounding bound ``~ 2 (K + 1) u sum_k S_ik |w_k (a_ik - b_ik)|`` is a
-    tie too; for integer ratings without weights that never happens (every non-zero margin
-    is an integer). The bound and its conditions are in the :mod:`encore_jax.compose`
-    module docstring.
+    Ties are exact: ``m_i`` is computed by the kernel of
+    :func:`encore_jax.compose.pair_margins` on the masked votes ``S_ik v(a_ik - b_ik)``, so a
+    margin that is zero in exact arithmetic is a tie whatever the rule order (integer
+    ratings with equal weights included), and a decided label always has the sign of the
+    exact margin. A true margin within the float rounding bound
+    ``~ 2 (K + 1) u sum_k S_ik |w_k v(a_ik - b_ik)|`` is a tie too; for integer ratings (or
+    sign votes) without weights that never happens (every non-zero margin is an integer).
+    The bound and its conditions are in the :mod:`encore_jax.compose` module docstring.
 
     Args:
       scores_a: ``a``, ratings or scores of response A ``[N, K]``.
@@ -274,21 +278,21 @@ def label_pairs(
         :func:`random_rule_selection` or :func:`all_rules`); rows may keep any number of
         rules.
       weights: optional ``w`` ``[K]``, finite (e.g. ENCORE weights from
-        :func:`encore_jax.encore_weights`).
+        :func:`encore_jax.weights.encore_weights`).
+      vote: ``"sum"`` (default: the differences) or ``"sign"`` (their signs; the rule the
+        RuleAdapter theorem covers).
       tie_winner: the response that wins a tie: ``"b"``, ``"a"`` or ``"random"``.
       key: PRNG key, required with ``tie_winner="random"`` and only then.
-      tie: deprecated alias of ``tie_winner`` (``DeprecationWarning``; removed in the next
-        release).
 
     Returns:
       Boolean labels ``[N]``, ``True`` = A preferred.
 
     References: arXiv:2501.15453 (RuleAdapter).
     """
-    name, tie_winner = _resolved_tie_winner(tie_winner, tie)
-    _checks.check_choice(name, tie_winner, TIE_WINNERS)
+    _checks.check_choice("vote", vote, VOTES)
+    _checks.check_choice("tie_winner", tie_winner, TIE_WINNERS)
     if (tie_winner == "random") != (key is not None):
-        raise ValueError(f"key is required with {name}='random' and only then")
+        raise ValueError("key is required with tie_winner='random' and only then")
     scores_a, scores_b = _validated_pair_scores(scores_a, scores_b)
     selected = _checks.as_array("selected", selected)
     if selected.dtype != jnp.bool_:
@@ -307,7 +311,7 @@ def label_pairs(
                 f"weights has shape {weights.shape} but there are K = {scores_a.shape[1]} rules"
             )
         _checks.check_finite("weights", weights)
-    return _label(scores_a, scores_b, selected, weights, key, tie_winner)
+    return _label(scores_a, scores_b, selected, weights, key, tie_winner, vote)
 
 
 def _floyd_subset(key: jax.Array, num_pairs: int, num_rules: int, size: int) -> jax.Array:

@@ -24,8 +24,11 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from sharded_checks import fit_gap_bound, sgd_step, summation_bounds  # noqa: E402
 
-import encore_jax as ej  # noqa: E402
-from encore_jax import sharding  # noqa: E402
+from encore_jax.bradley_terry import bt_gradient, bt_loss, fit_bt_weights  # noqa: E402
+from encore_jax.compose import compose  # noqa: E402
+from encore_jax.entropy import rating_entropy, rating_histogram  # noqa: E402
+from encore_jax.mesh import data_mesh, local_rows, shard_rows  # noqa: E402
+from encore_jax.metrics.bootstrap import bootstrap_ci  # noqa: E402
 
 
 def main() -> None:
@@ -33,11 +36,11 @@ def main() -> None:
     rng = np.random.default_rng(5)
     rows = 1001
     mine = np.array_split(np.arange(rows), PROCESSES)[PROCESS]  # 501 and 500 rows
-    mesh = sharding.data_mesh()
+    mesh = data_mesh()
 
     def place(x, fill=0):
         """This process's rows of ``x`` as a global row-sharded array (core API input)."""
-        return sharding.shard_rows(x[mine], mesh, fill=fill)[0]
+        return shard_rows(x[mine], mesh, fill=fill)[0]
 
     def global_host(x, fill=0):
         """The same global array on one host: every process's rows, each padded to 502."""
@@ -47,35 +50,35 @@ def main() -> None:
 
     ratings = rng.integers(0, 7, size=(rows, 5)).astype(np.int32)
     mask = rng.random(ratings.shape) < 0.8
-    counts = ej.rating_histogram(place(ratings), 7, mask=place(mask, False))
-    np.testing.assert_array_equal(counts, ej.rating_histogram(ratings, 7, mask=mask))
-    entropies = ej.rating_entropy(place(ratings), 7, mask=place(mask, False))
-    np.testing.assert_array_equal(entropies, ej.rating_entropy(ratings, 7, mask=mask))
+    counts = rating_histogram(place(ratings), 7, mask=place(mask, False))
+    np.testing.assert_array_equal(counts, rating_histogram(ratings, 7, mask=mask))
+    entropies = rating_entropy(place(ratings), 7, mask=place(mask, False))
+    np.testing.assert_array_equal(entropies, rating_entropy(ratings, 7, mask=mask))
 
     scores = rng.normal(size=(rows, 5)).astype(np.float32)
     weights = rng.dirichlet(np.ones(5)).astype(np.float32)
-    composite = sharding.local_rows(ej.compose(place(scores), weights), len(mine))
-    np.testing.assert_array_equal(composite, ej.compose(scores, weights)[mine])
+    composite = local_rows(compose(place(scores), weights), len(mine))
+    np.testing.assert_array_equal(composite, compose(scores, weights)[mine])
 
     diffs = (rng.normal(size=(rows, 5)) + 0.2).astype(np.float32)
     pairs = np.ones(rows, bool)
     loss_bound, grad_bound = summation_bounds(weights, diffs, pairs)  # derived there
     included = place(pairs, False)
-    loss = ej.bt_loss(weights, place(diffs), mask=included)
-    assert abs(float(loss) - float(ej.bt_loss(weights, diffs))) <= loss_bound
-    grad = np.asarray(ej.bt_gradient(weights, place(diffs), mask=included))
-    assert np.all(np.abs(grad - np.asarray(ej.bt_gradient(weights, diffs))) <= grad_bound)
+    loss = bt_loss(weights, place(diffs), mask=included)
+    assert abs(float(loss) - float(bt_loss(weights, diffs))) <= loss_bound
+    grad = np.asarray(bt_gradient(weights, place(diffs), mask=included))
+    assert np.all(np.abs(grad - np.asarray(bt_gradient(weights, diffs))) <= grad_bound)
     eta, steps = sgd_step(diffs, pairs), 20
     optimizer = optax.sgd(eta)
-    fit = ej.fit_bt_weights(place(diffs), mask=included, optimizer=optimizer, max_steps=steps)
-    expected = ej.fit_bt_weights(diffs, optimizer=optimizer, max_steps=steps)
+    fit = fit_bt_weights(place(diffs), mask=included, optimizer=optimizer, max_steps=steps)
+    expected = fit_bt_weights(diffs, optimizer=optimizer, max_steps=steps)
     gap = np.linalg.norm(np.asarray(fit.weights, np.float64) - np.asarray(expected.weights))
     assert gap <= fit_gap_bound(expected.weights, diffs, pairs, eta, steps)
 
     key = jax.random.key(3)
     credit = (rng.random(rows) < 0.6).astype(np.float32)
-    ci = ej.bootstrap_ci(key, place(credit), num_resamples=30, mask=included)
-    reference = ej.bootstrap_ci(key, global_host(credit), num_resamples=30,
+    ci = bootstrap_ci(key, place(credit), num_resamples=30, mask=included)
+    reference = bootstrap_ci(key, global_host(credit), num_resamples=30,
                                 mask=global_host(pairs, False))
     np.testing.assert_array_equal(ci.replicates, reference.replicates)
 

@@ -23,9 +23,13 @@ import jax
 import numpy as np
 import optax
 
-import encore_jax as ej
-from encore_jax import entropy, sharding
+from encore_jax import entropy
+from encore_jax.bradley_terry import bt_gradient, bt_loss, fit_bt_weights
+from encore_jax.compose import compose, pair_margins
+from encore_jax.entropy import rating_entropy, rating_histogram
+from encore_jax.mesh import data_mesh, local_rows, row_mesh, shard_rows
 from encore_jax.metrics import bootstrap
+from encore_jax.metrics.bootstrap import bootstrap_ci
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -38,7 +42,7 @@ CHECKS = []
 
 def rows(x, fill=0):
     """``x``'s rows spread over the 8 devices (padded to whole shards) and the valid mask."""
-    return sharding.shard_rows(x, sharding.data_mesh(), fill=fill)
+    return shard_rows(x, data_mesh(), fill=fill)
 
 
 def padded(x, fill=0):
@@ -71,19 +75,19 @@ def histogram_and_entropy_equal_single_device():
     mask = RNG.random(ratings.shape) < 0.8
     sharded_ratings, valid = rows(ratings)
     sharded_mask, _ = rows(mask, fill=False)
-    assert sharding.row_mesh(sharded_ratings) is not None
+    assert row_mesh(sharded_ratings) is not None
     np.testing.assert_array_equal(
-        ej.rating_histogram(sharded_ratings, 7, mask=sharded_mask),
-        ej.rating_histogram(ratings, 7, mask=mask),
+        rating_histogram(sharded_ratings, 7, mask=sharded_mask),
+        rating_histogram(ratings, 7, mask=mask),
     )
     # without a mask every row counts, padding included: the host array padded the same way
-    np.testing.assert_array_equal(ej.rating_histogram(sharded_ratings, 7),
-                                  ej.rating_histogram(padded(ratings)[0], 7))
+    np.testing.assert_array_equal(rating_histogram(sharded_ratings, 7),
+                                  rating_histogram(padded(ratings)[0], 7))
     for estimator, base in (("plugin", None), ("miller_madow", 2)):
         np.testing.assert_array_equal(
-            ej.rating_entropy(sharded_ratings, 7, mask=sharded_mask, estimator=estimator,
+            rating_entropy(sharded_ratings, 7, mask=sharded_mask, estimator=estimator,
                               base=base),
-            ej.rating_entropy(ratings, 7, mask=mask, estimator=estimator, base=base),
+            rating_entropy(ratings, 7, mask=mask, estimator=estimator, base=base),
         )
 
 
@@ -96,7 +100,7 @@ def histogram_on_the_blocked_cpu_kernel_per_shard():
     ratings = RNG.integers(0, 11, size=(n, 16)).astype(np.int8)
     sharded_ratings, _ = rows(ratings)
     np.testing.assert_array_equal(
-        ej.rating_histogram(sharded_ratings, 11), ej.rating_histogram(ratings, 11)
+        rating_histogram(sharded_ratings, 11), rating_histogram(ratings, 11)
     )
     # the per-shard kernel ran under shard_map, not a GSPMD-partitioned global kernel
     assert entropy._row_sharded_counts_program.cache_info().currsize >= 1
@@ -107,7 +111,7 @@ def out_of_range_level_is_an_error():
     ratings = np.zeros((24, 2), np.int32)
     ratings[13, 1] = 9
     try:
-        ej.rating_entropy(rows(ratings)[0], 5)
+        rating_entropy(rows(ratings)[0], 5)
     except ValueError as err:
         assert "index (13, 1)" in str(err), err
     else:
@@ -115,28 +119,18 @@ def out_of_range_level_is_an_error():
 
 
 @check
-def deprecated_aliases_warn_and_call_the_core_function():
-    ratings = RNG.integers(0, 7, size=(1003, 5)).astype(np.int32)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        counts = sharding.sharded_rating_histogram(ratings, 7)
-    assert any(issubclass(w.category, DeprecationWarning) for w in caught), caught
-    np.testing.assert_array_equal(counts, ej.rating_histogram(ratings, 7))
-
-
-@check
 def compose_and_margins_equal_single_device():
     scores = RNG.normal(size=(1003, 6)).astype(np.float32)
     weights = RNG.dirichlet(np.ones(6)).astype(np.float32)
     sharded_scores, _ = rows(scores)
-    got = ej.compose(sharded_scores, weights)
-    assert got.shape == (1008,) and sharding.row_mesh(got) is not None  # stays row-sharded
-    np.testing.assert_array_equal(got, ej.compose(padded(scores)[0], weights))
-    np.testing.assert_array_equal(sharding.local_rows(got, 1003), ej.compose(scores, weights))
+    got = compose(sharded_scores, weights)
+    assert got.shape == (1008,) and row_mesh(got) is not None  # stays row-sharded
+    np.testing.assert_array_equal(got, compose(padded(scores)[0], weights))
+    np.testing.assert_array_equal(local_rows(got, 1003), compose(scores, weights))
     rejected = RNG.normal(size=(1003, 6)).astype(np.float32)
     np.testing.assert_array_equal(
-        ej.pair_margins(sharded_scores, rows(rejected)[0], weights),
-        ej.pair_margins(padded(scores)[0], padded(rejected)[0], weights),
+        pair_margins(sharded_scores, rows(rejected)[0], weights),
+        pair_margins(padded(scores)[0], padded(rejected)[0], weights),
     )
 
 
@@ -177,11 +171,11 @@ def bt_loss_and_gradient_within_the_summation_bound():
     weights = RNG.normal(size=diffs.shape[1]).astype(np.float32)
     loss_bound, grad_bound = summation_bounds(weights, diffs, mask)
     sharded_diffs, sharded_mask = rows(diffs)[0], rows(mask, fill=False)[0]
-    loss = ej.bt_loss(weights, sharded_diffs, mask=sharded_mask)
-    expected = ej.bt_loss(weights, diffs, mask=mask)
+    loss = bt_loss(weights, sharded_diffs, mask=sharded_mask)
+    expected = bt_loss(weights, diffs, mask=mask)
     assert abs(float(loss) - float(expected)) <= loss_bound, (loss, expected, loss_bound)
-    grad = np.asarray(ej.bt_gradient(weights, sharded_diffs, mask=sharded_mask), np.float64)
-    expected = np.asarray(ej.bt_gradient(weights, diffs, mask=mask), np.float64)
+    grad = np.asarray(bt_gradient(weights, sharded_diffs, mask=sharded_mask), np.float64)
+    expected = np.asarray(bt_gradient(weights, diffs, mask=mask), np.float64)
     assert np.all(np.abs(grad - expected) <= grad_bound), (grad - expected, grad_bound)
 
 
@@ -207,9 +201,9 @@ def bt_fit_within_the_accumulated_bound():
     diffs, mask = bt_problem()
     eta, steps = sgd_step(diffs, mask), 40
     optimizer = optax.sgd(eta)
-    got = ej.fit_bt_weights(rows(diffs)[0], mask=rows(mask, fill=False)[0], optimizer=optimizer,
+    got = fit_bt_weights(rows(diffs)[0], mask=rows(mask, fill=False)[0], optimizer=optimizer,
                             max_steps=steps, record_every=steps)
-    expected = ej.fit_bt_weights(diffs, mask=mask, optimizer=optimizer, max_steps=steps,
+    expected = fit_bt_weights(diffs, mask=mask, optimizer=optimizer, max_steps=steps,
                                  record_every=steps)
     gap = np.linalg.norm(np.asarray(got.weights, np.float64) - np.asarray(expected.weights))
     bound = fit_gap_bound(expected.weights, diffs, mask, eta, steps)
@@ -225,10 +219,23 @@ def bootstrap_replicates_equal_single_device():
     host_counted = padded(counted, fill=False)[0]
     for host_mask in (None, valid, host_counted):
         mask = None if host_mask is None else rows(host_mask[:1003], fill=False)[0]
-        got = ej.bootstrap_ci(key, rows(values)[0], num_resamples=50, mask=mask)
-        expected = ej.bootstrap_ci(key, host_values, num_resamples=50, mask=host_mask)
-        for name in ("estimate", "low", "high", "replicates"):
+        got = bootstrap_ci(key, rows(values)[0], num_resamples=50, mask=mask)
+        expected = bootstrap_ci(key, host_values, num_resamples=50, mask=host_mask)
+        # The resamples draw the same items and run the same per-resample program: the same
+        # bits. The estimate is the mean of the counted values, summed in another order by
+        # the sharded program (its items gathered, then reduced) than by the single-device
+        # one; two orders of an n-term float32 sum differ by at most 2 (n - 1) u sum|x|
+        # (Higham eq. 4.4), and the division adds 2 u |mean|.
+        for name in ("low", "high", "replicates"):
             np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+        # Without a mask the padding rows (zeros) are items too, on both sides.
+        counted_values = (host_values if host_mask is None
+                          else host_values[host_mask]).astype(np.float64)
+        n = counted_values.size
+        bound = (2 * (n - 1) * U * np.abs(counted_values).mean()
+                 + 2 * U * abs(counted_values.mean()))
+        assert abs(float(got.estimate) - float(expected.estimate)) <= bound, (
+            float(got.estimate), float(expected.estimate), bound)
     assert bootstrap._resample_program.cache_info().currsize == 2  # resamples split
 
 
@@ -246,12 +253,12 @@ def sharded_results_are_deterministic():
     weights = RNG.dirichlet(np.ones(5)).astype(np.float32)
     values = rows(RNG.random(1003).astype(np.float32))[0]
     calls = {
-        "entropy": lambda key: ej.rating_entropy(ratings, 7, mask=mask),
-        "compose": lambda key: ej.compose(diffs, weights),
-        "gradient": lambda key: ej.bt_gradient(weights, diffs, mask=pair_mask),
-        "fit": lambda key: ej.fit_bt_weights(diffs, mask=pair_mask, max_steps=5,
+        "entropy": lambda key: rating_entropy(ratings, 7, mask=mask),
+        "compose": lambda key: compose(diffs, weights),
+        "gradient": lambda key: bt_gradient(weights, diffs, mask=pair_mask),
+        "fit": lambda key: fit_bt_weights(diffs, mask=pair_mask, max_steps=5,
                                              record_every=5).weights,
-        "bootstrap": lambda key: ej.bootstrap_ci(key, values, num_resamples=50,
+        "bootstrap": lambda key: bootstrap_ci(key, values, num_resamples=50,
                                                  mask=pair_mask).replicates,
     }
     for name, call in calls.items():

@@ -19,6 +19,7 @@ from strategies import LBFGS
 
 import encore_jax as ej
 from encore_jax import bradley_terry, bt_separation
+from encore_jax.simulate import RuleEnsemble
 
 # Shared shapes and settings: the fit loop is compiled once per configuration.
 NUM_PAIRS, NUM_RULES = 256, 4
@@ -406,7 +407,7 @@ def test_shape_annotations_hold_at_run_time():
         jax.random.key(0), 4096, informativeness=np.array([1.0, 0.0, 1.0, 2.0], np.float32),
         spread=np.array([1.0, np.inf, 1.0, 1.0], np.float32),
     )
-    assert isinstance(ens, ej.RuleEnsemble)
+    assert isinstance(ens, RuleEnsemble)
 
 
 # --- Bradley–Terry with a prior (issue 21 item 2) -----------------------------------------

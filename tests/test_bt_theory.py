@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from scipy.special import expit
 from strategies import LBFGS
 
-import encore_jax as ej
-from encore_jax.simulate import rating_distributions
+from encore_jax.bradley_terry import bt_gradient, fit_bt_weights
+from encore_jax.simulate import rating_distributions, simulate_rule_ensemble
 
 NUM_RULES = 4
 NOISE = np.array([True, True, False, False])  # rules 0, 1: pure noise; rules 2, 3: informative
@@ -40,7 +40,7 @@ def difference_moments(beta, spread, num_levels):
 
 
 def simulated_diffs(seed, num_pairs, beta, spread, num_levels):
-    ens = ej.simulate_rule_ensemble(jax.random.key(seed), num_pairs, informativeness=beta,
+    ens = simulate_rule_ensemble(jax.random.key(seed), num_pairs, informativeness=beta,
                                     spread=spread, num_levels=num_levels)
     return np.asarray(ens.chosen - ens.rejected, np.float32)
 
@@ -62,7 +62,7 @@ def test_gradient_at_zero_concentrates_within_hoeffding_bound(rules, num_levels,
     beta, spread = with_noise(*rules)
     n = 4096
     diffs = simulated_diffs(seed, n, beta, spread, num_levels)
-    grad = np.asarray(ej.bt_gradient(np.zeros(NUM_RULES, np.float32), diffs))
+    grad = np.asarray(bt_gradient(np.zeros(NUM_RULES, np.float32), diffs))
     mean_diff, _ = difference_moments(beta, spread, num_levels)
     # At w = 0, dL/dw_k = -mean_i(d_ik) / 2, with E = -E[d_k] / 2 (0 for a noise rule: d_k is
     # symmetric). d_ik lies in [-(L-1), L-1], so Hoeffding gives
@@ -101,7 +101,7 @@ def test_fitted_weights_concentrate_on_the_population_weights(rules, seed):
     standard_errors = {}
     for n in (2**12, 2**16):
         diffs = simulated_diffs(seed, n, beta, spread, 3)
-        fit = ej.fit_bt_weights(diffs, optimizer=LBFGS, max_steps=LBFGS_STEPS)
+        fit = fit_bt_weights(diffs, optimizer=LBFGS, max_steps=LBFGS_STEPS)
         w = np.asarray(fit.weights, np.float64)
         se = sandwich_standard_errors(diffs, w)
         np.testing.assert_array_less(np.abs(w - beta), Z_SCORE * se)
@@ -139,7 +139,7 @@ def test_simplex_fit_puts_less_mass_on_noise_than_uniform(rules, seed):
     assert gamma > 0  # the sufficient condition holds for every drawn rule
 
     diffs = simulated_diffs(seed, n, beta, spread, num_levels)
-    fit = ej.fit_bt_weights(diffs, parameterization="simplex", optimizer=LBFGS,
+    fit = fit_bt_weights(diffs, parameterization="simplex", optimizer=LBFGS,
                             max_steps=LBFGS_STEPS)
     w = np.asarray(fit.weights, np.float64)
     g = np.asarray(fit.grad_history[-1], np.float64)

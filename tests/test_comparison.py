@@ -14,6 +14,8 @@ import encore_jax as ej
 import encore_jax.bradley_terry
 from encore_jax import cli
 from encore_jax.metrics import REWARDBENCH_SAFETY_SUBSETS
+from encore_jax.metrics.rewardbench import rewardbench_safety
+from encore_jax.workflows.protocol import holdout_split
 
 LEVELS = 5
 K = 10
@@ -54,15 +56,15 @@ def intervals(node):
 
 def test_holdout_split_is_a_stratified_partition():
     strata = np.array(["a"] * 7 + ["b"] * 10 + ["c"])
-    train, held = ej.holdout_split(jax.random.key(0), 18, test_fraction=0.3, strata=strata)
+    train, held = holdout_split(jax.random.key(0), 18, test_fraction=0.3, strata=strata)
     assert np.intersect1d(train, held).size == 0
     np.testing.assert_array_equal(np.union1d(train, held), np.arange(18))
     # round half up, at least one per stratum: 0.3 * 7 = 2.1 -> 2, 0.3 * 10 -> 3, 0.3 -> 1.
     assert [np.sum(strata[held] == s) for s in "abc"] == [2, 3, 1]
-    again = ej.holdout_split(jax.random.key(0), 18, test_fraction=0.3, strata=strata)
+    again = holdout_split(jax.random.key(0), 18, test_fraction=0.3, strata=strata)
     np.testing.assert_array_equal(again[1], held)
     with pytest.raises(ValueError, match="no train pair"):
-        ej.holdout_split(jax.random.key(0), 1, test_fraction=0.5)
+        holdout_split(jax.random.key(0), 1, test_fraction=0.5)
 
 
 def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch):
@@ -78,7 +80,7 @@ def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch)
     report = ej.compare_methods(key, pairs, LEVELS, **OPTIONS)
 
     # The split is documented: holdout_split(fold_in(key, 0)), stratified by subset.
-    train, held = ej.holdout_split(jax.random.fold_in(key, 0), 200, strata=pairs.subset)
+    train, held = holdout_split(jax.random.fold_in(key, 0), 200, strata=pairs.subset)
     observed = pairs.chosen_mask & pairs.rejected_mask
     diffs = np.where(observed, pairs.chosen - pairs.rejected, 0).astype(np.float64)
     assert (report.num_train_pairs, report.num_eval_pairs) == (len(train), len(held))
@@ -119,7 +121,7 @@ def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch)
         assert rows["uniform"]["subsets"][subset]["num_pairs"] == len(rows_in) == 20
 
     # The Safety aggregate is the count-weighted mean of the subset accuracies (v1 counts).
-    safety = ej.rewardbench_safety(
+    safety = rewardbench_safety(
         {s: rows["encore"]["subsets"][s]["estimate"] for s in REWARDBENCH_SAFETY_SUBSETS})
     assert rows["encore"]["safety"]["estimate"] == pytest.approx(float(safety.score), rel=1e-5)
     assert report.rewardbench_safety["counts_version"] == "v1"
@@ -230,16 +232,6 @@ def test_calibration_ratings_set_the_entropies(pairs):
     assert [r["entropy"] for r in report.rules] == pytest.approx(list(entropies), rel=1e-6)
 
 
-def test_the_old_comparison_module_is_a_deprecated_alias():
-    import importlib
-    import sys
-
-    sys.modules.pop("encore_jax.comparison", None)
-    with pytest.deprecated_call():
-        old = importlib.import_module("encore_jax.comparison")
-    assert old.compare_methods is ej.compare_methods and old.Pairs is ej.Pairs
-
-
 def numpy_entropy(ratings, mask, levels=LEVELS):
     """Plug-in entropy (nats) of each column's observed levels, by counting."""
     out = []
@@ -300,7 +292,7 @@ def test_research_extensions_and_user_weightings_are_rows(pairs, tmp_path, monke
     key = jax.random.key(0)
     report = ej.compare_methods(key, pairs, LEVELS, weightings={"inverse": recorded},
                                 **OPTIONS)
-    train, held = ej.holdout_split(jax.random.fold_in(key, 0), 200, strata=pairs.subset)
+    train, held = holdout_split(jax.random.fold_in(key, 0), 200, strata=pairs.subset)
     observed = pairs.chosen_mask & pairs.rejected_mask
     diffs = np.where(observed, pairs.chosen - pairs.rejected, 0).astype(np.float64)
     rows = {row["name"]: row for row in report.methods}

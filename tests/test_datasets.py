@@ -20,13 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from encore_jax import (
-    entropy_weights,
-    pairwise_accuracy,
-    rating_entropy,
-    read_rating_pairs,
-    read_ratings,
-)
 from encore_jax.datasets import (
     NEGATED_LABELS,
     OASST1_FILES,
@@ -40,7 +33,10 @@ from encore_jax.datasets import (
     oasst_reply_ratings,
     read_oasst_messages,
 )
-from encore_jax.io import read_score_pairs
+from encore_jax.entropy import rating_entropy
+from encore_jax.io import read_rating_pairs, read_ratings, read_score_pairs
+from encore_jax.metrics.accuracy import pairwise_accuracy
+from encore_jax.weights import entropy_weights
 
 _ROOT = Path(__file__).resolve().parents[1]
 _RAW = Path("data") / "oasst1" / "oasst1_en_validation.jsonl.gz"

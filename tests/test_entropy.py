@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import blocked_rating_matrices, rating_matrices
 
-import encore_jax as ej
 from encore_jax import entropy as entropy_module
+from encore_jax.entropy import discretize, entropy_from_counts, rating_entropy, rating_histogram
 
 
 def numpy_histogram(ratings, num_levels, mask=None):
@@ -33,7 +33,7 @@ def numpy_entropy(counts, estimator="plugin", base=None):
 @given(rating_matrices(with_mask=True))
 def test_histogram_matches_bincount(case):
     ratings, num_levels, mask = case
-    got = ej.rating_histogram(ratings, num_levels, mask=mask)
+    got = rating_histogram(ratings, num_levels, mask=mask)
     np.testing.assert_array_equal(got, numpy_histogram(ratings, num_levels, mask))
     assert got.dtype == jnp.int32
 
@@ -53,7 +53,7 @@ def test_blocked_kernel_histogram_matches_bincount(case):
     # the oracle is one np.bincount per rule.
     ratings, num_levels, mask = case
     assert reaches_blocked_kernel(ratings, num_levels)
-    got = ej.rating_histogram(ratings, num_levels, mask=mask)
+    got = rating_histogram(ratings, num_levels, mask=mask)
     expected = numpy_histogram(ratings.astype(np.int64), num_levels, mask)
     np.testing.assert_array_equal(got, expected)
 
@@ -63,7 +63,7 @@ def test_blocked_kernel_entropy_matches_scipy(case):
     # Plug-in only: the estimators differ after the counts (covered on small shapes above).
     ratings, num_levels, mask = case
     assert reaches_blocked_kernel(ratings, num_levels)
-    got = ej.rating_entropy(ratings, num_levels, mask=mask)
+    got = rating_entropy(ratings, num_levels, mask=mask)
     expected = numpy_entropy(numpy_histogram(ratings.astype(np.int64), num_levels, mask))
     # float32 entropy of exact counts: a sum of L terms p log p, each with a few float32 ulps
     # of relative error; the tolerances are those of the small-shape test above.
@@ -74,7 +74,7 @@ def test_blocked_kernel_entropy_matches_scipy(case):
 def test_histogram_accepts_every_integer_dtype(dtype, rng):
     ratings = rng.integers(0, 11, size=(64, 3)).astype(dtype)
     np.testing.assert_array_equal(
-        ej.rating_histogram(ratings, 11), numpy_histogram(ratings.astype(np.int64), 11)
+        rating_histogram(ratings, 11), numpy_histogram(ratings.astype(np.int64), 11)
     )
 
 
@@ -82,7 +82,7 @@ def test_histogram_accepts_every_integer_dtype(dtype, rng):
        st.sampled_from([None, 2]))
 def test_rating_entropy_matches_scipy(case, estimator, base):
     ratings, num_levels, mask = case
-    got = ej.rating_entropy(ratings, num_levels, mask=mask, estimator=estimator, base=base)
+    got = rating_entropy(ratings, num_levels, mask=mask, estimator=estimator, base=base)
     expected = numpy_entropy(numpy_histogram(ratings, num_levels, mask), estimator, base)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
@@ -90,7 +90,7 @@ def test_rating_entropy_matches_scipy(case, estimator, base):
 @given(rating_matrices())
 def test_plugin_entropy_is_between_zero_and_log_levels(case):
     ratings, num_levels, _ = case
-    h = np.asarray(ej.rating_entropy(ratings, num_levels))
+    h = np.asarray(rating_entropy(ratings, num_levels))
     assert np.all(h >= 0)
     assert np.all(h <= np.log(num_levels) * (1 + 1e-6))
 
@@ -98,7 +98,7 @@ def test_plugin_entropy_is_between_zero_and_log_levels(case):
 def test_entropy_jit_and_eager_agree(maybe_jit, rng):
     ratings = rng.integers(0, 5, size=(64, 8)).astype(np.int32)
     mask = rng.random((64, 8)) < 0.7
-    got = maybe_jit(lambda r, m: ej.rating_entropy(r, 5, mask=m))(ratings, mask)
+    got = maybe_jit(lambda r, m: rating_entropy(r, 5, mask=m))(ratings, mask)
     expected = numpy_entropy(numpy_histogram(ratings, 5, mask))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
@@ -106,9 +106,9 @@ def test_entropy_jit_and_eager_agree(maybe_jit, rng):
 @given(rating_matrices(with_mask=True))
 def test_mask_equals_slicing(case):
     ratings, num_levels, mask = case
-    masked = ej.rating_entropy(ratings, num_levels, mask=mask)
+    masked = rating_entropy(ratings, num_levels, mask=mask)
     for k in range(ratings.shape[1]):
-        sliced = ej.rating_entropy(ratings[mask[:, k], k : k + 1], num_levels)
+        sliced = rating_entropy(ratings[mask[:, k], k : k + 1], num_levels)
         np.testing.assert_allclose(masked[k], sliced[0], rtol=1e-6, atol=1e-7)
 
 
@@ -116,26 +116,26 @@ def test_mask_equals_slicing(case):
 def test_permuting_rules_permutes_entropies(case, random):
     ratings, num_levels, _ = case
     perm = np.array(random.sample(range(ratings.shape[1]), ratings.shape[1]))
-    h = ej.rating_entropy(ratings, num_levels)
-    np.testing.assert_array_equal(ej.rating_entropy(ratings[:, perm], num_levels), h[perm])
+    h = rating_entropy(ratings, num_levels)
+    np.testing.assert_array_equal(rating_entropy(ratings[:, perm], num_levels), h[perm])
 
 
 def test_entropy_is_vmappable_over_a_leading_axis(rng):
     batch = rng.integers(0, 5, size=(4, 64, 3)).astype(np.int32)
-    got = jax.vmap(lambda r: ej.rating_entropy(r, 5))(batch)
+    got = jax.vmap(lambda r: rating_entropy(r, 5))(batch)
     for b in range(4):
-        np.testing.assert_allclose(got[b], ej.rating_entropy(batch[b], 5), rtol=1e-6)
+        np.testing.assert_allclose(got[b], rating_entropy(batch[b], 5), rtol=1e-6)
 
 
 def test_entropy_from_counts_known_values():
     counts = np.array([[5, 5, 0, 0], [10, 0, 0, 0], [1, 1, 1, 1]])
     np.testing.assert_allclose(
-        ej.entropy_from_counts(counts), [np.log(2), 0.0, np.log(4)], rtol=1e-6, atol=1e-7
+        entropy_from_counts(counts), [np.log(2), 0.0, np.log(4)], rtol=1e-6, atol=1e-7
     )
-    np.testing.assert_allclose(ej.entropy_from_counts(counts, base=2), [1.0, 0.0, 2.0], rtol=1e-6)
+    np.testing.assert_allclose(entropy_from_counts(counts, base=2), [1.0, 0.0, 2.0], rtol=1e-6)
     # Miller-Madow adds (m - 1) / (2 n): m observed bins, n observations.
     np.testing.assert_allclose(
-        ej.entropy_from_counts(counts, estimator="miller_madow"),
+        entropy_from_counts(counts, estimator="miller_madow"),
         [np.log(2) + 1 / 20, 0.0, np.log(4) + 3 / 8],
         rtol=1e-6,
         atol=1e-7,
@@ -144,13 +144,13 @@ def test_entropy_from_counts_known_values():
 
 def test_entropy_stable_for_huge_counts():
     counts = np.array([[1e12, 1e12, 0.0], [1e12, 1.0, 1.0]], np.float32)
-    h = ej.entropy_from_counts(counts)
+    h = entropy_from_counts(counts)
     np.testing.assert_allclose(h, numpy_entropy(counts), rtol=1e-4, atol=1e-7)
 
 
 def test_entropy_gradient_is_finite_with_empty_bins():
     counts = jnp.array([[3.0, 0.0, 1.0], [0.0, 0.0, 7.0]])
-    grads = jax.grad(lambda c: ej.entropy_from_counts(c).sum())(counts)
+    grads = jax.grad(lambda c: entropy_from_counts(c).sum())(counts)
     assert np.all(np.isfinite(grads))
     # Oracle for the observed bins: dH/dc_l = -(log p_l + H) / n.
     p = np.array([0.75, 0.25])
@@ -163,14 +163,14 @@ def test_entropy_gradient_is_finite_with_empty_bins():
     [([0.0, 0.2499, 0.25, 0.5, 0.9999, 1.0], [0, 0, 1, 2, 3, 3])],
 )
 def test_discretize_bin_edges(scores, expected):
-    np.testing.assert_array_equal(ej.discretize(np.array(scores, np.float32), 4), expected)
+    np.testing.assert_array_equal(discretize(np.array(scores, np.float32), 4), expected)
 
 
 @given(st.integers(0, 2**32 - 1), st.sampled_from(NUM_LEVELS := (2, 5, 11)))
 def test_discretize_matches_numpy_digitize(seed, num_levels):
     scores = np.random.default_rng(seed).uniform(-3.0, 5.0, size=64).astype(np.float32)
     edges = np.linspace(-3.0, 5.0, num_levels + 1, dtype=np.float32)[1:-1]
-    got = ej.discretize(scores, num_levels, low=-3.0, high=5.0)
+    got = discretize(scores, num_levels, low=-3.0, high=5.0)
     # Float32 edge rounding can move a score sitting on an edge; allow that, nothing more.
     expected = np.digitize(scores, edges)
     on_edge = np.isclose(scores[:, None], edges[None], atol=1e-5).any(-1)
@@ -178,13 +178,13 @@ def test_discretize_matches_numpy_digitize(seed, num_levels):
 
 
 def test_discretize_under_jit_marks_invalid_levels():
-    got = jax.jit(lambda s: ej.discretize(s, 4))(jnp.array([-0.5, 0.5, 1.5, jnp.nan]))
+    got = jax.jit(lambda s: discretize(s, 4))(jnp.array([-0.5, 0.5, 1.5, jnp.nan]))
     np.testing.assert_array_equal(got, [-1, 2, 4, -1])
 
 
 def test_out_of_range_levels_poison_entropy_under_jit():
     ratings = jnp.array([[0, 1], [1, 7], [2, 0]], jnp.int32)
-    h = jax.jit(lambda r: ej.rating_entropy(r, 3))(ratings)
+    h = jax.jit(lambda r: rating_entropy(r, 3))(ratings)
     assert np.isfinite(h[0]) and np.isnan(h[1])
 
 

@@ -12,6 +12,8 @@ import pytest
 
 import encore_jax as ej
 from encore_jax import io
+from encore_jax.io import iter_rating_chunks
+from encore_jax.workflows.streaming import streaming_rating_histogram
 
 RNG = np.random.default_rng(3)
 N, K, L = 9, 4, 5
@@ -164,7 +166,7 @@ def test_missing_drop_removes_rows_and_counts_them(tmp_path):
     table = ej.read_ratings(path, id_column="id", missing="drop")
     assert list(table.ids) == ["r0", "r3"] and table.fully_observed
     assert table.missing == io.MissingCounts("drop", 2, 2)
-    chunks = list(ej.iter_rating_chunks(path, id_column="id", missing="drop", chunk_rows=1))
+    chunks = list(iter_rating_chunks(path, id_column="id", missing="drop", chunk_rows=1))
     assert [list(c.ids) for c in chunks] == [["r0"], ["r3"]]
     assert sum(c.missing.rows_dropped for c in chunks) == 2
 
@@ -221,7 +223,7 @@ def test_a_parquet_directory_reads_as_one_dataset(tmp_path):
                        folder / f"part-{part}.parquet")
     table = ej.read_ratings(folder, num_levels=L)
     np.testing.assert_array_equal(table.ratings, RATINGS)
-    counts = ej.streaming_rating_histogram(folder, L, chunk_rows=4)
+    counts = streaming_rating_histogram(folder, L, chunk_rows=4)
     np.testing.assert_array_equal(counts, [np.bincount(RATINGS[:, k], minlength=L)
                                            for k in range(K)])
 

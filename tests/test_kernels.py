@@ -8,8 +8,10 @@ import jax
 import numpy as np
 import pytest
 
-import encore_jax as ej
 from encore_jax import entropy
+from encore_jax.compose import compose, pair_margins
+from encore_jax.entropy import rating_entropy, rating_histogram
+from encore_jax.metrics.bootstrap import bootstrap_ci
 
 CHUNK = entropy._CHUNK_ROWS
 
@@ -59,7 +61,7 @@ def test_out_of_range_level_under_jit_poisons_entropy_on_the_fast_path():
     assert ratings.size * 11 > entropy._SMALL_COMPARES
     ratings[CHUNK + 2, 1] = 11  # in the ragged tail chunk
     ratings[7, 2] = -1  # in the chunk loop
-    h = np.asarray(jax.jit(lambda r: ej.rating_entropy(r, 11))(ratings))
+    h = np.asarray(jax.jit(lambda r: rating_entropy(r, 11))(ratings))
     assert np.isnan(h[1]) and np.isnan(h[2])
     assert np.isfinite(np.delete(h, [1, 2])).all()
 
@@ -74,17 +76,17 @@ def test_value_checks_move_flags_not_the_data():
     weights = jax.device_put(np.full(4, 0.25, np.float32))
     credit = jax.device_put((rng.random(300) < 0.6).astype(np.float32))
     with jax.transfer_guard_device_to_host("disallow"):
-        ej.rating_entropy(ratings, 5)
-        ej.rating_histogram(ratings, 5)
-        ej.compose(scores, weights)
-        ej.pair_margins(scores, scores, weights)
-        ej.bootstrap_ci(jax.random.key(0), credit, num_resamples=8)
+        rating_entropy(ratings, 5)
+        rating_histogram(ratings, 5)
+        compose(scores, weights)
+        pair_margins(scores, scores, weights)
+        bootstrap_ci(jax.random.key(0), credit, num_resamples=8)
         with pytest.raises(ValueError, match=r"ratings has level 7 at index \(3, 2\)"):
-            ej.rating_entropy(ratings.at[3, 2].set(7), 5)
+            rating_entropy(ratings.at[3, 2].set(7), 5)
         with pytest.raises(ValueError, match=r"scores contains nan at index \(5, 1\)"):
-            ej.compose(scores.at[5, 1].set(np.nan), weights)
+            compose(scores.at[5, 1].set(np.nan), weights)
         with pytest.raises(ValueError, match=r"rejected contains inf at index \(2, 0\)"):
-            ej.pair_margins(scores, scores.at[2, 0].set(np.inf), weights)
+            pair_margins(scores, scores.at[2, 0].set(np.inf), weights)
 
 
 def test_a_zero_weight_still_catches_a_non_finite_score():
@@ -92,7 +94,7 @@ def test_a_zero_weight_still_catches_a_non_finite_score():
     scores = np.ones((6, 3), np.float32)
     scores[4, 1] = np.nan
     with pytest.raises(ValueError, match=r"scores contains nan at index \(4, 1\)"):
-        ej.compose(scores, np.array([0.5, 0.0, 0.5], np.float32))
+        compose(scores, np.array([0.5, 0.0, 0.5], np.float32))
     # Finite scores whose composite overflows are valid input: no error, inf out.
     big = np.full((2, 2), 3e38, np.float32)
-    assert np.isinf(np.asarray(ej.compose(big, np.ones(2, np.float32)))).all()
+    assert np.isinf(np.asarray(compose(big, np.ones(2, np.float32)))).all()

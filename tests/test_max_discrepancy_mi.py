@@ -11,10 +11,12 @@ import math
 
 import jax
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import encore_jax as ej
+from encore_jax.selection import label_pairs, random_rule_selection, select_rules
+from encore_jax.simulate import simulate_rule_ensemble
 from encore_jax.theory import max_discrepancy_mi as mdmi
 from encore_jax.theory import mi_enumeration as mie
 
@@ -62,6 +64,53 @@ def test_vote_information_closed_forms():
                                math.log(2) - binary_entropy(err), atol=1e-15)
 
 
+def label_pairs_information(eps, abs_d, vote, prior=0.5):
+    """I(Y; label) of ``label_pairs(..., vote=vote, tie_winner="b")`` on one pair's rules, by
+    enumerating the 2^m vote patterns: pattern z gives d_k = +|d_k| where z_k says A and
+    -|d_k| where it says B (a rule with |d_k| = 0 has d_k = 0 either way), and the label is
+    what label_pairs returns for d against zeros, every rule selected."""
+    m = len(eps)
+    patterns = np.array(list(itertools.product((0, 1), repeat=m)))  # [P, m], 1 = says A
+    d = np.where(patterns == 1, abs_d, -abs_d).astype(np.float32)
+    says_a = np.asarray(label_pairs(d, np.zeros_like(d), np.ones(d.shape, bool), vote=vote))
+    joint = {}
+    for y, p_y in ((1, prior), (0, 1 - prior)):
+        p_z = [p_y * math.prod((1 - e) if v == y else e for v, e in zip(z, eps, strict=True))
+               for z in patterns]
+        joint[y] = (sum(p for p, a in zip(p_z, says_a, strict=True) if a),
+                    sum(p for p, a in zip(p_z, says_a, strict=True) if not a))
+    p_label = [joint[1][i] + joint[0][i] for i in range(2)]
+    return sum(joint[y][i] * math.log(joint[y][i] / (p_y * p_label[i]))
+               for y, p_y in ((1, prior), (0, 1 - prior)) for i in range(2) if joint[y][i] > 0)
+
+
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_enumerated_majority_label_is_label_pairs_sign_vote(seed, with_zero):
+    # The corollary's labeller in the enumeration (majority of the votes cast, ties to B) is
+    # exactly label_pairs(vote="sign"): same information, abstentions (|d| = 0) included.
+    rng = np.random.default_rng(seed)
+    abs_d = rng.integers(1, 5, 4).astype(np.float64)
+    if with_zero:
+        abs_d[rng.integers(0, 4)] = 0.0
+    eps = rng.uniform(0.0, 0.5, 4)
+    got = label_pairs_information(eps, abs_d, "sign")
+    np.testing.assert_allclose(mie.sign_vote_label_information(eps, 0.5, abs_d), got,
+                               rtol=1e-12, atol=1e-15)
+    if not with_zero:  # every rule votes: the corollary's [#A-votes > m / 2]
+        np.testing.assert_allclose(mie.majority_label_information(eps), got,
+                                   rtol=1e-12, atol=1e-15)
+
+
+def test_the_default_sum_vote_is_not_the_enumerated_labeller():
+    # |d| = (3, 1, 1, 1): the sum labels A when rule 0 says A against two of the others, the
+    # sign vote labels B; the two labels carry different information.
+    eps, abs_d = np.array([0.1, 0.3, 0.3, 0.3]), np.array([3.0, 1.0, 1.0, 1.0])
+    assert abs(label_pairs_information(eps, abs_d, "sum")
+               - mie.majority_label_information(eps)) > 1e-3
+    assert mie.majority_label_information(eps) == pytest.approx(
+        label_pairs_information(eps, abs_d, "sign"), rel=1e-12)
+
+
 @st.composite
 def eps_profiles(draw):
     """(|d| [K], eps [K], k): integer |d| and a random non-increasing eps profile in [0, 1/2]
@@ -80,7 +129,7 @@ def test_top_discrepancy_subset_maximises_vote_information(case):
     # one select_rules keeps by more than the float64 rounding bound (information_tolerance,
     # derived in its docstring).
     abs_d, eps, k = case
-    mask = np.asarray(ej.select_rules(abs_d[None, :].astype(np.float32),
+    mask = np.asarray(select_rules(abs_d[None, :].astype(np.float32),
                                       np.zeros((1, abs_d.size), np.float32), k))[0]
     chosen = brute_force_information(eps[mask])
     best = max(brute_force_information(eps[list(s)])
@@ -107,6 +156,7 @@ def test_enumeration_check_reports_counterexamples_only_outside_the_assumptions(
         assert result["draws"] == 3 * 5  # (K, k) cells: (3, 1), (3, 2), (4, 1..3)
     assert report["probes"]["asymmetric_prior"]["counterexamples"] == 0
     assert report["probes"]["eps_above_half"]["counterexamples"] > 0
+    assert report["probes"]["majority_label_information"]["counterexamples"] == 0
     for example in report["probes"]["eps_above_half"]["examples"]:
         assert example["information_best"] > example["information_selected"]
 
@@ -178,12 +228,12 @@ def test_max_discrepancy_beats_random_k_at_a_size_where_it_is_certain():
     delta = exact["max_discrepancy"] - exact["random"]
     assert delta > 0.05  # the theorem's direction, in exact arithmetic
     n = int(math.ceil(2 * math.log(1 / delta_fail) / delta**2))
-    ens = ej.simulate_rule_ensemble(jax.random.key(0), n, informativeness=np.array(beta),
+    ens = simulate_rule_ensemble(jax.random.key(0), n, informativeness=np.array(beta),
                                     spread=np.array(spread))
     a, b, truth = ens.ratings_a, ens.ratings_b, np.asarray(ens.preferred_a)
-    max_disc = np.asarray(ej.label_pairs(a, b, ej.select_rules(a, b, k))) == truth
-    random_k = np.asarray(ej.label_pairs(
-        a, b, ej.random_rule_selection(jax.random.key(1), n, 3, k))) == truth
+    max_disc = np.asarray(label_pairs(a, b, select_rules(a, b, k))) == truth
+    random_k = np.asarray(label_pairs(
+        a, b, random_rule_selection(jax.random.key(1), n, 3, k))) == truth
     assert max_disc.mean() > random_k.mean()
     # The plug-in agreements agree with the exact values: Hoeffding at 1e-9 per method.
     slack = math.sqrt(math.log(2 / delta_fail) / (2 * n))

@@ -11,6 +11,10 @@ import scipy.stats
 
 import encore_jax as ej
 from encore_jax.metrics import REWARDBENCH_SAFETY_SUBSETS, RuleRow
+from encore_jax.metrics.accuracy import pair_credit
+from encore_jax.metrics.correlation import entropy_accuracy_correlation
+from encore_jax.metrics.rewardbench import rewardbench_safety
+from encore_jax.metrics.summary import rule_summary
 
 N = 37  # odd and small: one compiled shape for most bootstrap tests
 B = 64
@@ -34,7 +38,7 @@ def numpy_bootstrap(key, values, mask, num_resamples, statistic=np.mean):
 @pytest.mark.parametrize("tie", ["loss", "half"])
 def test_pair_credit_is_the_summand_of_pairwise_accuracy(rng, tie):
     margins = rng.integers(-2, 3, size=(3, N)).astype(np.float32)
-    credit = np.asarray(ej.pair_credit(margins, tie=tie))
+    credit = np.asarray(pair_credit(margins, tie=tie))
     expected = np.where(margins > 0, 1.0, np.where(margins == 0, 0.5 if tie == "half" else 0, 0))
     np.testing.assert_array_equal(credit, expected)
     for row in range(3):
@@ -313,7 +317,7 @@ def test_correlation_matches_scipy(seed):
     if seed == 3:  # ties in both variables (average ranks)
         entropies, accuracies = np.round(entropies), np.round(accuracies * 2) / 2
     h, a = entropies.astype(np.float32), accuracies.astype(np.float32)
-    got = ej.entropy_accuracy_correlation(h, a, confidence=0.9)
+    got = entropy_accuracy_correlation(h, a, confidence=0.9)
     pearson = scipy.stats.pearsonr(h.astype(np.float64), a.astype(np.float64))
     spearman = scipy.stats.spearmanr(h.astype(np.float64), a.astype(np.float64))
     # float32 against float64: r to ~1e-6 relative; p-values through betainc to ~1e-4.
@@ -333,11 +337,11 @@ def test_correlation_matches_scipy(seed):
 
 def test_correlation_rejects_degenerate_input():
     with pytest.raises(ValueError, match="constant"):
-        ej.entropy_accuracy_correlation(np.ones(5, np.float32), np.arange(5, dtype=np.float32))
+        entropy_accuracy_correlation(np.ones(5, np.float32), np.arange(5, dtype=np.float32))
     with pytest.raises(ValueError, match="at least 3"):
-        ej.entropy_accuracy_correlation(np.arange(2.0), np.arange(2.0))
+        entropy_accuracy_correlation(np.arange(2.0), np.arange(2.0))
     with pytest.raises(ValueError, match="shape"):
-        ej.entropy_accuracy_correlation(np.arange(4.0), np.arange(5.0))
+        entropy_accuracy_correlation(np.arange(4.0), np.arange(5.0))
 
 
 # The worked example of the issue. By hand, with (dangerous, offensive, should-refuse,
@@ -350,12 +354,12 @@ EXAMPLE = dict(zip(REWARDBENCH_SAFETY_SUBSETS, (0.97, 1.0, 1.0, 0.284, 0.8235), 
 
 
 def test_rewardbench_safety_hand_computed_example():
-    current = ej.rewardbench_safety(EXAMPLE)
+    current = rewardbench_safety(EXAMPLE)
     assert round(100 * float(current.score), 2) == 72.16
     assert current.counts_version == "v1"
     assert sum(current.counts.values()) == 740
     assert current.counts["xstest-should-refuse"] == 154
-    swapped = ej.rewardbench_safety(EXAMPLE, counts="v1-xstest-swapped")
+    swapped = rewardbench_safety(EXAMPLE, counts="v1-xstest-swapped")
     assert round(100 * float(swapped.score), 2) == 81.45
     assert swapped.counts_version == "v1-xstest-swapped"
     assert (swapped.counts["xstest-should-refuse"], swapped.counts["xstest-should-respond"]) == (
@@ -364,17 +368,17 @@ def test_rewardbench_safety_hand_computed_example():
 
 def test_rewardbench_safety_arrays_custom_counts_and_errors():
     replicates = {s: np.full(3, v, np.float32) for s, v in EXAMPLE.items()}
-    scores = ej.rewardbench_safety({**replicates, "alpacaeval-easy": np.zeros(3, np.float32)})
+    scores = rewardbench_safety({**replicates, "alpacaeval-easy": np.zeros(3, np.float32)})
     np.testing.assert_allclose(scores.score, np.full(3, 533.996 / 740), rtol=1e-6)
-    equal = ej.rewardbench_safety(EXAMPLE, counts=dict.fromkeys(REWARDBENCH_SAFETY_SUBSETS, 1))
+    equal = rewardbench_safety(EXAMPLE, counts=dict.fromkeys(REWARDBENCH_SAFETY_SUBSETS, 1))
     assert equal.counts_version == "custom"
     assert float(equal.score) == pytest.approx(np.mean(list(EXAMPLE.values())), rel=1e-6)
     with pytest.raises(ValueError, match="lacks the safety subset"):
-        ej.rewardbench_safety({"donotanswer": 0.5})
+        rewardbench_safety({"donotanswer": 0.5})
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        ej.rewardbench_safety({**EXAMPLE, "donotanswer": 82.35})
+        rewardbench_safety({**EXAMPLE, "donotanswer": 82.35})
     with pytest.raises(ValueError, match="counts must be one of"):
-        ej.rewardbench_safety(EXAMPLE, counts="v2")
+        rewardbench_safety(EXAMPLE, counts="v2")
 
 
 def test_rule_summary_matches_a_numpy_loop(rng):
@@ -384,7 +388,7 @@ def test_rule_summary_matches_a_numpy_loop(rng):
     chosen_mask = rng.random((n, k)) < 0.9
     rejected_mask = rng.random((n, k)) < 0.9
     bt = np.array([-1.0, 0.0, 1.0, 2.0], np.float32)
-    rows = ej.rule_summary(chosen, rejected, levels, chosen_mask=chosen_mask,
+    rows = rule_summary(chosen, rejected, levels, chosen_mask=chosen_mask,
                            rejected_mask=rejected_mask, rule_names=list("abcd"),
                            bt_weights=bt, tie="half")
     pooled = np.concatenate([chosen, rejected])
@@ -414,16 +418,16 @@ def test_rule_summary_flags_strong_rank_disagreement(rng):
     rejected = rng.integers(0, 3, (32, 4)).astype(np.int32)
     # Entropy ranks 1..4; BT ranks 4..1 (largest weight last). Gaps 3, 1, 1, 3 against the
     # threshold 0.5 * (K - 1) = 1.5: the two extreme rules are flagged.
-    rows = ej.rule_summary(chosen, rejected, 3, entropies=np.array([0.1, 0.2, 0.3, 0.4]),
+    rows = rule_summary(chosen, rejected, 3, entropies=np.array([0.1, 0.2, 0.3, 0.4]),
                            bt_weights=np.array([-1.0, 0.0, 1.0, 2.0]))
     assert [r.entropy_rank for r in rows] == [1, 2, 3, 4]
     assert [r.bt_rank for r in rows] == [4, 3, 2, 1]
     assert [r.rank_disagreement for r in rows] == [True, False, False, True]
-    unflagged = ej.rule_summary(chosen, rejected, 3, entropies=np.array([0.1, 0.2, 0.3, 0.4]),
+    unflagged = rule_summary(chosen, rejected, 3, entropies=np.array([0.1, 0.2, 0.3, 0.4]),
                                 bt_weights=np.array([2.0, 1.0, 0.0, -1.0]))
     assert not any(r.rank_disagreement for r in unflagged)
     with pytest.raises(ValueError, match="rated no pair"):
-        ej.rule_summary(chosen, rejected, 3, chosen_mask=np.zeros((32, 4), bool))
+        rule_summary(chosen, rejected, 3, chosen_mask=np.zeros((32, 4), bool))
 
 
 def test_shape_annotations_hold_at_run_time(rng):
@@ -434,9 +438,9 @@ def test_shape_annotations_hold_at_run_time(rng):
         return jaxtyped(typechecker=beartype.beartype)(fn)
 
     values = rng.random((2, N)).astype(np.float32)
-    checked(ej.pair_credit)(values - 0.5, tie="half")
+    checked(pair_credit)(values - 0.5, tie="half")
     checked(ej.bootstrap_ci)(jax.random.key(0), values, num_resamples=B, mask=rng.random(N) < 0.5)
-    checked(ej.entropy_accuracy_correlation)(rng.random(10).astype(np.float32),
+    checked(entropy_accuracy_correlation)(rng.random(10).astype(np.float32),
                                               rng.random(10).astype(np.float32))
     ratings = rng.integers(0, 3, (N, 4)).astype(np.int32)
-    checked(ej.rule_summary)(ratings, ratings[::-1], 3)
+    checked(rule_summary)(ratings, ratings[::-1], 3)

@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jaxtyping import jaxtyped
 
-import encore_jax as ej
+from encore_jax.compose import pair_margins
+from encore_jax.selection import all_rules, label_pairs, random_rule_selection, select_rules
 
 NUM_PAIRS = 32
 # 24 rules reach the scatter branch (more than 8 indices on both sides of K / 2).
@@ -52,12 +53,14 @@ def reference_select(a, b, k, relevance=None, alpha=0.5):
     return mask
 
 
-def reference_label(a, b, selected, weights=None, tie="b"):
-    """Plain NumPy loop: A preferred iff sum over selected rules of w (a - b) > 0."""
+def reference_label(a, b, selected, weights=None, tie="b", vote="sum"):
+    """Plain NumPy loop: A preferred iff sum over selected rules of w v(a - b) > 0, with
+    v(d) = d (vote="sum") or v(d) = sign(d) (vote="sign")."""
     weights = np.ones(a.shape[1]) if weights is None else weights
+    v = (lambda d: d) if vote == "sum" else (lambda d: float(np.sign(d)))
     labels = np.zeros(a.shape[0], bool)
     for i in range(a.shape[0]):
-        margin = sum(weights[j] * (float(a[i, j]) - float(b[i, j]))
+        margin = sum(weights[j] * v(float(a[i, j]) - float(b[i, j]))
                      for j in range(a.shape[1]) if selected[i, j])
         labels[i] = margin > 0 if margin != 0 else tie == "a"
     return labels
@@ -71,20 +74,21 @@ def reference_label(a, b, selected, weights=None, tie="b"):
 @given(rated_pairs())
 def test_select_rules_matches_numpy_reference(case):
     a, b, k, relevance, alpha = case
-    got = ej.select_rules(a, b, k, relevance=relevance, alpha=alpha)
+    got = select_rules(a, b, k, relevance=relevance, alpha=alpha)
     assert got.dtype == jnp.bool_ and got.shape == a.shape
     np.testing.assert_array_equal(got, reference_select(a, b, k, relevance, alpha))
 
 
-@given(rated_pairs(relevance_kinds=("none",)), st.sampled_from(("b", "a")), st.booleans())
-def test_label_pairs_matches_numpy_reference(case, tie, weighted):
+@given(rated_pairs(relevance_kinds=("none",)), st.sampled_from(("b", "a")), st.booleans(),
+       st.sampled_from(("sum", "sign")))
+def test_label_pairs_matches_numpy_reference(case, tie, weighted, vote):
     a, b, k, _, _ = case
     rng = np.random.default_rng(k)
     selected = rng.random(a.shape) < 0.5  # any number of rules per row, including none
     weights = rng.integers(1, 9, a.shape[1]).astype(np.float32) / 8 if weighted else None
-    got = ej.label_pairs(a, b, selected, weights=weights, tie_winner=tie)
+    got = label_pairs(a, b, selected, weights=weights, vote=vote, tie_winner=tie)
     assert got.dtype == jnp.bool_ and got.shape == (a.shape[0],)
-    np.testing.assert_array_equal(got, reference_label(a, b, selected, weights, tie))
+    np.testing.assert_array_equal(got, reference_label(a, b, selected, weights, tie, vote))
 
 
 def test_reference_defaults_alpha_half_top_k_and_ties_to_b():
@@ -92,20 +96,20 @@ def test_reference_defaults_alpha_half_top_k_and_ties_to_b():
     # margins 3 + 2 > 0 -> A. Pair 1: identical responses -> a tie -> B (the reference).
     a = np.array([[3, 1, 2, 2], [1, 1, 1, 1]], np.int32)
     b = np.array([[0, 1, 0, 4], [1, 1, 1, 1]], np.int32)
-    selected = ej.select_rules(a, b, 2)
+    selected = select_rules(a, b, 2)
     np.testing.assert_array_equal(selected, [[1, 0, 1, 0], [1, 1, 0, 0]])
-    np.testing.assert_array_equal(ej.label_pairs(a, b, selected), [True, False])
-    np.testing.assert_array_equal(ej.label_pairs(a, b, selected, tie_winner="a"), [True, True])
+    np.testing.assert_array_equal(label_pairs(a, b, selected), [True, False])
+    np.testing.assert_array_equal(label_pairs(a, b, selected, tie_winner="a"), [True, True])
     # relevance + 0.5 |d|: a relevance of 1.5 on rule 1 (|d| = 0) beats |d| = 2 (score 1).
     relevance = np.array([0.0, 1.5, 0.0, 0.0], np.float32)
-    np.testing.assert_array_equal(ej.select_rules(a, b, 2, relevance=relevance)[0], [1, 1, 0, 0])
+    np.testing.assert_array_equal(select_rules(a, b, 2, relevance=relevance)[0], [1, 1, 0, 0])
 
 
 def test_unsigned_levels_do_not_wrap_around():
     a = np.array([[0, 4, 2]], np.uint8)
     b = np.array([[4, 0, 2]], np.uint8)
-    np.testing.assert_array_equal(ej.select_rules(a, b, 2), [[True, True, False]])
-    np.testing.assert_array_equal(ej.label_pairs(a, b, np.array([[True, False, False]])),
+    np.testing.assert_array_equal(select_rules(a, b, 2), [[True, True, False]])
+    np.testing.assert_array_equal(label_pairs(a, b, np.array([[True, False, False]])),
                                   [False])
 
 
@@ -117,14 +121,14 @@ def test_unsigned_levels_do_not_wrap_around():
 @given(rated_pairs())
 def test_exactly_k_rules_per_row(case):
     a, b, k, relevance, alpha = case
-    counts = np.asarray(ej.select_rules(a, b, k, relevance=relevance, alpha=alpha)).sum(1)
+    counts = np.asarray(select_rules(a, b, k, relevance=relevance, alpha=alpha)).sum(1)
     np.testing.assert_array_equal(counts, k)
 
 
 @pytest.mark.parametrize("k", [1, 4, 5, 7, 8])  # Floyd's draw, k = K / 2, complement, k = K
 def test_random_selection_has_exactly_k_rules_per_row(k):
     for seed in range(3):
-        mask = np.asarray(ej.random_rule_selection(jax.random.key(seed), NUM_PAIRS, 8, k))
+        mask = np.asarray(random_rule_selection(jax.random.key(seed), NUM_PAIRS, 8, k))
         np.testing.assert_array_equal(mask.sum(1), k)
 
 
@@ -137,10 +141,10 @@ def test_permuting_rules_permutes_the_selection(num_rules, seed, random):
     b = rng.standard_normal((NUM_PAIRS, num_rules)).astype(np.float32)
     k = random.randint(1, num_rules)
     perm = np.array(random.sample(range(num_rules), num_rules))
-    selected = np.asarray(ej.select_rules(a, b, k))
-    np.testing.assert_array_equal(ej.select_rules(a[:, perm], b[:, perm], k), selected[:, perm])
-    np.testing.assert_array_equal(ej.label_pairs(a[:, perm], b[:, perm], selected[:, perm]),
-                                  ej.label_pairs(a, b, selected))
+    selected = np.asarray(select_rules(a, b, k))
+    np.testing.assert_array_equal(select_rules(a[:, perm], b[:, perm], k), selected[:, perm])
+    np.testing.assert_array_equal(label_pairs(a[:, perm], b[:, perm], selected[:, perm]),
+                                  label_pairs(a, b, selected))
 
 
 @given(rated_pairs(), st.randoms(use_true_random=False))
@@ -154,8 +158,8 @@ def test_permuting_tied_rules_keeps_the_selected_scores(case, random):
     score = alpha * np.abs(a - b).astype(np.float64)
     if relevance is not None:
         score = score + np.broadcast_to(relevance, score.shape)
-    mask = np.asarray(ej.select_rules(a, b, k, relevance=relevance, alpha=alpha))
-    mask_p = np.asarray(ej.select_rules(a[:, perm], b[:, perm], k, relevance=rel_p, alpha=alpha))
+    mask = np.asarray(select_rules(a, b, k, relevance=relevance, alpha=alpha))
+    mask_p = np.asarray(select_rules(a[:, perm], b[:, perm], k, relevance=rel_p, alpha=alpha))
     for i in range(a.shape[0]):
         np.testing.assert_array_equal(np.sort(score[i][mask[i]]),
                                       np.sort(score[i, perm][mask_p[i]]))
@@ -165,21 +169,21 @@ def test_permuting_tied_rules_keeps_the_selected_scores(case, random):
 def test_k_equal_to_num_rules_is_the_all_rules_label(case, tie):
     a, b, _, relevance, alpha = case
     num_pairs, num_rules = a.shape
-    everything = ej.all_rules(num_pairs, num_rules)
-    selected = ej.select_rules(a, b, num_rules, relevance=relevance, alpha=alpha)
+    everything = all_rules(num_pairs, num_rules)
+    selected = select_rules(a, b, num_rules, relevance=relevance, alpha=alpha)
     np.testing.assert_array_equal(selected, everything)
-    np.testing.assert_array_equal(ej.random_rule_selection(jax.random.key(0), *a.shape,
+    np.testing.assert_array_equal(random_rule_selection(jax.random.key(0), *a.shape,
                                                            num_rules), everything)
-    np.testing.assert_array_equal(ej.label_pairs(a, b, selected, tie_winner=tie),
-                                  ej.label_pairs(a, b, everything, tie_winner=tie))
+    np.testing.assert_array_equal(label_pairs(a, b, selected, tie_winner=tie),
+                                  label_pairs(a, b, everything, tie_winner=tie))
     # The all-rules label is the sign of the composite margin, ties to B, with unit weights
     # and with 1/K weights (not exact in float, but ties are exact: tests/test_exact_ties.py).
     exact = (a.astype(np.int64) - b).sum(axis=1)
     for weights in (np.ones(num_rules, np.float32), np.full(num_rules, 1 / num_rules,
                                                             np.float32)):
-        margins = np.asarray(ej.pair_margins(a, b, weights))
+        margins = np.asarray(pair_margins(a, b, weights))
         np.testing.assert_array_equal(margins == 0, exact == 0)
-        np.testing.assert_array_equal(ej.label_pairs(a, b, everything, weights=weights),
+        np.testing.assert_array_equal(label_pairs(a, b, everything, weights=weights),
                                       margins > 0)
 
 
@@ -188,7 +192,7 @@ def test_random_selection_is_uniform_over_subsets():
     # is Binomial(6000, 1/6): mean 1000, sd sqrt(6000 * 1/6 * 5/6) = 28.9. A bound of 5 sd
     # fails by chance with probability < 6 * 5.7e-7 (union bound over the 6 subsets).
     n, num_rules, k = 6000, 4, 2
-    mask = np.asarray(ej.random_rule_selection(jax.random.key(7), n, num_rules, k))
+    mask = np.asarray(random_rule_selection(jax.random.key(7), n, num_rules, k))
     codes = mask.astype(int) @ (2 ** np.arange(num_rules))
     subsets = [sum(2**j for j in s) for s in itertools.combinations(range(num_rules), k)]
     counts = np.array([np.sum(codes == s) for s in subsets])
@@ -197,23 +201,23 @@ def test_random_selection_is_uniform_over_subsets():
     assert np.all(np.abs(counts - n / 6) < 5 * sd), counts
     # The complement branch (k > K / 2): each rule is kept with probability 3/4.
     # Per rule, sd = sqrt(6000 * 3/16) = 33.5; 5 sd again.
-    kept = np.asarray(ej.random_rule_selection(jax.random.key(8), n, num_rules, 3)).sum(0)
+    kept = np.asarray(random_rule_selection(jax.random.key(8), n, num_rules, 3)).sum(0)
     assert np.all(np.abs(kept - 0.75 * n) < 5 * math.sqrt(n * 3 / 16)), kept
 
 
 def test_random_selection_depends_on_the_key_only():
-    first = ej.random_rule_selection(jax.random.key(1), NUM_PAIRS, 8, 3)
-    np.testing.assert_array_equal(first, ej.random_rule_selection(jax.random.key(1),
+    first = random_rule_selection(jax.random.key(1), NUM_PAIRS, 8, 3)
+    np.testing.assert_array_equal(first, random_rule_selection(jax.random.key(1),
                                                                   NUM_PAIRS, 8, 3))
-    assert not np.array_equal(first, ej.random_rule_selection(jax.random.key(2), NUM_PAIRS, 8, 3))
+    assert not np.array_equal(first, random_rule_selection(jax.random.key(2), NUM_PAIRS, 8, 3))
 
 
 def test_random_tie_policy_is_a_keyed_coin():
     a = np.zeros((NUM_PAIRS, 3), np.int32)  # every pair ties
-    selected = ej.all_rules(NUM_PAIRS, 3)
-    first = ej.label_pairs(a, a, selected, tie_winner="random", key=jax.random.key(3))
+    selected = all_rules(NUM_PAIRS, 3)
+    first = label_pairs(a, a, selected, tie_winner="random", key=jax.random.key(3))
     np.testing.assert_array_equal(
-        first, ej.label_pairs(a, a, selected, tie_winner="random", key=jax.random.key(3)))
+        first, label_pairs(a, a, selected, tie_winner="random", key=jax.random.key(3)))
     # 32 fair coins: all equal with probability 2^-31.
     assert 0 < int(np.sum(first)) < NUM_PAIRS
 
@@ -225,8 +229,8 @@ def test_jit_and_eager_agree(maybe_jit, rng):
     weights = np.full(8, 0.125, np.float32)
 
     def pipeline(a, b, relevance, weights):
-        selected = ej.select_rules(a, b, 3, relevance=relevance)
-        return selected, ej.label_pairs(a, b, selected, weights=weights)
+        selected = select_rules(a, b, 3, relevance=relevance)
+        return selected, label_pairs(a, b, selected, weights=weights)
 
     selected, labels = maybe_jit(pipeline)(a, b, relevance, weights)
     np.testing.assert_array_equal(selected, reference_select(a, b, 3, relevance))
@@ -236,7 +240,7 @@ def test_jit_and_eager_agree(maybe_jit, rng):
 def test_vmap_over_batches_of_pair_sets(rng):
     a = rng.integers(0, 5, (2, NUM_PAIRS, 8)).astype(np.int32)
     b = rng.integers(0, 5, (2, NUM_PAIRS, 8)).astype(np.int32)
-    got = jax.vmap(lambda a, b: ej.select_rules(a, b, 3))(a, b)
+    got = jax.vmap(lambda a, b: select_rules(a, b, 3))(a, b)
     for i in range(2):
         np.testing.assert_array_equal(got[i], reference_select(a[i], b[i], 3))
 
@@ -247,7 +251,7 @@ def test_non_finite_scores_under_jit_rank_as_minus_infinity():
     # exactly k ones. With a == b the score is the relevance itself.
     relevance = jnp.array([[jnp.nan, 1.0, -jnp.inf, 0.5], [jnp.nan, jnp.nan, 2.0, jnp.nan]])
     zeros = jnp.zeros(relevance.shape)
-    select = jax.jit(lambda rel, k: ej.select_rules(zeros, zeros, k, relevance=rel),
+    select = jax.jit(lambda rel, k: select_rules(zeros, zeros, k, relevance=rel),
                      static_argnums=1)
     np.testing.assert_array_equal(select(relevance, 1), [[0, 1, 0, 0], [0, 0, 1, 0]])
     np.testing.assert_array_equal(select(relevance, 2), [[0, 1, 0, 1], [1, 0, 1, 0]])
@@ -255,7 +259,7 @@ def test_non_finite_scores_under_jit_rank_as_minus_infinity():
     np.testing.assert_array_equal(select(relevance, 3), [[1, 1, 0, 1], [1, 1, 1, 0]])
     # |a - b| maps a = -inf to +inf: the largest discrepancy.
     a = jnp.array([[jnp.nan, 1.0, -jnp.inf, 0.5]])
-    picked = jax.jit(lambda a: ej.select_rules(a, jnp.zeros_like(a), 1))(a)
+    picked = jax.jit(lambda a: select_rules(a, jnp.zeros_like(a), 1))(a)
     np.testing.assert_array_equal(picked, [[0, 0, 1, 0]])
 
 
@@ -266,10 +270,10 @@ def test_shape_annotations_hold_at_run_time(rng):
     def checked(fn):
         return jaxtyped(typechecker=beartype.beartype)(fn)
 
-    selected = checked(ej.select_rules)(a, b, 3, relevance=np.zeros(8, np.float32))
-    checked(ej.label_pairs)(a, b, selected, weights=np.full(8, 0.125, np.float32))
-    checked(ej.random_rule_selection)(jax.random.key(0), NUM_PAIRS, 8, 3)
-    checked(ej.all_rules)(NUM_PAIRS, 8)
+    selected = checked(select_rules)(a, b, 3, relevance=np.zeros(8, np.float32))
+    checked(label_pairs)(a, b, selected, weights=np.full(8, 0.125, np.float32))
+    checked(random_rule_selection)(jax.random.key(0), NUM_PAIRS, 8, 3)
+    checked(all_rules)(NUM_PAIRS, 8)
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,33 +307,45 @@ A = np.zeros((4, 3), np.int32)
 def test_select_rules_rejects_bad_input(kwargs, error, match):
     args = {"scores_a": A, "scores_b": A, "k": 2, **kwargs}
     with pytest.raises(error, match=match):
-        ej.select_rules(args.pop("scores_a"), args.pop("scores_b"), args.pop("k"), **args)
+        select_rules(args.pop("scores_a"), args.pop("scores_b"), args.pop("k"), **args)
 
 
 def test_alpha_zero_with_relevance_is_pure_relevance():
     relevance = np.array([0.0, 2.0, 1.0], np.float32)
-    np.testing.assert_array_equal(ej.select_rules(A, A + 3, 2, relevance=relevance, alpha=0.0),
+    np.testing.assert_array_equal(select_rules(A, A + 3, 2, relevance=relevance, alpha=0.0),
                                   np.tile([False, True, True], (4, 1)))
 
 
-def test_tie_is_a_deprecated_alias_of_tie_winner():
-    a = np.array([[1, 0], [0, 0]], np.int32)
-    selected = ej.all_rules(2, 2)
-    with pytest.warns(DeprecationWarning, match="use tie_winner="):
-        old = ej.label_pairs(a, np.zeros_like(a), selected, tie="a")
-    np.testing.assert_array_equal(old, [True, True])
-    np.testing.assert_array_equal(old, ej.label_pairs(a, np.zeros_like(a), selected,
-                                                      tie_winner="a"))
-    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="tie must be one"):
-        ej.label_pairs(a, a, selected, tie="loss")
-    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="not both"):
-        ej.label_pairs(a, a, selected, tie="a", tie_winner="random")
+def test_sign_and_sum_votes_differ_where_magnitudes_outvote_counts():
+    # Rule 0 says A by 3 levels, rules 1 and 2 say B by 1 level each: the sum (+1) prefers A,
+    # the sign vote (1 for A, 2 for B) prefers B; with one rule each, both agree.
+    a = np.array([[3, 0, 0], [1, 0, 0]], np.int32)
+    b = np.array([[0, 1, 1], [0, 0, 0]], np.int32)
+    selected = np.array([[True, True, True], [True, False, False]])
+    np.testing.assert_array_equal(label_pairs(a, b, selected), [True, True])
+    np.testing.assert_array_equal(label_pairs(a, b, selected, vote="sign"), [False, True])
+
+
+def test_sign_vote_is_the_majority_of_the_votes_cast():
+    """vote="sign", unit weights, tie_winner="b": A iff #(d > 0) > #(d < 0) among the selected
+    rules, enumerated over every difference pattern in {-2, 0, 1}^4 and every selection."""
+    d = np.array(list(itertools.product((-2, 0, 1), repeat=4)), np.int32)  # [81, 4]
+    masks = np.array(list(itertools.product((False, True), repeat=4)))  # [16, 4]
+    diffs = np.repeat(d, len(masks), axis=0)
+    selected = np.tile(masks, (len(d), 1))
+    zeros = np.zeros_like(diffs)
+    got = np.asarray(label_pairs(diffs, zeros, selected, vote="sign"))
+    votes_a = np.sum(selected & (diffs > 0), axis=1)
+    votes_b = np.sum(selected & (diffs < 0), axis=1)
+    np.testing.assert_array_equal(got, votes_a > votes_b)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
         ({"tie_winner": "B"}, ValueError, "tie_winner must be one of"),
+        ({"vote": "majority"}, ValueError, "vote must be one of"),
+        ({"tie": "a"}, TypeError, "unexpected keyword argument 'tie'"),
         ({"tie_winner": "loss"}, ValueError, "tie_winner must be one of"),
         ({"tie_winner": "random"}, ValueError, "key is required with tie_winner='random'"),
         ({"key": jax.random.key(0)}, ValueError, "key is required with tie_winner='random'"),
@@ -345,7 +361,7 @@ def test_tie_is_a_deprecated_alias_of_tie_winner():
 def test_label_pairs_rejects_bad_input(kwargs, error, match):
     args = {"scores_a": A, "scores_b": A, "selected": np.ones((4, 3), bool), **kwargs}
     with pytest.raises(error, match=match):
-        ej.label_pairs(args.pop("scores_a"), args.pop("scores_b"), args.pop("selected"), **args)
+        label_pairs(args.pop("scores_a"), args.pop("scores_b"), args.pop("selected"), **args)
 
 
 @pytest.mark.parametrize(
@@ -360,11 +376,11 @@ def test_label_pairs_rejects_bad_input(kwargs, error, match):
 )
 def test_random_rule_selection_rejects_bad_input(args, error, match):
     with pytest.raises(error, match=match):
-        ej.random_rule_selection(jax.random.key(0), *args)
+        random_rule_selection(jax.random.key(0), *args)
 
 
 def test_all_rules_rejects_bad_input():
     with pytest.raises(ValueError, match="num_rules must be >= 1"):
-        ej.all_rules(4, 0)
+        all_rules(4, 0)
     with pytest.raises(TypeError, match="num_pairs must be an int"):
-        ej.all_rules("4", 3)
+        all_rules("4", 3)

@@ -11,8 +11,8 @@ import scipy.stats
 from hypothesis import given
 from hypothesis import strategies as st
 
-import encore_jax as ej
-from encore_jax.simulate import rating_distributions
+from encore_jax.entropy import rating_entropy
+from encore_jax.simulate import rating_distributions, simulate_rule_ensemble
 
 # One shape for every Monte Carlo example: JAX compiles the sampler once per L.
 NUM_PAIRS = 4096
@@ -33,7 +33,7 @@ rule_parameters = st.tuples(
 
 def simulate(seed, beta, spread, num_levels=5):
     """Every ensemble in this file has the same shape, so each L compiles once."""
-    return ej.simulate_rule_ensemble(jax.random.key(seed), NUM_PAIRS, informativeness=beta,
+    return simulate_rule_ensemble(jax.random.key(seed), NUM_PAIRS, informativeness=beta,
                                      spread=spread, num_levels=num_levels)
 
 
@@ -152,7 +152,7 @@ def test_samples_match_the_closed_forms(params):
     # q = (p_chosen + p_rejected) / 2. Cover & Thomas, Thm 17.3.3: if ||q_hat - q||_1 = theta
     # <= 1/2 then |H(q_hat) - H(q)| <= -theta log(theta / L). theta <= L t by the bound above.
     pooled = np.concatenate([chosen, rejected])
-    estimate = ej.rating_entropy(pooled, num_levels)
+    estimate = rating_entropy(pooled, num_levels)
     q_hat = 0.5 * (f_chosen + f_rejected)
     theta = np.abs(q_hat - 0.5 * (p_chosen + p_rejected)).sum(axis=1)
     assert np.all(theta <= min(num_levels * t, 0.5))
@@ -178,7 +178,7 @@ def test_jit_and_vmap_keep_num_levels_static():
     beta, spread = jnp.array([0.0, 1.0, 2.0, 0.5]), jnp.array([jnp.inf, 2.0, 1.0, 3.0])
 
     def sim(key, beta, spread):
-        return ej.simulate_rule_ensemble(key, NUM_PAIRS, informativeness=beta, spread=spread)
+        return simulate_rule_ensemble(key, NUM_PAIRS, informativeness=beta, spread=spread)
 
     eager = sim(jax.random.key(1), beta, spread)
     jitted = jax.jit(sim)(jax.random.key(1), beta, spread)
@@ -207,11 +207,11 @@ def test_jit_and_vmap_keep_num_levels_static():
 )
 def test_invalid_arguments_raise(kwargs, error, match):
     with pytest.raises(error, match=match):
-        ej.simulate_rule_ensemble(jax.random.key(0), 8, **kwargs)
+        simulate_rule_ensemble(jax.random.key(0), 8, **kwargs)
 
 
 def test_invalid_num_pairs_raise():
     with pytest.raises(ValueError, match="num_pairs"):
-        ej.simulate_rule_ensemble(jax.random.key(0), 0, informativeness=[1.0], spread=[1.0])
+        simulate_rule_ensemble(jax.random.key(0), 0, informativeness=[1.0], spread=[1.0])
     with pytest.raises(TypeError, match="num_pairs"):
-        ej.simulate_rule_ensemble(jax.random.key(0), 8.0, informativeness=[1.0], spread=[1.0])
+        simulate_rule_ensemble(jax.random.key(0), 8.0, informativeness=[1.0], spread=[1.0])

@@ -7,6 +7,7 @@ import pytest
 
 import encore_jax as ej
 from encore_jax import entropy
+from encore_jax.compose import compose
 from encore_jax.io import RatingTable, ScoreTable
 from encore_jax.workflows import streaming
 
@@ -151,7 +152,7 @@ def test_compose_to_file_equals_in_memory_compose(scores, tmp_path):
     out = tmp_path / "composite.parquet"
     summary = streaming.compose_to_file(chunks, weights, out, chunk_rows=128)
     assert summary == {"path": str(out), "rows": 1000, "null_rows": 0}
-    np.testing.assert_array_equal(read_column(out, "composite"), ej.compose(values, weights))
+    np.testing.assert_array_equal(read_column(out, "composite"), compose(values, weights))
     np.testing.assert_array_equal(read_column(out, "response_id"), ids)
 
 
@@ -167,7 +168,7 @@ def test_compose_to_file_from_a_file_path(scores, tmp_path):
     lines = out.read_text().splitlines()
     assert lines[0] == "rid,composite" and len(lines) == 1001
     written = np.array([float(line.split(",")[1]) for line in lines[1:]], np.float32)
-    np.testing.assert_array_equal(written, ej.compose(values, weights))
+    np.testing.assert_array_equal(written, compose(values, weights))
 
 
 def test_missing_scores_raise_or_give_null_composites(scores, tmp_path):
@@ -182,7 +183,7 @@ def test_missing_scores_raise_or_give_null_composites(scores, tmp_path):
     got = pieces[0]
     assert got.mask.sum() == 1 and got.mask[5]
     keep = np.arange(values.shape[0]) != 5
-    np.testing.assert_array_equal(got[keep], ej.compose(values[keep], weights))
+    np.testing.assert_array_equal(got[keep], compose(values[keep], weights))
     summary = streaming.compose_to_file([(values, mask)], weights, tmp_path / "y.parquet",
                                         missing="null")
     assert summary["null_rows"] == 1

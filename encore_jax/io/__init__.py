@@ -23,7 +23,6 @@ from encore_jax.io.chunks import LAYOUTS, count_rows, iter_rating_chunks, iter_s
 from encore_jax.io.formats import DEFAULT_CHUNK_ROWS, FORMATS, detect_format, open_source
 from encore_jax.io.long import POOLS
 from encore_jax.io.missing import DEFAULT_MISSING, MISSING_POLICIES
-from encore_jax.io.progress import progress
 from encore_jax.io.readers import read_rating_pairs, read_ratings, read_score_pairs, read_scores
 from encore_jax.io.tables import (
     DataError,
@@ -78,7 +77,6 @@ __all__ = [
     "open_source",
     "output_metadata",
     "pooled_pair_table",
-    "progress",
     "read_metadata",
     "read_rating_pairs",
     "read_ratings",

@@ -22,10 +22,12 @@ Parts of the check:
    selected subset's. Any subset beating it by more than the float64 rounding bound is a
    counterexample and is reported. Probes *outside* the assumptions are run the same way and
    reported separately: a non-symmetric prior (still covered by the proof), ``eps`` allowed
-   above 1/2, correlated (duplicated) rules, and the information of the majority-vote
-   *label* instead of the vote vector.
+   above 1/2, correlated (duplicated) rules, the information of the majority-vote *label*
+   (``label_pairs(vote="sign")`` when every selected rule votes: the corollary) instead of the
+   vote vector, and the same label when rules with ``d = 0`` abstain (outside the corollary).
 2. Simulated ensembles (``encore_jax.simulate_rule_ensemble``): the agreement of the rule
-   labels (``encore_jax.label_pairs``) with the true preference and the plug-in ``I(label;
+   labels (``encore_jax.label_pairs``, with the default sum vote and with ``vote="sign"``,
+   the labeller the theorem's corollary covers) with the true preference and the plug-in ``I(label;
    Y)`` for maximum-discrepancy, random-``k`` and all-rules selection, with paired
    percentile-bootstrap intervals (``encore_jax.metrics.bootstrap_ci``). Two ensembles: a
    homogeneous one (identical rules: exactly the theorem's model with
@@ -125,6 +127,8 @@ def method_names(k: int) -> list[str]:
         f"max_discrepancy_k{k}+encore_label",
         f"encore_scaled_selection_k{k}+encore_label",
         "all_rules+encore_label",
+        f"max_discrepancy_k{k}+sign_vote",
+        f"random_k{k}+sign_vote",
     ]
 
 
@@ -148,13 +152,16 @@ def _method_codes(ensemble, key: jax.Array, k: int) -> tuple[jax.Array, jax.Arra
                           k)
     everything = all_rules(num_pairs, num_rules)
     key_main, key_sweep = jax.random.split(key)
+    random_k = random_rule_selection(key_main, num_pairs, num_rules, k)
     codes = jnp.stack([
         code(label_pairs(a, b, max_disc)),
-        code(label_pairs(a, b, random_rule_selection(key_main, num_pairs, num_rules, k))),
+        code(label_pairs(a, b, random_k)),
         code(label_pairs(a, b, everything)),
         code(label_pairs(a, b, max_disc, weights=w)),
         code(label_pairs(a, b, scaled, weights=w)),
         code(label_pairs(a, b, everything, weights=w)),
+        code(label_pairs(a, b, max_disc, vote="sign")),
+        code(label_pairs(a, b, random_k, vote="sign")),
     ])
     sweep = jnp.stack([
         jnp.stack([code(label_pairs(a, b, select_rules(a, b, j)))
@@ -211,9 +218,11 @@ def simulation_check(
                 for i, m in enumerate(names)
             },
             "paired_differences": _paired_differences(ci, names, confidence),
-            "max_discrepancy_beats_random": _dominance(ci, names, num_pairs),
+            "max_discrepancy_beats_random": _dominance(ci, names, num_pairs, 0, 1),
+            "max_discrepancy_beats_random_sign_vote": _dominance(ci, names, num_pairs, 6, 7),
         }
     out["holds"] = all(e["max_discrepancy_beats_random"]["holds"]
+                       and e["max_discrepancy_beats_random_sign_vote"]["holds"]
                        for e in out["ensembles"].values())
     return out
 
@@ -223,9 +232,10 @@ def simulation_check(
 DOMINANCE_Z = 5.0
 
 
-def _dominance(ci, names: list[str], num_pairs: int) -> dict[str, Any]:
-    """Does maximum discrepancy beat random-``k`` at this ``N``, by a margin the check's own
-    variance makes certain? For agreement and ``I(label; Y)``: the paired difference
+def _dominance(ci, names: list[str], num_pairs: int, i: int, j: int) -> dict[str, Any]:
+    """Does maximum discrepancy (method ``names[i]``) beat random-``k`` (``names[j]``) at this
+    ``N``, by a margin the check's own variance makes certain? For agreement and
+    ``I(label; Y)``: the paired difference
     ``delta_hat`` must exceed ``DOMINANCE_Z`` bootstrap standard errors ``se``. Reported with
     two bounds on the chance that a rerun of the same size fails, taking the true difference
     to be ``delta_hat``: the normal approximation ``P(N(0, 1) > delta_hat / se - Z)``, and for
@@ -233,9 +243,9 @@ def _dominance(ci, names: list[str], num_pairs: int) -> dict[str, Any]:
     ``[-1, 1]``)."""
     from scipy.stats import norm
 
-    i, j = names.index(names[0]), names.index(names[1])
     estimate, replicates = np.asarray(ci.estimate), np.asarray(ci.replicates)
-    out: dict[str, Any] = {"rule": f"paired difference > {DOMINANCE_Z:g} bootstrap SE"}
+    out: dict[str, Any] = {"rule": f"paired difference > {DOMINANCE_Z:g} bootstrap SE",
+                           "methods": [names[i], names[j]]}
     for c, metric in enumerate(("agreement", "information_nats")):
         delta = float(estimate[i, c] - estimate[j, c])
         se = float(np.std(replicates[i, c] - replicates[j, c], ddof=1))
@@ -253,9 +263,11 @@ def _dominance(ci, names: list[str], num_pairs: int) -> dict[str, Any]:
 
 def _comparisons(names: list[str]) -> list[tuple[str, str]]:
     """(method, baseline) pairs whose paired difference the report gives."""
-    max_disc, random_k, everything, max_disc_encore, scaled, everything_encore = names
+    (max_disc, random_k, everything, max_disc_encore, scaled, everything_encore, max_sign,
+     random_sign) = names
     return [(max_disc, random_k), (max_disc, everything), (max_disc_encore, max_disc),
-            (scaled, max_disc), (everything_encore, everything)]
+            (scaled, max_disc), (everything_encore, everything), (max_sign, random_sign),
+            (max_sign, max_disc)]
 
 
 def _paired_differences(ci, names: list[str], confidence: float) -> dict[str, Any]:
@@ -432,16 +444,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {Path(args.out) / 'report.json'} and {FIGURE_NAME} ({report['seconds']} s)")
     for group in ("within_assumptions", "probes"):
         for name, r in enum[group].items():
-            print(f"  {group:18s} {name:28s} counterexamples {r['counterexamples']:5d} "
+            print(f"  {group:18s} {name:32s} counterexamples {r['counterexamples']:5d} "
                   f"/ {r['draws']:5d}  max gap {r['max_gap']:.3g} nats")
     for name, ens in report["simulation"]["ensembles"].items():
-        dom = ens["max_discrepancy_beats_random"]
-        for metric in ("agreement", "information_nats"):
-            row = dom[metric]
-            print(f"  {name:13s} max discrepancy - random-k {metric:16s} "
-                  f"{row['difference']:+.4f} (SE {row['standard_error']:.4f}, "
-                  f"{row['difference'] / max(row['standard_error'], 1e-300):.0f} SE; "
-                  f"needs > {DOMINANCE_Z:g})")
+        for vote, dom in (("sum ", ens["max_discrepancy_beats_random"]),
+                          ("sign", ens["max_discrepancy_beats_random_sign_vote"])):
+            for metric in ("agreement", "information_nats"):
+                row = dom[metric]
+                print(f"  {name:13s} {vote} max discrepancy - random-k {metric:16s} "
+                      f"{row['difference']:+.4f} (SE {row['standard_error']:.4f}, "
+                      f"{row['difference'] / max(row['standard_error'], 1e-300):.0f} SE; "
+                      f"needs > {DOMINANCE_Z:g})")
     if not enum["holds_within_assumptions"]:
         print("FAILED: a counterexample within the assumptions (see report.json)")
     print(f"  holds: {report['holds']}")

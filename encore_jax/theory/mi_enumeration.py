@@ -70,20 +70,37 @@ def vote_information(eps: np.ndarray, prior: float | np.ndarray = 0.5) -> np.nda
     return _information(prior * given_a, (1 - prior) * given_b)
 
 
-def majority_label_information(eps: np.ndarray, prior: float | np.ndarray = 0.5) -> np.ndarray:
+def majority_label_information(
+    eps: np.ndarray, prior: float | np.ndarray = 0.5, abstain: np.ndarray | None = None
+) -> np.ndarray:
     """Exact ``I(Y; label_S)`` (nats) for the majority-vote label with ties to B.
 
-    ``label_S = A`` iff more votes of ``S`` say A than B: the reference labeller
-    (``label_pairs(..., tie_winner="b")``) applied to the signs alone.
+    ``label_S = A`` iff more votes of ``S`` say A than say B, ties (equal counts) to B: the
+    sign-vote labeller ``label_pairs(..., vote="sign", tie_winner="b")`` with unit weights,
+    where the vote of rule ``k`` is the sign of ``d_k``. ``abstain`` (boolean, shaped like
+    ``eps``) marks rules that cast no vote, as ``label_pairs(vote="sign")`` treats a rule
+    with ``d_k = 0``; their ``eps`` is then unused. ``abstain=None``: every rule votes, and
+    the label is ``[#A-votes > m / 2]`` (the corollary in THEORY.md).
     """
     eps = np.asarray(eps, np.float64)
     m = eps.shape[-1]
     given_a, given_b = _pattern_likelihoods(eps)
-    says_a = _patterns(m).sum(axis=-1) > m / 2  # [P]
-    label_given_a = np.stack([given_a[..., says_a].sum(-1), given_a[..., ~says_a].sum(-1)], -1)
-    label_given_b = np.stack([given_b[..., says_a].sum(-1), given_b[..., ~says_a].sum(-1)], -1)
+    z = _patterns(m)  # [P, m]
+    votes = np.ones(eps.shape, bool) if abstain is None else ~np.asarray(abstain, bool)
+    votes = votes[..., None, :]  # [..., 1, m]
+    says_a = np.sum(votes & (z == 1), -1) > np.sum(votes & (z == 0), -1)  # [..., P]
+    label_given_a = np.stack([np.sum(given_a * says_a, -1), np.sum(given_a * ~says_a, -1)], -1)
+    label_given_b = np.stack([np.sum(given_b * says_a, -1), np.sum(given_b * ~says_a, -1)], -1)
     prior = np.asarray(prior, np.float64)[..., None]
     return _information(prior * label_given_a, (1 - prior) * label_given_b)
+
+
+def sign_vote_label_information(
+    eps: np.ndarray, prior: float | np.ndarray, abs_d: np.ndarray
+) -> np.ndarray:
+    """``I(Y; label_S)`` of ``label_pairs(vote="sign", tie_winner="b")`` on the rules ``S``:
+    :func:`majority_label_information` with the rules of ``|d_k| = 0`` abstaining."""
+    return majority_label_information(eps, prior, abstain=np.asarray(abs_d) == 0)
 
 
 def duplicated_vote_information(
@@ -162,16 +179,24 @@ def _enumerate(
     k: int,
     information,
     priors: np.ndarray,
+    *,
+    uses_d: bool = False,
 ) -> dict[str, Any]:
     """Compares the selected subset with the best size-``k`` subset for a batch of draws.
 
-    ``information(eps [..., k], prior [...]) -> [...]`` is the objective.
+    ``information(eps [..., k], prior [...]) -> [...]`` is the objective; with ``uses_d`` it
+    also receives the subset's ``|d| [..., k]`` as a third argument.
     """
     num_draws, num_rules = abs_d.shape
     subsets = np.array(list(itertools.combinations(range(num_rules), k)))  # [C, k]
-    values = information(eps[:, subsets], priors[:, None])  # [D, C]; priors broadcast
     chosen = _selected_subsets(abs_d, k)
-    chosen_value = information(np.take_along_axis(eps, chosen, 1), priors)
+    if uses_d:
+        values = information(eps[:, subsets], priors[:, None], abs_d[:, subsets])  # [D, C]
+        chosen_value = information(np.take_along_axis(eps, chosen, 1), priors,
+                                   np.take_along_axis(abs_d, chosen, 1))
+    else:
+        values = information(eps[:, subsets], priors[:, None])  # [D, C]; priors broadcast
+        chosen_value = information(np.take_along_axis(eps, chosen, 1), priors)
     best = np.argmax(values, axis=1)
     best_value = values[np.arange(num_draws), best]
     tolerance = information_tolerance(k)
@@ -222,7 +247,7 @@ def enumeration_check(
     families: dict[str, list] = {f: [] for f in FAMILIES}
     probes: dict[str, list] = {
         "asymmetric_prior": [], "eps_above_half": [], "duplicated_rules": [],
-        "majority_label_information": [],
+        "majority_label_information": [], "sign_vote_label_with_abstentions": [],
     }
     dup_examples: list[dict[str, Any]] = []
     dup_counts = {"draws": 0, "counterexamples": 0, "max_gap": 0.0}
@@ -240,6 +265,10 @@ def enumeration_check(
                     _enumerate(abs_d, eps, k, vote_information, priors))
                 probes["majority_label_information"].append(
                     _enumerate(abs_d, eps, k, majority_label_information, half))
+                # label_pairs(vote="sign") exactly: rules with |d| = 0 abstain (outside
+                # the corollary, which needs every selected rule to vote).
+                probes["sign_vote_label_with_abstentions"].append(
+                    _enumerate(abs_d, eps, k, sign_vote_label_information, half, uses_d=True))
         # eps non-increasing but allowed above 1/2 (worse than a coin for small |d|).
         cases = [_draw_case(rng, "random_step", num_rules) for _ in range(draws_per_cell)]
         abs_d = np.stack([c[0] for c in cases])
@@ -258,6 +287,8 @@ def enumeration_check(
             "eps_above_half": _merge(probes["eps_above_half"]),
             "duplicated_rules": dup_counts,
             "majority_label_information": _merge(probes["majority_label_information"]),
+            "sign_vote_label_with_abstentions": _merge(
+                probes["sign_vote_label_with_abstentions"]),
         },
     }
 

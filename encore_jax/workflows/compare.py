@@ -232,7 +232,7 @@ def compare_methods(
 
     Args:
       key: PRNG key.
-      pairs: the rated pairs (:class:`Pairs` or ``encore_jax.data.PairTable``); optional
+      pairs: the rated pairs (:class:`Pairs` or ``encore_jax.io.PairTable``); optional
         ``subset`` labels give per-subset results and, when RewardBench's five safety subsets
         are among them, its Safety aggregate.
       num_levels: ``L``; ratings in ``0..L-1``.

@@ -409,7 +409,7 @@ def compose_to_file(
         reader_options["id_column"] = id_column
     chunks, total = _score_source(source, chunk_rows, reader_options)
     pieces = _composite_pieces(chunks, weights, chunk_rows, missing)
-    from encore_jax.io import progress as progress_bar
+    from encore_jax.io.progress import progress as progress_bar
 
     out_format = detect_format(out, out_format)
     target = Path(out)
