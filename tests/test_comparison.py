@@ -91,9 +91,10 @@ def test_compare_methods_matches_numpy_on_the_held_out_split(pairs, monkeypatch)
     bt = rows["bradley_terry"]
     assert bt["accuracy"]["estimate"] == pytest.approx(accuracy(diffs[held], bt["weights"]))
 
-    # Entropies from the train pairs' ratings (chosen and rejected pooled), never eval's.
+    # Entropies from the train pairs' ratings (chosen and rejected pooled, where the rule
+    # rated both, as in diagnose), never eval's.
     pooled = np.concatenate([pairs.chosen[train], pairs.rejected[train]])
-    pooled_mask = np.concatenate([pairs.chosen_mask[train], pairs.rejected_mask[train]])
+    pooled_mask = np.concatenate([observed[train], observed[train]])
     entropies = np.asarray(ej.rating_entropy(pooled, LEVELS, mask=pooled_mask))
     np.testing.assert_allclose(report.entropies, entropies, rtol=1e-6)
     encore = np.exp(-entropies / 2) / np.exp(-entropies / 2).sum()
@@ -306,7 +307,7 @@ def test_research_extensions_and_user_weightings_are_rows(pairs, tmp_path, monke
     # which side was chosen; its weights are 1 / (1 + H) of those ratings.
     (data,) = seen
     pooled = np.concatenate([pairs.chosen[train], pairs.rejected[train]])
-    pooled_mask = np.concatenate([pairs.chosen_mask[train], pairs.rejected_mask[train]])
+    pooled_mask = np.concatenate([observed[train], observed[train]])
     order = np.asarray(jax.random.permutation(
         jax.random.fold_in(jax.random.fold_in(key, 5), 1), len(train)))
     rated = observed[train][order]
@@ -500,7 +501,7 @@ def test_differences_are_reported_under_both_tie_rules(pairs):
     rows = {r["name"]: r for r in report.methods}
     effect = report.tie_effect
     assert effect["tie_rates_differ"]
-    train, held = ej.holdout_split(jax.random.fold_in(jax.random.key(4), 0), 50,
+    train, held = holdout_split(jax.random.fold_in(jax.random.key(4), 0), 50,
                                    strata=small.subset)
     observed = small.chosen_mask & small.rejected_mask
     diffs = np.where(observed, small.chosen - small.rejected, 0).astype(np.float64)[held]

@@ -308,6 +308,7 @@ def label_free_data(key: jax.Array, chosen: np.ndarray, rejected: np.ndarray,
 
 
 def _guarded(name: str, weighting: Weighting) -> Weighting:
+    @functools.wraps(weighting)  # keeps the signed_weighting mark (the function's __dict__)
     def call(data: WeightingData) -> Any:
         try:
             return weighting(data)
