@@ -376,6 +376,9 @@ def _recommend(n: int, names: list[str], needs_labels: list[bool], sums: np.ndar
         reason = (f"{names[best]} had the best mean accuracy on the choice halves "
                   f"({choice_mean[best]:.4f}); difference with uniform {diff:+.4f} "
                   f"{_bounds(low, high)}")
+        if contains_zero:
+            reason += (": the interval contains 0, so it is not distinguishable from uniform "
+                       "here; it needs no labels, so it costs nothing to use")
     report_mean, report_reps = half_stats(draws.report)
     r_low, r_high = interval(report_reps[:, pick], confidence)
     return {"labels": n, "method": names[pick], "reason": reason,
