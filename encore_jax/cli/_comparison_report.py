@@ -159,8 +159,9 @@ def footer_lines(report: dict[str, Any]) -> list[str]:
             f"tie rates differ between methods (ENCORE {100 * effect['encore_tie_rate']:.1f} %, "
             f"uniform {100 * effect['uniform_tie_rate']:.1f} %): ENCORE - uniform is "
             f"{_points(both['half'])} points with ties 1/2 and {_points(both['loss'])} with "
-            f"ties as losses; {gap:+.1f} points of the difference under ties 1/2 come from "
-            "the pairs one of them ties (half the tie-rate difference). Every row's "
+            f"ties as losses: the tie rule alone moves the difference by {gap:+.1f} points "
+            "(half the tie-rate difference), so a verdict that flips with --tie is about ties, "
+            "not about the rules. Every row's "
             "difference under both rules: JSON encore_minus_by_tie / uniform_minus_by_tie.")
     groups = protocol.get("groups") or {}
     if groups.get("unit") == "group":
