@@ -426,8 +426,8 @@ def premise_check_figure(report: Mapping[str, Any]) -> Any:
     against accuracy (ties 1/2) and against decisive accuracy (pairs not tied), marker area
     proportional to coverage, rare flags (lower-entropy half, tie rate above the report's
     ``rare_tie_rate``, the verdict's reading) drawn as crosses; each panel's title gives
-    Pearson's ``r`` with its bootstrap interval. Rules without a decisive pair are left out
-    of the second panel (named in its caption).
+    Pearson's ``r`` with its bootstrap interval. The second panel shows the rules its
+    correlation is over (those with enough decided pairs); the others are named in a caption.
 
     Returns:
       A ``matplotlib.figure.Figure``.
@@ -445,7 +445,10 @@ def premise_check_figure(report: Mapping[str, Any]) -> Any:
                report.get("decisive_correlation")))
     for index, (key, label, corr) in enumerate(panels):
         ax = figure.add_subplot(1, 2, index + 1)
-        shown = [r for r in rules if r[key] is not None]
+        # The decisive panel shows the rules its correlation is over (enough decided pairs).
+        within = (corr or {}).get("rules") if index == 1 else None
+        shown = [r for r in rules if r[key] is not None
+                 and (within is None or r["rule"] in within)]
         for is_rare in (False, True):
             part = [r for r in shown if (r["rule"] in rare) == is_rare]
             if not part:
@@ -465,9 +468,9 @@ def premise_check_figure(report: Mapping[str, Any]) -> Any:
         ax.set_title(_corr_text(f"entropy vs {label.split(' (')[0]}", corr), fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-        left_out = [r["rule"] for r in rules if r[key] is None]
+        left_out = [r["rule"] for r in rules if r not in shown]
         if left_out:
-            ax.text(0.01, 0.01, "no decisive pair: " + ", ".join(left_out),
+            ax.text(0.01, 0.01, "too few decided pairs: " + ", ".join(left_out),
                     transform=ax.transAxes, fontsize=7)
     verdict = "holds" if report.get("premise_holds") else "does not hold"
     figure.suptitle(f"ENCORE premise check: {verdict} (marker area = coverage)", fontsize=10)
