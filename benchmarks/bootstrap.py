@@ -32,10 +32,9 @@ import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from benchmarks._process import HIGH_WATER_KIB
+from benchmarks._process import HIGH_WATER_KIB, emit_report
 
 IMPLEMENTATIONS = ("encore_jax.bootstrap_ci", "encore_jax.bootstrap_ci (method='draws')",
                    "numpy multinomial over cells", "numpy item-draw loop")
@@ -133,10 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "normal_theory_interval": [p - half, p + half],
         "implementations": rows,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit_report(report, args.out)
     return 0
 
 

@@ -14,15 +14,14 @@ with its standard error ``sqrt(2 / (B - 1))``, and the mean's error in standard 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks._process import emit_report
 from encore_jax.metrics import _cells
 from encore_jax.metrics.bootstrap import bootstrap_ci
 
@@ -54,10 +53,7 @@ def main() -> int:
     report = {"command": "python -m benchmarks.bootstrap_exactness", "units": N,
               "resamples": B, "backend": jax.default_backend(), "piece_units": piece,
               "split_draw": split, "single_float32_draw": single}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit_report(report, args.out)
     return 0
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._process import HIGH_WATER_KIB
+from benchmarks._process import HIGH_WATER_KIB, emit_report
 
 RULES = 20
 LEVELS = 5
@@ -132,10 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="also write the JSON report here")
     args = parser.parse_args(argv)
     report = run(args.rows, args.repeats)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit_report(report, args.out)
     return 0
 
 

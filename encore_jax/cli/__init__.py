@@ -31,9 +31,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from encore_jax.cli._common import EXIT_BAD_INPUT, UsageError, check_resample_memory
+from encore_jax.cli._compile_cache import DIR_VARIABLE, SWITCH_VARIABLE, configure_compile_cache
 from encore_jax.cli._paths import check_paths
 from encore_jax.cli._progress import set_quiet
-from encore_jax.cli._compile_cache import DIR_VARIABLE, SWITCH_VARIABLE, configure_compile_cache
 
 # Subcommand modules, in the order `encore-jax --help` lists them.
 COMMAND_MODULES = ("entropy", "weights", "compose", "label", "fit_bt", "compare", "diagnose",

@@ -8,8 +8,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from encore_jax.cli._common import console as shared_console
-from encore_jax.cli._common import seed_int
 from encore_jax.cli._common import (
     UsageError,
     add_output_options,
@@ -20,8 +18,10 @@ from encore_jax.cli._common import (
     positive_float,
     positive_int,
     print_json,
+    seed_int,
     write_json_output,
 )
+from encore_jax.cli._common import console as shared_console
 
 
 def _temperatures(text: str) -> tuple[float, ...]:

@@ -63,13 +63,13 @@ from encore_jax.agreement import merge_vote_patterns, rule_votes, vote_patterns
 from encore_jax.entropy import entropy_from_counts
 from encore_jax.metrics.summary import checked_rule_names
 from encore_jax.workflows import poisson_bootstrap as pb
+from encore_jax.workflows.diagnose_methods import MethodAccuracy, MethodTotals
 from encore_jax.workflows.diagnose_weightings import (
     builtin_weights,
     describe_weightings,
     extra_weights,
     resolve_extra,
 )
-from encore_jax.workflows.diagnose_methods import MethodAccuracy, MethodTotals
 from encore_jax.workflows.pair_chunks import iter_pair_chunks
 from encore_jax.workflows.premise_correlation import (
     CorrelationEstimate,
