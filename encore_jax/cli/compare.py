@@ -12,6 +12,7 @@ from encore_jax.cli._common import (
     add_binning_options,
     add_input_options,
     pair_prefix_options,
+    progress_callback,
     reader_options,
 )
 from encore_jax.cli._comparison_report import (
@@ -98,32 +99,36 @@ def run(args: argparse.Namespace) -> int:
     if args.test_fraction == 1 and args.fit_bt and args.train is None:
         raise UsageError("--test-fraction 1 evaluates on every pair and leaves none to fit "
                          "Bradley-Terry on; add --no-bt")
-    pairs = _read_pairs(args.file, args, args.group_column)
-    groups = None if args.group_column is None else pairs.ids
-    train = None
-    if args.train is not None:
-        train = _read_pairs(args.train, args)
-        if tuple(train.rule_names) != tuple(pairs.rule_names):
-            raise UsageError(f"--train {args.train} has rules {list(train.rule_names)}, "
-                             f"{args.file} has {list(pairs.rule_names)}")
-    rule_names = list(pairs.rule_names)
-    missing = {"pairs": pairs.missing.to_dict(),
-               "train": None if train is None else train.missing.to_dict()}
-    # Rebinding frees the reader's int32 levels: int8 copies hold the same pairs.
-    pairs = compact_pairs(pairs, args.levels)
-    train = None if train is None else compact_pairs(train, args.levels)
-    calibration = calibration_mask = None
-    if args.calibration is not None:
-        table = read_ratings(args.calibration, num_levels=args.levels,
-                             rule_columns=rule_names, mask_value=args.mask_value,
-                             bin_range=reader_options(args).get("bin_range"))
-        calibration, calibration_mask = table.ratings, table.mask
-    report = compare_methods(
-        jax.random.key(args.seed), pairs, args.levels, rule_names=rule_names,
-        train=train, test_fraction=args.test_fraction, calibration=calibration,
-        calibration_mask=calibration_mask, weightings=_weightings(args), groups=groups,
-        missing_groups=args.missing_groups, **comparison_kwargs(args),
-    )
+    # Stage progress on stderr (a terminal only, after 2 s; --quiet silences it).
+    with progress_callback("compare: pairs read, methods compared", total=2) as advance:
+        pairs = _read_pairs(args.file, args, args.group_column)
+        groups = None if args.group_column is None else pairs.ids
+        train = None
+        if args.train is not None:
+            train = _read_pairs(args.train, args)
+            if tuple(train.rule_names) != tuple(pairs.rule_names):
+                raise UsageError(f"--train {args.train} has rules {list(train.rule_names)}, "
+                                 f"{args.file} has {list(pairs.rule_names)}")
+        rule_names = list(pairs.rule_names)
+        missing = {"pairs": pairs.missing.to_dict(),
+                   "train": None if train is None else train.missing.to_dict()}
+        # Rebinding frees the reader's int32 levels: int8 copies hold the same pairs.
+        pairs = compact_pairs(pairs, args.levels)
+        train = None if train is None else compact_pairs(train, args.levels)
+        calibration = calibration_mask = None
+        if args.calibration is not None:
+            table = read_ratings(args.calibration, num_levels=args.levels,
+                                 rule_columns=rule_names, mask_value=args.mask_value,
+                                 bin_range=reader_options(args).get("bin_range"))
+            calibration, calibration_mask = table.ratings, table.mask
+        advance()  # the pairs are read
+        report = compare_methods(
+            jax.random.key(args.seed), pairs, args.levels, rule_names=rule_names,
+            train=train, test_fraction=args.test_fraction, calibration=calibration,
+            calibration_mask=calibration_mask, weightings=_weightings(args), groups=groups,
+            missing_groups=args.missing_groups, **comparison_kwargs(args),
+        )
+        advance()
     report.protocol["group_column"] = args.group_column
     report = {"file": str(args.file), "train_file": args.train,
               "calibration_file": args.calibration, "seed": args.seed,
