@@ -470,15 +470,13 @@ def fit_bt_weights(
 
     * ``"lbfgs"`` (default): L-BFGS (memory ``LBFGS_MEMORY_SIZE = 10``) with a backtracking
       line search whose accepted value and gradient start the next step. Written here rather
-      than ``optax.lbfgs()`` because it compiles in about half the time (1.1 s against 2.0 s
-      CPU on 2e5 x 100) at the same step count. On 2e5 pairs x 100 Gaussian rules it stops
-      at ``tol = 1e-5`` after 7-8 steps; ``benchmarks/bt_fit.py`` times it against
-      scikit-learn and SciPy.
+      than ``optax.lbfgs()`` because it compiles in less time at the same step count;
+      ``benchmarks/bt_fit.py`` times it against scikit-learn and SciPy
+      (``benchmarks/results/bt_fit_cpu.json``).
     * ``"newton"``: damped Newton / IRLS (``H = D^T diag(s (1 - s)) D / N + l2 I``, Armijo
-      backtracking), free parameterization only. Fewer steps (4-5), but each costs
-      ``O(N K^2)``: measured warm on 2e5 pairs, 0.42-0.57 s against L-BFGS's 0.08-0.15 s at
-      K = 100, 0.056 against 0.024-0.040 s at K = 20, and on par at K = 5 (0.016 against
-      0.012 s), so L-BFGS is the default at every K.
+      backtracking), free parameterization only. Fewer steps, but each costs
+      ``O(N K^2)`` against L-BFGS's ``O(N K)``; L-BFGS is the default at every K (timings:
+      ``benchmarks/bt_fit.py``).
     * ``"adam"``, ``"sgd"``: first-order steps of size ``learning_rate`` (default
       ``DEFAULT_LEARNING_RATE``); they need many steps to reach a small ``tol``.
     * any ``optax.GradientTransformation``, e.g. ``optax.lbfgs()``: it receives ``value``,
@@ -520,7 +518,7 @@ def fit_bt_weights(
         ``vmap`` a batch of masks fits samples of different sizes in one call).
       check_separable: how ``BTFit.separable`` is decided (:mod:`encore_jax.bt_separation`):
         ``"exact"``, the linear programme on the host (needs concrete inputs: not under
-        ``jit`` / ``vmap``; about 1 s at 38,000 x 13 pairs, 94 s at 200,000 x 100);
+        ``jit`` / ``vmap``; its cost grows with ``N K``);
         ``"fit"``, the fitted weights' own certificate (pure JAX, free; may miss a
         quasi-complete separation); ``"auto"`` (default), exact when the inputs are concrete
         and ``N K <= SEPARATION_LP_MAX_CELLS = 1e6``, the certificate otherwise.

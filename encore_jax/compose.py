@@ -157,8 +157,8 @@ def _contract(weights: jax.Array, matrix: jax.Array) -> jax.Array:
     """``weights [*W, K]`` against ``matrix [..., K]``: ``[*W, ...]`` (``W`` empty or one axis).
 
     Computed as ``weights @ matrix^T`` on a ``[R, K]`` view: XLA:CPU lowers the vector case
-    to a GEMV measured 2x faster than ``matrix @ vector`` at 1e6 x 100 float32 (on par with
-    NumPy's), and never slower from 1e4 x 100 to 1e5 x 1000. ``Precision.HIGHEST`` keeps
+    to a GEMV, which was faster than ``matrix @ vector`` (``benchmarks/run.py`` times
+    ``compose`` against NumPy's matmul). ``Precision.HIGHEST`` keeps
     float32 products in float32 on GPU/TPU (no TF32/bfloat16 passes).
     """
     rows = math.prod(matrix.shape[:-1])
