@@ -344,14 +344,20 @@ def _initial_params(
     init = _validated_rule_weights("init", init, num_rules).astype(dtype)
     if parameterization == "free":
         return init
-    if _checks.is_concrete(init):
-        host = np.asarray(init, np.float64)
+    return _simplex_logits("init", init, "")
+
+
+def _simplex_logits(name: str, weights: jax.Array, note: str) -> jax.Array:
+    """``log(weights)``, the simplex parameters of ``weights``; concrete weights must be
+    strictly positive and sum to 1 (an error naming ``name``, with ``note`` appended)."""
+    if _checks.is_concrete(weights):
+        host = np.asarray(weights, np.float64)
         if np.any(host <= 0) or abs(host.sum() - 1) > 1e-5:
             raise ValueError(
-                f"init must be strictly positive weights summing to 1 for "
-                f"parameterization='simplex', got {host.tolist()}"
+                f"{name} must be strictly positive weights summing to 1 for "
+                f"parameterization='simplex'{note}, got {host.tolist()}"
             )
-    return jnp.log(init)
+    return jnp.log(weights)
 
 
 def _prior_params(
@@ -376,15 +382,8 @@ def _prior_params(
     prior = _validated_rule_weights("prior", prior, num_rules).astype(dtype)
     if parameterization == "free":
         return prior, prior_strength
-    if _checks.is_concrete(prior):
-        host = np.asarray(prior, np.float64)
-        if np.any(host <= 0) or abs(host.sum() - 1) > 1e-5:
-            raise ValueError(
-                f"prior must be strictly positive weights summing to 1 for "
-                f"parameterization='simplex' (the penalty is on the logits log(prior)), got "
-                f"{host.tolist()}"
-            )
-    return jnp.log(prior), prior_strength
+    return _simplex_logits("prior", prior,
+                           " (the penalty is on the logits log(prior))"), prior_strength
 
 
 def _checked_optimizer(

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from encore_jax.cli._errors import UsageError
 from encore_jax.cli._paths import check_paths, declare_paths
 from encore_jax.cli._progress import console, progress, progress_callback, progress_enabled
 
@@ -44,10 +45,6 @@ POOL_CHOICES = ("mean", "median", "majority")  # encore_jax.io.long.POOLS
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
-
-
-class UsageError(Exception):
-    """Bad input detected by a command; reported in one line with exit code 2."""
 
 
 def positive_float(text: str) -> float:

@@ -24,6 +24,8 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from encore_jax.cli._errors import UsageError
+
 __all__ = ["INPUT_ARGS", "OUTPUT_ARGS", "SIDECAR_SUFFIX", "check_paths", "declare_paths"]
 
 INPUT_ARGS = ("file", "weights", "pair_index", "train", "calibration")
@@ -91,9 +93,8 @@ def check_paths(args: argparse.Namespace) -> None:
     """Refuses (``UsageError``) an output that is an input, or two outputs on one path.
 
     Raises:
-      encore_jax.cli._common.UsageError: naming both options and the way out.
+      encore_jax.cli._errors.UsageError: naming both options and the way out.
     """
-    from encore_jax.cli._common import UsageError
 
     roles = getattr(args, "path_roles", None) or PathRoles(inputs=(), outputs=(), tables=())
     inputs = list(_paths(args, (*INPUT_ARGS, *roles.inputs)))
